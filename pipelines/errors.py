@@ -15,7 +15,7 @@ class PipelineError(Exception):
         self.field = field
 
 
-class Cancelled(Exception):  # noqa: N818 - a signal, not an error condition
+class Cancelled(Exception):
     """Raised by a progress callback to stop a run at the next step."""
 
 

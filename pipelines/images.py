@@ -43,10 +43,13 @@ def decode_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
-        raise InvalidImage(
-            "the image is not a PNG, JPEG or WebP file", field=field
+        raise InvalidImage("the image is not a PNG, JPEG or WebP file", field=field) from None
+    except Image.DecompressionBombError:
+        # Pillow's own guard, far above ours, fires on the header alone.
+        raise ImageTooLarge(
+            f"the image has more than {limits.max_pixels} pixels", field=field
         ) from None
-    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError):
         raise InvalidImage("the image could not be read", field=field) from None
 
     width, height = image.size
@@ -62,18 +65,20 @@ def decode_image(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
-            image = ImageOps.exif_transpose(image)
+            upright = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError):
-        raise InvalidImage(
-            "the image is truncated or corrupt", field=field
-        ) from None
+        raise InvalidImage("the image is truncated or corrupt", field=field) from None
 
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    return image.convert("RGBA" if has_alpha else "RGB")
+    has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+    return upright.convert("RGBA" if has_alpha else "RGB")
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """PNG bytes of `image`; a fast compression level, since results are short-lived."""
+    """PNG bytes of `image`.
+
+    Level 1: results live an hour in Redis, and against the default level 6 it
+    encodes a 512px photo 3x faster for a file about 10% larger.
+    """
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=3)
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

@@ -29,9 +29,7 @@ class ModelStore:
 
     def missing(self, model: str, looked_in: Iterable[Path | str], fix: str) -> ModelNotAvailable:
         places = ", ".join(str(place) for place in looked_in)
-        return ModelNotAvailable(
-            f"model {model!r} is not available: looked in {places}. {fix}"
-        )
+        return ModelNotAvailable(f"model {model!r} is not available: looked in {places}. {fix}")
 
 
 def fetch_hint(model: str) -> str:
@@ -63,7 +61,7 @@ def onnx_providers(device: str) -> list[str]:
 
 
 def md5_of(path: Path) -> str:
-    digest = hashlib.md5()  # noqa: S324 - matches the checksums model publishers give
+    digest = hashlib.md5()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)

@@ -56,8 +56,7 @@ def clean_text(text: str) -> str:
     """NFKC, no control/format characters, single spaces, no empty comma items."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(
-        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char
-        for char in text
+        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in text
     )
     text = _WHITESPACE.sub(" ", text)
     text = _SEPARATOR_RUNS.sub(", ", text)

@@ -124,7 +124,7 @@ class TextToImage:
         device = choose_device(device)
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         pipe = AutoPipelineForText2Image.from_pretrained(
-            source, torch_dtype=dtype, local_files_only=store.offline
+            source, dtype=dtype, local_files_only=store.offline
         )
         if scheduler is not None:
             pipe.scheduler = _scheduler_class(scheduler).from_config(pipe.scheduler.config)
@@ -135,7 +135,9 @@ class TextToImage:
         logger.info("loaded text-to-image model %s from %s on %s", name, source, device)
         return cls(pipe, model=name, source=source, device=device)
 
-    def run(self, params: TextToImageParams, progress: ProgressCallback = ignore_progress) -> Output:
+    def run(
+        self, params: TextToImageParams, progress: ProgressCallback = ignore_progress
+    ) -> Output:
         """Generate one image. `progress` may raise `Cancelled` to stop at the next step."""
         import torch
 

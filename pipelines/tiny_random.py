@@ -98,7 +98,7 @@ def build(destination: Path) -> Path:
             requires_safety_checker=False,
         )
         staged = Path(work) / "model"
-        pipeline.save_pretrained(staged)
+        pipeline.save_pretrained(staged)  # type: ignore[attr-defined]
         # Another process may have finished first; theirs is identical, keep it.
         if not destination.exists():
             try:

@@ -6,7 +6,6 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -71,5 +70,3 @@ def _no_network() -> Iterator[None]:
 def model_store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
     """An empty, offline model store private to this test session."""
     return ModelStore(root=tmp_path_factory.mktemp("models"), offline=True)
-
-

@@ -88,7 +88,9 @@ def test_cancel_mid_run_stops_at_once_without_decoding(
 
 def test_previews_come_every_k_steps_and_at_the_end(generator: TextToImage) -> None:
     events: list[Progress] = []
-    generator.run(small(steps=7, previews=True, preview_every=3, width=512, height=256), events.append)
+    generator.run(
+        small(steps=7, previews=True, preview_every=3, width=512, height=256), events.append
+    )
     with_preview = [e for e in events if e.preview is not None]
     assert [e.step for e in with_preview] == [3, 6, 7]
     assert all(e.preview.size == (256, 128) and e.preview.mode == "RGB" for e in with_preview)
@@ -135,8 +137,13 @@ def test_tiny_model_is_saved_to_the_store_and_loads_back_offline(
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
-    [({"width": 60}, "width"), ({"height": 0}, "height"), ({"steps": 0}, "steps"),
-     ({"seed": -1}, "seed"), ({"prompt": "\x00 "}, "prompt")],
+    [
+        ({"width": 60}, "width"),
+        ({"height": 0}, "height"),
+        ({"steps": 0}, "steps"),
+        ({"seed": -1}, "seed"),
+        ({"prompt": "\x00 "}, "prompt"),
+    ],
 )
 def test_bad_parameters_name_their_field(
     generator: TextToImage, overrides: dict[str, object], field: str

@@ -1,0 +1,48 @@
+# Atelier — developer commands. `make test` and `make run` work on a fresh machine
+# with Python 3.11+ and make: the first run creates .venv and installs everything.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# CPU build for development and CI; GPU operators install the torch that fits their
+# CUDA driver and then `pip install .[worker]`, whose torch range stays open.
+TORCH_SPEC ?= torch==2.13.0
+
+export ATELIER_MODEL_DIR ?= $(CURDIR)/models
+# rembg imports numba (through pymatting); a persistent cache saves its JIT on every start.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
+
+.PHONY: install test lint format models bench-pipelines clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The demo set by default; name others: `make models MODELS="sd15 buffalo_l"`.
+models: install
+	$(BIN)/python -m pipelines.fetch $(MODELS)
+
+bench-pipelines: install
+	$(BIN)/python -m bench.pipelines
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
