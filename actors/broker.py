@@ -1,0 +1,46 @@
+"""Dramatiq on Redis: the broker and one actor per task kind, each on its own queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from actors.config import QUEUES, JobSettings
+from actors.records import TaskKind
+
+Actors = dict[TaskKind, dramatiq.Actor]
+
+
+def make_broker(settings: JobSettings) -> RedisBroker:
+    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def declare_actors(
+    broker: RedisBroker, settings: JobSettings, run: Callable[[str], None]
+) -> Actors:
+    """One actor per kind, all calling `run(task_id)`.
+
+    No retries: a pipeline that failed would fail again, and the outcome is
+    already written to the task. The time limit makes Dramatiq raise
+    `TimeLimitExceeded` inside the task, which the runner records as TIMEOUT.
+    """
+    actors: Actors = {}
+    for kind, queue in QUEUES.items():
+
+        def perform(task_id: str) -> None:
+            run(task_id)
+
+        perform.__name__ = f"run_{queue}"
+        actors[kind] = dramatiq.actor(
+            perform,
+            actor_name=f"atelier.{queue}",
+            queue_name=queue,
+            broker=broker,
+            max_retries=0,
+            time_limit=settings.time_limits[kind] * 1000,
+        )
+    return actors

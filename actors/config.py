@@ -1,0 +1,39 @@
+"""What the job system needs to know, handed to it by `project/` (which reads the environment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from actors.records import TaskKind
+
+# One Dramatiq queue per kind, so operators can point workers at a subset.
+QUEUES: dict[TaskKind, str] = {
+    TaskKind.IMAGE_GENERATION: "image_generation",
+    TaskKind.BACKGROUND_REMOVAL: "background_removal",
+    TaskKind.FACE_SWAP: "face_swap",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "atelier:"
+    # Dramatiq's own key namespace; kept apart from the task store's prefix.
+    broker_namespace: str = "atelier-dramatiq"
+    result_ttl: int = 3600
+    time_limits: dict[TaskKind, int] = field(
+        default_factory=lambda: {
+            TaskKind.IMAGE_GENERATION: 600,
+            TaskKind.BACKGROUND_REMOVAL: 120,
+            TaskKind.FACE_SWAP: 120,
+        }
+    )
+    model_dir: Path = Path("models")
+    offline: bool = True
+    device: str | None = None
+    default_image_model: str = "tiny-random"
+    # Extra or overriding text-to-image models: name -> hub id or local path.
+    image_models: dict[str, str] = field(default_factory=dict)
+    default_background_model: str = "u2netp"
+    pipeline_cache_size: int = 2

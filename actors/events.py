@@ -1,0 +1,96 @@
+"""Progress events: each record change is published to the channel-layer group `task.<id>`."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from actors.records import TaskRecord, from_event, to_event
+
+EVENT_TYPE = "task.event"
+
+
+def group_name(task_id: str) -> str:
+    return f"task.{task_id}"
+
+
+async def publish(layer: Any, record: TaskRecord) -> None:
+    await layer.group_send(group_name(record.id), to_event(record))
+
+
+class ThreadedPublisher:
+    """Publishes from synchronous code (a worker) through one long-lived event loop.
+
+    One loop and one channel layer for the life of the process: a loop per event
+    would leave a Redis connection pool behind each time.
+    """
+
+    def __init__(self, layer: Any) -> None:
+        self._layer = layer
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="atelier-events", daemon=True
+        )
+        self._thread.start()
+
+    def publish(self, record: TaskRecord, timeout: float = 5.0) -> None:
+        future = asyncio.run_coroutine_threadsafe(publish(self._layer, record), self._loop)
+        future.result(timeout)
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            closer = getattr(self._layer, "close_pools", None) or getattr(
+                self._layer, "flush", None
+            )
+            if closer is not None:
+                await closer()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+async def follow(
+    snapshot: Callable[[], Awaitable[TaskRecord | None]],
+    messages: AsyncIterable[dict[str, Any]],
+    *,
+    resync_after: float = 10.0,
+) -> AsyncIterator[TaskRecord]:
+    """The events of one task, for a subscriber that has already joined its group.
+
+    Yields the current snapshot, then every newer change in sequence order
+    (older and duplicate sequence numbers are dropped), and ends after the first
+    terminal state. Yields nothing if the task does not exist. After
+    `resync_after` seconds without an event the snapshot is read again, so a
+    subscriber never waits forever on an event that was lost in transit.
+    """
+    current = await snapshot()
+    if current is None:
+        return
+    yield current
+    iterator = aiter(messages)
+    # One pending read at a time, never cancelled on a resync: cancelling an async
+    # generator's __anext__ would close the generator for good.
+    pending: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while not current.status.terminal:
+            pending = pending or asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=resync_after)
+            if done:
+                try:
+                    record: TaskRecord | None = from_event(pending.result())
+                except StopAsyncIteration:
+                    return
+                pending = None
+            else:
+                record = await snapshot()
+            if record is None:
+                return
+            if record.seq > current.seq:
+                current = record
+                yield current
+    finally:
+        if pending is not None:
+            pending.cancel()

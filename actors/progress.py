@@ -1,0 +1,67 @@
+"""Turns pipeline progress into record updates and events, and carries cancellation back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from actors.records import TaskRecord
+from actors.store import TaskStore
+from pipelines.errors import Cancelled
+from pipelines.images import encode_png
+from pipelines.progress import Progress
+
+Publish = Callable[[TaskRecord], None]
+
+# The share of the whole run each stage starts and ends at. Step-wise stages move
+# through their span; the store never lets progress go down.
+STAGE_SPANS: dict[str, tuple[float, float]] = {
+    "starting": (0.0, 0.0),
+    "loading model": (0.01, 0.03),
+    "decoding input": (0.03, 0.05),
+    "refining prompt": (0.03, 0.05),
+    "denoising": (0.05, 0.9),
+    "decoding": (0.92, 0.92),
+    "detecting faces": (0.1, 0.2),
+    "swapping faces": (0.2, 0.9),
+    "removing background": (0.1, 0.9),
+    "encoding": (0.95, 0.95),
+}
+
+
+def fraction(event: Progress) -> float:
+    start, end = STAGE_SPANS.get(event.stage, (0.0, 0.0))
+    if event.step is not None and event.total_steps:
+        return start + (end - start) * min(event.step, event.total_steps) / event.total_steps
+    return start
+
+
+class TaskReporter:
+    """The progress callback a pipeline gets for one task.
+
+    Raises `Cancelled` when a cancel was requested or the task is no longer
+    RUNNING (ended elsewhere), so the pipeline stops at its next step.
+    """
+
+    def __init__(self, store: TaskStore, publish: Publish, record: TaskRecord) -> None:
+        self._store = store
+        self._publish = publish
+        self.record = record
+
+    def __call__(self, event: Progress) -> None:
+        preview = None
+        if event.preview is not None:
+            preview = (event.preview.width, event.preview.height, encode_png(event.preview))
+        record = self._store.report(
+            self.record.id,
+            progress=fraction(event),
+            stage=event.stage,
+            step=event.step,
+            total_steps=event.total_steps,
+            preview=preview,
+        )
+        if record is None:
+            raise Cancelled
+        self.record = record
+        self._publish(record)
+        if record.cancel_requested:
+            raise Cancelled

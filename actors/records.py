@@ -1,0 +1,154 @@
+"""The task record: what Redis holds for a task, and the event published on each change.
+
+Defined once, serialised in one place (`to_hash`/`from_hash` for the Redis hash,
+`to_event`/`from_event` for the channel layer). Image bytes never live here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+
+class TaskKind(enum.StrEnum):
+    IMAGE_GENERATION = "IMAGE_GENERATION"
+    BACKGROUND_REMOVAL = "BACKGROUND_REMOVAL"
+    FACE_SWAP = "FACE_SWAP"
+
+
+class TaskStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class ResultInfo:
+    """What describes a stored result; the PNG bytes sit beside the record."""
+
+    width: int
+    height: int
+    seed: int | None = None
+    prompt_used: str | None = None
+    negative_prompt_used: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    id: str
+    kind: TaskKind
+    owner: str
+    queue: str
+    status: TaskStatus = TaskStatus.QUEUED
+    # Bumped by every change; subscribers order and de-duplicate events by it.
+    seq: int = 0
+    progress: float = 0.0
+    stage: str | None = "queued"
+    step: int | None = None
+    total_steps: int | None = None
+    preview_width: int | None = None
+    preview_height: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    result: ResultInfo | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    cancel_requested: bool = False
+    attempts: int = 0
+    # The Redis key holding this task's idempotency key, so it expires with the task.
+    idempotency_ref: str | None = None
+
+    @property
+    def has_preview(self) -> bool:
+        return self.preview_width is not None
+
+    def evolve(self, **changes: Any) -> TaskRecord:
+        return replace(self, **changes)
+
+
+_DATETIMES = {"created_at", "started_at", "finished_at", "expires_at"}
+_INTS = {"seq", "step", "total_steps", "preview_width", "preview_height", "attempts"}
+_JSON = {"params", "result"}
+
+
+def to_hash(record: TaskRecord) -> dict[str, str]:
+    """Field -> string for HSET. Absent (None) fields are left out."""
+    out: dict[str, str] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        if f.name in _DATETIMES:
+            out[f.name] = value.isoformat()
+        elif f.name == "result":
+            out[f.name] = result_json(value)
+        elif f.name == "params":
+            out[f.name] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, bool):
+            out[f.name] = "1" if value else "0"
+        else:
+            out[f.name] = str(value)
+    return out
+
+
+def result_json(result: ResultInfo | None) -> str:
+    return "" if result is None else json.dumps(asdict(result), separators=(",", ":"))
+
+
+def from_hash(raw: dict[str, str]) -> TaskRecord:
+    """Inverse of `to_hash`, tolerant of fields written by newer code."""
+    values: dict[str, Any] = {}
+    names = {f.name for f in fields(TaskRecord)}
+    for name, text in raw.items():
+        if name not in names:
+            continue
+        if name in _DATETIMES:
+            values[name] = datetime.fromisoformat(text)
+        elif name in _INTS:
+            values[name] = int(text)
+        elif name == "progress":
+            values[name] = float(text)
+        elif name == "cancel_requested":
+            values[name] = text == "1"
+        elif name == "result":
+            values[name] = ResultInfo(**json.loads(text))
+        elif name == "params":
+            values[name] = json.loads(text)
+        elif name == "kind":
+            values[name] = TaskKind(text)
+        elif name == "status":
+            values[name] = TaskStatus(text)
+        else:
+            values[name] = text
+    return TaskRecord(**values)
+
+
+def to_event(record: TaskRecord) -> dict[str, Any]:
+    """The channel-layer message for a change: the snapshot, without the input params."""
+    snapshot = to_hash(record)
+    snapshot.pop("params", None)
+    return {"type": "task.event", "task": snapshot}
+
+
+def from_event(message: dict[str, Any]) -> TaskRecord:
+    return from_hash(message["task"])
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

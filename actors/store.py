@@ -1,0 +1,277 @@
+"""The Redis task store: records, results, previews, inputs, owner index, queue position.
+
+Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal):
+  task:<id>               hash: the record (see records.py)
+  task:<id>:result        PNG bytes of the result
+  task:<id>:preview       PNG bytes of the latest preview
+  task:<id>:input:<name>  input bytes (images), deleted when the task ends
+  owner:<owner>           sorted set of task ids by creation time (newest last)
+  queue:<queue>           sorted set of waiting task ids by ticket: rank = position
+  queue:<queue>:tickets   counter handing out tickets
+  idem:<owner>:<digest>   the task id an idempotency key maps to
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+import redis
+
+from actors import scripts
+from actors.records import (
+    ResultInfo,
+    TaskRecord,
+    TaskStatus,
+    from_hash,
+    now,
+    result_json,
+    to_hash,
+)
+
+Inputs = Mapping[str, bytes]
+
+
+class TaskStore:
+    def __init__(self, client: redis.Redis, *, prefix: str = "atelier:", ttl: int = 3600) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl = ttl
+        self._create = client.register_script(scripts.CREATE)
+        self._start = client.register_script(scripts.START)
+        self._progress = client.register_script(scripts.PROGRESS)
+        self._finish = client.register_script(scripts.FINISH)
+        self._cancel = client.register_script(scripts.CANCEL)
+
+    # -- keys --------------------------------------------------------------
+    def key(self, task_id: str, part: str = "") -> str:
+        return f"{self.prefix}task:{task_id}{':' + part if part else ''}"
+
+    def owner_key(self, owner: str) -> str:
+        return f"{self.prefix}owner:{owner}"
+
+    def queue_key(self, queue: str) -> str:
+        return f"{self.prefix}queue:{queue}"
+
+    def idempotency_key(self, owner: str, key: str) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"{self.prefix}idem:{owner}:{digest}"
+
+    def _input_keys(self, record: TaskRecord) -> list[str]:
+        return [self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])]
+
+    def _task_keys(self, record: TaskRecord) -> list[str]:
+        return [
+            self.key(record.id),
+            self.key(record.id, "result"),
+            self.key(record.id, "preview"),
+            record.idempotency_ref or self.key(record.id, "no-idempotency"),
+            self.owner_key(record.owner),
+            self.queue_key(record.queue),
+            *self._input_keys(record),
+        ]
+
+    # -- writes --------------------------------------------------------------
+    def create(
+        self, record: TaskRecord, inputs: Inputs, *, idempotency_key: str | None = None
+    ) -> tuple[TaskRecord, bool]:
+        """Store a new QUEUED task and its inputs. Returns (task, created).
+
+        With an idempotency key already used by this owner within the TTL, nothing
+        is written and the earlier task is returned with created=False.
+        """
+        idem = self.idempotency_key(record.owner, idempotency_key) if idempotency_key else None
+        params = {**record.params, "_inputs": sorted(inputs)}
+        record = record.evolve(params=params, idempotency_ref=idem)
+        flat = [item for pair in to_hash(record).items() for item in pair]
+        created, task_id = self._create(
+            keys=[
+                self.key(record.id),
+                self.owner_key(record.owner),
+                self.queue_key(record.queue),
+                self.queue_key(record.queue) + ":tickets",
+                idem or self.key(record.id, "no-idempotency"),
+                *self._input_keys(record),
+            ],
+            args=[
+                record.id,
+                int(record.created_at.timestamp() * 1000),
+                "1" if idem else "0",
+                self.ttl,
+                len(flat) // 2,
+                *flat,
+                *(inputs[name] for name in sorted(inputs)),
+            ],
+        )
+        if created:
+            return record, True
+        existing = self.get(task_id.decode())
+        if existing is None:  # expired between the two calls: the key is free again
+            return self.create(record, inputs, idempotency_key=idempotency_key)
+        return existing, False
+
+    def start(self, task_id: str, stage: str = "starting") -> TaskRecord | None:
+        """QUEUED -> RUNNING. None if the task is not QUEUED (cancelled, gone, taken)."""
+        record = self.get(task_id)
+        if record is None:
+            return None
+        raw = self._start(
+            keys=[self.key(task_id), self.queue_key(record.queue)],
+            args=[task_id, now().isoformat(), stage],
+        )
+        return _decode(raw)
+
+    def report(
+        self,
+        task_id: str,
+        *,
+        progress: float,
+        stage: str,
+        step: int | None = None,
+        total_steps: int | None = None,
+        preview: tuple[int, int, bytes] | None = None,
+    ) -> TaskRecord | None:
+        """Record progress of a RUNNING task. None once the task is no longer RUNNING."""
+        width, height, png = preview or ("", "", b"")
+        raw = self._progress(
+            keys=[self.key(task_id), self.key(task_id, "preview")],
+            args=[
+                repr(float(progress)),
+                stage,
+                "" if step is None else step,
+                "" if total_steps is None else total_steps,
+                width,
+                height,
+                png,
+            ],
+        )
+        return _decode(raw)
+
+    def succeed(self, record: TaskRecord, result: ResultInfo, png: bytes) -> TaskRecord | None:
+        return self._terminate(
+            record, TaskStatus.SUCCEEDED, "done", result=result, png=png, allowed="RUNNING"
+        )
+
+    def fail(self, record: TaskRecord, code: str, message: str) -> TaskRecord | None:
+        return self._terminate(
+            record, TaskStatus.FAILED, "failed", error=(code, message), allowed="QUEUED,RUNNING"
+        )
+
+    def cancelled(self, record: TaskRecord) -> TaskRecord | None:
+        """A RUNNING task stopped by its worker after a cancel request."""
+        return self._terminate(
+            record,
+            TaskStatus.CANCELLED,
+            "cancelled",
+            error=("CANCELLED", "the task was cancelled"),
+            allowed="RUNNING",
+        )
+
+    def cancel(self, task_id: str) -> TaskRecord | None:
+        """QUEUED -> CANCELLED at once; RUNNING -> cancel requested; terminal: unchanged."""
+        record = self.get(task_id)
+        if record is None:
+            return None
+        raw = self._cancel(
+            keys=self._task_keys(record),
+            args=self._terminate_args(
+                TaskStatus.CANCELLED, "cancelled", ("CANCELLED", "the task was cancelled"), None
+            ),
+        )
+        return _decode(raw)
+
+    def _terminate(
+        self,
+        record: TaskRecord,
+        status: TaskStatus,
+        stage: str,
+        *,
+        allowed: str,
+        error: tuple[str, str] | None = None,
+        result: ResultInfo | None = None,
+        png: bytes = b"",
+    ) -> TaskRecord | None:
+        raw = self._finish(
+            keys=self._task_keys(record),
+            args=[allowed, *self._terminate_args(status, stage, error, result), png],
+        )
+        return _decode(raw)
+
+    def _terminate_args(
+        self,
+        status: TaskStatus,
+        stage: str,
+        error: tuple[str, str] | None,
+        result: ResultInfo | None,
+    ) -> list[str | int]:
+        finished = now()
+        code, message = error or ("", "")
+        return [
+            status.value,
+            finished.isoformat(),
+            (finished + timedelta(seconds=self.ttl)).isoformat(),
+            self.ttl,
+            stage,
+            code,
+            message,
+            result_json(result),
+        ]
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, task_id: str) -> TaskRecord | None:
+        return _decode(self.client.hgetall(self.key(task_id)))
+
+    def result_png(self, task_id: str) -> bytes | None:
+        return self.client.get(self.key(task_id, "result"))
+
+    def preview_png(self, task_id: str) -> bytes | None:
+        return self.client.get(self.key(task_id, "preview"))
+
+    def input_bytes(self, task_id: str, name: str) -> bytes | None:
+        return self.client.get(self.key(task_id, f"input:{name}"))
+
+    def queue_position(self, record: TaskRecord) -> int | None:
+        """1 = next to start; None unless QUEUED. O(log n)."""
+        if record.status is not TaskStatus.QUEUED:
+            return None
+        rank = self.client.zrank(self.queue_key(record.queue), record.id)
+        return None if rank is None else rank + 1
+
+    def list_for_owner(
+        self, owner: str, *, status: TaskStatus | None = None, limit: int = 20
+    ) -> list[TaskRecord]:
+        """The owner's tasks, newest first; ids whose records expired are pruned."""
+        found: list[TaskRecord] = []
+        start, batch = 0, max(limit, 20)
+        key = self.owner_key(owner)
+        while len(found) < limit:
+            ids = [i.decode() for i in self.client.zrevrange(key, start, start + batch - 1)]
+            if not ids:
+                break
+            with self.client.pipeline(transaction=False) as pipe:
+                for task_id in ids:
+                    pipe.hgetall(self.key(task_id))
+                raws = pipe.execute()
+            gone = [task_id for task_id, raw in zip(ids, raws, strict=True) if not raw]
+            if gone:
+                self.client.zrem(key, *gone)
+                start -= len(gone)
+            for raw in raws:
+                record = _decode(raw)
+                if record and (status is None or record.status is status):
+                    found.append(record)
+            start += batch
+        return found[:limit]
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+
+def _decode(raw: Iterable[bytes] | dict[bytes, bytes] | None) -> TaskRecord | None:
+    if not raw:
+        return None
+    if isinstance(raw, dict):
+        return from_hash({k.decode(): v.decode() for k, v in raw.items()})
+    items = list(raw)
+    return from_hash({items[i].decode(): items[i + 1].decode() for i in range(0, len(items), 2)})

@@ -1,0 +1,38 @@
+"""API keys: who is calling. Only hashes of the keys are kept in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+ANONYMOUS = "anonymous"
+
+
+class Authenticator:
+    def __init__(self, keys: Mapping[str, str]) -> None:
+        """`keys` maps each API key to its owner's name."""
+        self._hashes = [(_digest(key), owner) for key, owner in keys.items()]
+
+    @property
+    def open(self) -> bool:
+        """No keys configured: local development, everyone is one anonymous caller."""
+        return not self._hashes
+
+    def caller(self, authorization: str | None) -> str | None:
+        """The owner for an `Authorization: Bearer <key>` value, or None if not valid."""
+        if self.open:
+            return ANONYMOUS
+        scheme, _, key = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        digest = _digest(key.strip())
+        found = None
+        for known, owner in self._hashes:  # every key compared: no timing tells which
+            if hmac.compare_digest(known, digest):
+                found = owner
+        return found
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()

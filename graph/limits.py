@@ -1,0 +1,20 @@
+"""Bounds on what a client may submit; values come from configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class InputLimits:
+    min_side: int = 64
+    max_side: int = 2048
+    max_steps: int = 150
+    max_guidance: float = 30.0
+    max_prompt_chars: int = 2000
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 16_000_000
+    max_idempotency_key_chars: int = 200
+    max_tasks_listed: int = 100
+    image_models: frozenset[str] = field(default_factory=frozenset)
+    background_models: frozenset[str] = field(default_factory=frozenset)

@@ -1,0 +1,35 @@
+"""Signed, time-limited links to result and preview bytes, usable in an <img> tag.
+
+The signature is an HMAC over task id, variant and expiry: a link opens exactly
+one image of one task until it expires, and the task's own expiry ends it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+VARIANTS = ("result", "preview")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSigner:
+    secret: bytes
+
+    def signature(self, task_id: str, variant: str, expires: int) -> str:
+        message = f"{task_id}\n{variant}\n{expires}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()[:32]
+
+    def path(self, task_id: str, variant: str, expires: int) -> str:
+        sig = self.signature(task_id, variant, expires)
+        return f"/images/{task_id}/{variant}.png?expires={expires}&sig={sig}"
+
+    def verify(self, task_id: str, variant: str, expires: str, sig: str) -> bool:
+        if variant not in VARIANTS or not expires.isdigit():
+            return False
+        if int(expires) < time.time():
+            return False
+        expected = self.signature(task_id, variant, int(expires))
+        return hmac.compare_digest(expected, sig)

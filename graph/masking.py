@@ -1,0 +1,56 @@
+"""Errors as clients see them: our own pass through, anything else becomes INTERNAL.
+
+An unexpected error is logged with a short incident id, and only that id reaches
+the client, so a report can be matched to the log without leaking internals.
+Errors GraphQL itself raises for a malformed request (syntax, unknown fields,
+wrong variable types) get `BAD_USER_INPUT`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from graph.errors import ApiError
+
+logger = logging.getLogger("atelier.graph")
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, ApiError)
+
+
+class PublicErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._public(error) for error in errors]
+
+    def _public(self, error: GraphQLError) -> GraphQLError:
+        if _should_mask(error):
+            return self.anonymise_error(error)
+        if error.original_error is None and "code" not in (error.extensions or {}):
+            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+        return error
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        incident = uuid.uuid4().hex[:12]
+        logger.error(
+            "internal error (incident %s) at %s",
+            incident,
+            error.path,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"internal error (incident {incident})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL", "incident": incident},
+        )

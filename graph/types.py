@@ -1,0 +1,141 @@
+"""The output types of the contract (see ../shared/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from actors.records import TaskKind as TaskKindValue
+from actors.records import TaskRecord
+from actors.records import TaskStatus as TaskStatusValue
+from graph.context import Context
+from graph.errors import NotFound
+
+TaskKind = strawberry.enum(TaskKindValue, name="TaskKind")
+TaskStatus = strawberry.enum(TaskStatusValue, name="TaskStatus")
+
+
+@strawberry.type(description="A PNG image held by the server for a limited time.")
+class Image:
+    content_type: str
+    width: int
+    height: int
+    url: str = strawberry.field(
+        description="Signed, time-limited link: works in an <img> tag with no headers."
+    )
+    task_id: strawberry.Private[str]
+    variant: strawberry.Private[str]
+
+    @strawberry.field(description="The same bytes inline, base64-encoded; read when selected.")
+    async def base64(self, info: Info[Context, None]) -> str:
+        jobs = info.context.jobs
+        read = jobs.result_png if self.variant == "result" else jobs.preview_png
+        data = await read(self.task_id)
+        if data is None:
+            raise NotFound("the image has expired")
+        return base64.b64encode(data).decode()
+
+
+@strawberry.type
+class TaskError:
+    code: str
+    message: str
+
+
+@strawberry.type
+class TaskResult:
+    image: Image
+    prompt_used: str | None
+    negative_prompt_used: str | None
+    seed: int | None
+    metadata: JSON
+
+
+@strawberry.type
+class Task:
+    id: strawberry.ID
+    kind: TaskKind
+    status: TaskStatus
+    progress: float = strawberry.field(description="0.0 .. 1.0, never decreases; 1.0 on SUCCEEDED")
+    stage: str | None
+    step: int | None
+    total_steps: int | None
+    preview: Image | None
+    error: TaskError | None
+    result: TaskResult | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None = strawberry.field(
+        description="When record and result disappear (set once terminal)."
+    )
+    cancel_requested: bool = strawberry.field(
+        description="A cancel was asked for while RUNNING; the task stops at its next step."
+    )
+    sequence: int = strawberry.field(
+        description="Bumped by every change; orders the events of one task."
+    )
+    record: strawberry.Private[TaskRecord]
+
+    @strawberry.field(description="1 = next to start; null unless QUEUED.")
+    async def queue_position(self, info: Info[Context, None]) -> int | None:
+        return await info.context.jobs.queue_position(self.record)
+
+
+def task_from_record(record: TaskRecord, context: Context) -> Task:
+    # Links live as long as the task; a running task's preview link for one TTL.
+    expires = int(
+        record.expires_at.timestamp() if record.expires_at else time.time() + context.result_ttl
+    )
+
+    def image(variant: str, width: int, height: int) -> Image:
+        path = context.links.path(record.id, variant, expires)
+        return Image(
+            content_type="image/png",
+            width=width,
+            height=height,
+            url=context.base_url + path,
+            task_id=record.id,
+            variant=variant,
+        )
+
+    result = None
+    if record.result is not None and record.status is TaskStatusValue.SUCCEEDED:
+        info = record.result
+        result = TaskResult(
+            image=image("result", info.width, info.height),
+            prompt_used=info.prompt_used,
+            negative_prompt_used=info.negative_prompt_used,
+            seed=info.seed,
+            metadata=info.metadata,
+        )
+    preview = None
+    if record.preview_width is not None and record.preview_height is not None:
+        preview = image("preview", record.preview_width, record.preview_height)
+    error = None
+    if record.error_code:
+        error = TaskError(code=record.error_code, message=record.error_message or "")
+    return Task(
+        id=strawberry.ID(record.id),
+        kind=record.kind,
+        status=record.status,
+        progress=record.progress,
+        stage=record.stage,
+        step=record.step,
+        total_steps=record.total_steps,
+        preview=preview,
+        error=error,
+        result=result,
+        created_at=record.created_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        expires_at=record.expires_at,
+        cancel_requested=record.cancel_requested,
+        sequence=record.seq,
+        record=record,
+    )

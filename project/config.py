@@ -1,0 +1,123 @@
+"""All configuration, read once from the environment (`ATELIER_*`, `REDIS_URL`).
+
+Every value has a local default, so `make run` works with nothing set. The README
+lists them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from actors.config import JobSettings
+from graph.limits import InputLimits
+
+logger = logging.getLogger(__name__)
+
+DEV_SECRET = "atelier-development-secret-change-me"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    jobs: JobSettings
+    limits: InputLimits
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = DEV_SECRET
+    api_keys: dict[str, str] = field(default_factory=dict)  # key -> owner name
+    public_url: str | None = None
+    debug: bool = True
+    channel_prefix: str = "atelier-channels"
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, not {text!r}") from None
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    return text in ("1", "true", "yes", "on")
+
+
+def _pairs(text: str, separator: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition(separator)
+        if not sep or not name.strip() or not value.strip():
+            raise SystemExit(f"expected NAME{separator}VALUE pairs, got {item!r}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def _api_keys(text: str) -> dict[str, str]:
+    """`alice:<key>,bob:<key>`, or a path to a file with one `name:key` per line."""
+    if text and Path(text).is_file():
+        text = ",".join(Path(text).read_text().split())
+    return {key: owner for owner, key in _pairs(text, ":").items()}
+
+
+def load(env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    time_limits = {
+        kind: _int(env, f"ATELIER_TIME_LIMIT_{kind.value}", default)
+        for kind, default in JobSettings().time_limits.items()
+    }
+    jobs = JobSettings(
+        redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        key_prefix=env.get("ATELIER_KEY_PREFIX", "atelier:"),
+        broker_namespace=env.get("ATELIER_BROKER_NAMESPACE", "atelier-dramatiq"),
+        result_ttl=_int(env, "ATELIER_RESULT_TTL", 3600),
+        time_limits=time_limits,
+        model_dir=Path(env.get("ATELIER_MODEL_DIR", "models")).resolve(),
+        offline=_bool(env, "ATELIER_OFFLINE", True),
+        device=env.get("ATELIER_DEVICE") or None,
+        default_image_model=env.get("ATELIER_DEFAULT_IMAGE_MODEL", "tiny-random"),
+        image_models=_pairs(env.get("ATELIER_IMAGE_MODELS", ""), "="),
+        default_background_model=env.get("ATELIER_DEFAULT_BACKGROUND_MODEL", "u2netp"),
+        pipeline_cache_size=_int(env, "ATELIER_PIPELINE_CACHE_SIZE", 2),
+    )
+    defaults = InputLimits()
+    limits = InputLimits(
+        min_side=_int(env, "ATELIER_MIN_SIDE", defaults.min_side),
+        max_side=_int(env, "ATELIER_MAX_SIDE", defaults.max_side),
+        max_steps=_int(env, "ATELIER_MAX_STEPS", defaults.max_steps),
+        max_prompt_chars=_int(env, "ATELIER_MAX_PROMPT_CHARS", defaults.max_prompt_chars),
+        max_image_bytes=_int(env, "ATELIER_MAX_IMAGE_BYTES", defaults.max_image_bytes),
+        max_image_pixels=_int(env, "ATELIER_MAX_IMAGE_PIXELS", defaults.max_image_pixels),
+        image_models=frozenset(_image_model_names(jobs)),
+        background_models=frozenset(_background_model_names()),
+    )
+    return Config(
+        jobs=jobs,
+        limits=limits,
+        host=env.get("ATELIER_HOST", "127.0.0.1"),
+        port=_int(env, "ATELIER_PORT", 8000),
+        secret_key=env.get("ATELIER_SECRET_KEY") or DEV_SECRET,
+        api_keys=_api_keys(env.get("ATELIER_API_KEYS", "")),
+        public_url=(env.get("ATELIER_PUBLIC_URL") or "").rstrip("/") or None,
+        debug=_bool(env, "ATELIER_DEBUG", True),
+        channel_prefix=env.get("ATELIER_CHANNEL_PREFIX", "atelier-channels"),
+    )
+
+
+def _image_model_names(jobs: JobSettings) -> set[str]:
+    # The catalog is plain data; importing it does not import torch.
+    from pipelines.text_to_image import DEFAULT_MODELS
+
+    return {*DEFAULT_MODELS, *jobs.image_models}
+
+
+def _background_model_names() -> set[str]:
+    from pipelines.background_removal import KNOWN_MODELS
+
+    return set(KNOWN_MODELS)

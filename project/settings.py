@@ -1,0 +1,30 @@
+"""Django settings. Everything configurable comes from `project.config` (the environment)."""
+
+from project.config import load
+
+ATELIER = load()
+
+SECRET_KEY = ATELIER.secret_key
+DEBUG = ATELIER.debug
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["channels"]
+ROOT_URLCONF = "project.urls"
+DATABASES: dict = {}
+USE_TZ = True
+TIME_ZONE = "UTC"
+MIDDLEWARE: list[str] = []
+ASGI_APPLICATION = "project.asgi.application"
+CHANNEL_LAYERS = {
+    "default": {
+        # Pub/sub: one PUBLISH per event however many subscribers, lowest latency.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [ATELIER.jobs.redis_url], "prefix": ATELIER.channel_prefix},
+    }
+}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

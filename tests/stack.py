@@ -1,0 +1,141 @@
+"""Real processes for end-to-end tests: daphne serving the API and Dramatiq workers.
+
+Each stack gets its own key prefix, broker namespace and channel prefix, so
+several stacks (and a developer's own `make run`) can share one Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from project.devredis import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+ALICE_KEY = "alice-test-key-0123456789"
+BOB_KEY = "bob-test-key-9876543210"
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.popen.poll() is not None:
+            return
+        # Dramatiq and daphne both run children: signal the whole process group.
+        os.killpg(self.popen.pid, sig)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@dataclass
+class Stack:
+    redis_url: str
+    folder: Path
+    model_dir: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "REDIS_URL": self.redis_url,
+            "ATELIER_PORT": str(self.port),
+            "ATELIER_KEY_PREFIX": f"test-{self.tag}:",
+            "ATELIER_BROKER_NAMESPACE": f"test-{self.tag}-dramatiq",
+            "ATELIER_CHANNEL_PREFIX": f"test-{self.tag}-channels",
+            "ATELIER_MODEL_DIR": str(self.model_dir),
+            "ATELIER_API_KEYS": f"alice:{ALICE_KEY},bob:{BOB_KEY}",
+            "ATELIER_SECRET_KEY": f"secret-{self.tag}",
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+        }
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def _spawn(self, name: str, command: list[str]) -> Process:
+        log = self.folder / f"{name}.log"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = Process(name, popen, log)
+        self.processes.append(process)
+        return process
+
+    def start_web(self) -> Process:
+        web = self._spawn(
+            f"web-{self.port}",
+            [str(BIN / "daphne"), "--port", str(self.port), "project.asgi:application"],
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            if web.popen.poll() is not None:
+                raise RuntimeError(f"daphne exited:\n{web.output()}")
+            try:
+                if httpx.get(self.http_url + "/healthz", timeout=1).status_code == 200:
+                    return web
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not become healthy:\n{web.output()}")
+            time.sleep(0.1)
+
+    def start_worker(self, name: str = "worker") -> Process:
+        return self._spawn(
+            f"{name}-{len(self.processes)}",
+            [
+                str(BIN / "dramatiq"),
+                "project.worker",
+                "--processes",
+                "1",
+                "--threads",
+                "1",
+            ],
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in self.processes)
