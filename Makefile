@@ -12,7 +12,7 @@ export ATELIER_MODEL_DIR ?= $(CURDIR)/models
 # rembg imports numba (through pymatting); a persistent cache saves its JIT on every start.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
-.PHONY: install run test lint format models bench-pipelines schema clean
+.PHONY: install run test lint format models bench-pipelines bench-latency schema clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,9 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # Serves GraphQL (GraphiQL in a browser) on 127.0.0.1:8000 with one worker.
+# The demo models are fetched first (once); without them background removal fails.
 run: install
+	-$(BIN)/python -m pipelines.fetch
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m project.run
 
 test: install
@@ -45,8 +47,15 @@ format: install
 models: install
 	$(BIN)/python -m pipelines.fetch $(MODELS)
 
+# Re-export schema.graphql after changing the API (a test fails when it drifts).
+schema: install
+	$(BIN)/python -m graph.export schema.graphql
+
 bench-pipelines: install
 	$(BIN)/python -m bench.pipelines
+
+bench-latency: install
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

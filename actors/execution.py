@@ -82,6 +82,10 @@ class TaskRunner:
         if final is not None:
             self.publish(final)
 
+    def preload(self, kind: TaskKind) -> None:
+        """Load the default pipeline of `kind` into the cache."""
+        self.cache.get((kind, None), self._loader(kind, None)[0])
+
     def _execute(self, record: TaskRecord, reporter: TaskReporter) -> Output:
         params = dict(record.params)
         input_names = params.pop("_inputs", [])

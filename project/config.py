@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.config import JobSettings
+from actors.records import TaskKind
 from graph.limits import InputLimits
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,15 @@ def _pairs(text: str, separator: str) -> dict[str, str]:
     return pairs
 
 
+def _kinds(text: str) -> tuple[TaskKind, ...]:
+    names = [part.strip().upper() for part in text.split(",") if part.strip()]
+    try:
+        return tuple(TaskKind(name) for name in names)
+    except ValueError:
+        known = ", ".join(TaskKind)
+        raise SystemExit(f"ATELIER_PRELOAD takes task kinds ({known}), not {text!r}") from None
+
+
 def _api_keys(text: str) -> dict[str, str]:
     """`alice:<key>,bob:<key>`, or a path to a file with one `name:key` per line."""
     if text and Path(text).is_file():
@@ -85,6 +95,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         image_models=_pairs(env.get("ATELIER_IMAGE_MODELS", ""), "="),
         default_background_model=env.get("ATELIER_DEFAULT_BACKGROUND_MODEL", "u2netp"),
         pipeline_cache_size=_int(env, "ATELIER_PIPELINE_CACHE_SIZE", 2),
+        preload=_kinds(env.get("ATELIER_PRELOAD", ",".join(kind.value for kind in TaskKind))),
     )
     defaults = InputLimits()
     limits = InputLimits(

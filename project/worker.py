@@ -15,6 +15,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from actors.broker import declare_actors, make_broker
 from actors.events import ThreadedPublisher
 from actors.execution import TaskRunner
+from actors.preload import PreloadPipelines
 from actors.store import TaskStore
 from project.config import load
 
@@ -35,4 +36,5 @@ def runner() -> TaskRunner:
     return TaskRunner(jobs, store, publisher.publish)
 
 
+broker.add_middleware(PreloadPipelines(config.jobs.preload, lambda kind: runner().preload(kind)))
 actors = declare_actors(broker, config.jobs, lambda task_id: runner().run(task_id))

@@ -1,0 +1,139 @@
+"""Latency of the job system as a client sees it, and the worker's memory over many tasks.
+
+Starts its own daphne and one Dramatiq worker (tests/stack.py) on the local Redis
+(or an embedded one), then runs the cheapest real task (tiny-random, 64x64, one
+step) N times, one at a time, each over one websocket connection:
+  - submit -> first RUNNING event at the client
+  - worker's finish -> terminal event at the client (finishedAt vs receipt time;
+    both clocks are this machine's)
+and the worker process's RSS before and after the run.
+
+    python -m bench.latency [--tasks 100] [--rss-tasks 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from gql import Client, gql
+
+from pipelines import tiny_random
+from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
+from tests.client import PROGRESS, SUBMIT, Api
+from tests.stack import Stack
+
+CHEAPEST = {
+    "imageGeneration": {
+        "prompt": "x",
+        "width": 64,
+        "height": 64,
+        "steps": 1,
+        "refinePrompt": False,
+    }
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def worker_pid(main_pid: int) -> int:
+    """Dramatiq forks its worker process from the main one."""
+    children = Path(f"/proc/{main_pid}/task/{main_pid}/children").read_text().split()
+    return int(children[0])
+
+
+async def one_task(session: Client) -> tuple[float, float]:
+    started = time.perf_counter()
+    submitted = await session.execute(gql(SUBMIT), variable_values={"input": CHEAPEST})
+    task_id = submitted["submitTask"]["id"]
+    first_running = None
+    async for event in session.subscribe(gql(PROGRESS), variable_values={"id": task_id}):
+        task = event["taskProgress"]
+        if first_running is None and task["status"] == "RUNNING":
+            first_running = time.perf_counter() - started
+        if task["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            received = datetime.now().astimezone()
+            assert task["status"] == "SUCCEEDED", task["error"]
+            finished = datetime.fromisoformat(task["finishedAt"])
+            if first_running is None:  # ran entirely between submit and subscribe
+                first_running = time.perf_counter() - started
+            return first_running, (received - finished).total_seconds()
+    raise RuntimeError("subscription ended without a terminal event")
+
+
+async def run_tasks(api: Api, count: int) -> tuple[list[float], list[float]]:
+    to_running, to_terminal = [], []
+    async with Client(transport=api.transport()) as session:
+        for _ in range(count):
+            running, terminal = await one_task(session)
+            to_running.append(running * 1000)
+            to_terminal.append(terminal * 1000)
+    return to_running, to_terminal
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(statistics.median(values), 2),
+        "p95": round(percentile(values, 95), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--rss-tasks", type=int, default=200)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="atelier-latency-"))
+    embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
+    redis_url = embedded.url if embedded else LOCAL_URL
+    tiny_random.build(work / "models" / "diffusers" / tiny_random.NAME)
+    stack = Stack(
+        redis_url, work / "stack", work / "models", {"ATELIER_PRELOAD": "IMAGE_GENERATION"}
+    )
+    try:
+        stack.start_web()
+        worker = stack.start_worker()
+        api = Api(stack.http_url, stack.ws_url)
+        asyncio.run(run_tasks(api, 3))  # warm-up: first task, imports, connections
+        pid = worker_pid(worker.popen.pid)
+        rss_before = rss_mb(pid)
+        to_running, to_terminal = asyncio.run(run_tasks(api, args.tasks))
+        asyncio.run(run_tasks(api, max(0, args.rss_tasks - args.tasks)))
+        rss_after = rss_mb(pid)
+    finally:
+        stack.stop()
+        if embedded:
+            embedded.stop()
+    report = {
+        "tasks": args.tasks,
+        "submitToFirstRunningMs": summary(to_running),
+        "finishToTerminalEventMs": summary(to_terminal),
+        "workerRssMb": {
+            "before": round(rss_before, 1),
+            "after": round(rss_after, 1),
+            "tasks": max(args.rss_tasks, args.tasks),
+        },
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
