@@ -36,11 +36,10 @@ def declare_actors(
 
         perform.__name__ = f"run_{queue}"
         actors[kind] = dramatiq.actor(
-            perform,
             actor_name=f"atelier.{queue}",
             queue_name=queue,
             broker=broker,
             max_retries=0,
             time_limit=settings.time_limits[kind] * 1000,
-        )
+        )(perform)
     return actors

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import cast
 
 import redis
 
@@ -220,22 +221,25 @@ class TaskStore:
 
     # -- reads ---------------------------------------------------------------
     def get(self, task_id: str) -> TaskRecord | None:
-        return _decode(self.client.hgetall(self.key(task_id)))
+        return _decode(cast(dict[bytes, bytes], self.client.hgetall(self.key(task_id))))
 
     def result_png(self, task_id: str) -> bytes | None:
-        return self.client.get(self.key(task_id, "result"))
+        return self._bytes(self.key(task_id, "result"))
 
     def preview_png(self, task_id: str) -> bytes | None:
-        return self.client.get(self.key(task_id, "preview"))
+        return self._bytes(self.key(task_id, "preview"))
 
     def input_bytes(self, task_id: str, name: str) -> bytes | None:
-        return self.client.get(self.key(task_id, f"input:{name}"))
+        return self._bytes(self.key(task_id, f"input:{name}"))
+
+    def _bytes(self, key: str) -> bytes | None:
+        return cast(bytes | None, self.client.get(key))
 
     def queue_position(self, record: TaskRecord) -> int | None:
         """1 = next to start; None unless QUEUED. O(log n)."""
         if record.status is not TaskStatus.QUEUED:
             return None
-        rank = self.client.zrank(self.queue_key(record.queue), record.id)
+        rank = cast(int | None, self.client.zrank(self.queue_key(record.queue), record.id))
         return None if rank is None else rank + 1
 
     def list_for_owner(
@@ -246,7 +250,8 @@ class TaskStore:
         start, batch = 0, max(limit, 20)
         key = self.owner_key(owner)
         while len(found) < limit:
-            ids = [i.decode() for i in self.client.zrevrange(key, start, start + batch - 1)]
+            page = cast(list[bytes], self.client.zrevrange(key, start, start + batch - 1))
+            ids = [task_id.decode() for task_id in page]
             if not ids:
                 break
             with self.client.pipeline(transaction=False) as pipe:

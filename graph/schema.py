@@ -9,12 +9,12 @@ from strawberry.types import Info
 
 from actors.events import EVENT_TYPE, group_name
 from actors.jobs import EnqueueFailed
-from actors.records import TaskStatus as TaskStatusValue
+from actors.records import TaskStatus
 from graph.context import Context
 from graph.errors import BadUserInput, NotFound, ServiceUnavailable
 from graph.inputs import SubmitTaskInput
 from graph.masking import PublicErrors
-from graph.types import Task, TaskStatus, task_from_record
+from graph.types import Task, task_from_record
 from graph.validation import parse_submission
 
 ContextInfo = Info[Context, None]
@@ -37,9 +37,7 @@ class Query:
             raise BadUserInput(
                 f"limit must be from 1 to {context.limits.max_tasks_listed}", "limit"
             )
-        records = await context.jobs.list(
-            context.owner, status=TaskStatusValue(status.value) if status else None, limit=limit
-        )
+        records = await context.jobs.list(context.owner, status=status, limit=limit)
         return [task_from_record(record, context) for record in records]
 
 

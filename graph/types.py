@@ -5,19 +5,19 @@ from __future__ import annotations
 import base64
 import time
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from actors.records import TaskKind as TaskKindValue
-from actors.records import TaskRecord
-from actors.records import TaskStatus as TaskStatusValue
+from actors.records import TaskKind, TaskRecord, TaskStatus
 from graph.context import Context
 from graph.errors import NotFound
 
-TaskKind = strawberry.enum(TaskKindValue, name="TaskKind")
-TaskStatus = strawberry.enum(TaskStatusValue, name="TaskStatus")
+# The job system's enums are the API's: registered once, used as they are.
+strawberry.enum(TaskKind, name="TaskKind")
+strawberry.enum(TaskStatus, name="TaskStatus")
 
 
 @strawberry.type(description="A PNG image held by the server for a limited time.")
@@ -105,14 +105,14 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         )
 
     result = None
-    if record.result is not None and record.status is TaskStatusValue.SUCCEEDED:
+    if record.result is not None and record.status is TaskStatus.SUCCEEDED:
         info = record.result
         result = TaskResult(
             image=image("result", info.width, info.height),
             prompt_used=info.prompt_used,
             negative_prompt_used=info.negative_prompt_used,
             seed=info.seed,
-            metadata=info.metadata,
+            metadata=cast(JSON, info.metadata),
         )
     preview = None
     if record.preview_width is not None and record.preview_height is not None:
