@@ -74,6 +74,7 @@ class Stack:
             "ATELIER_SECRET_KEY": f"secret-{self.tag}",
             "HF_HUB_OFFLINE": "1",
             "OMP_NUM_THREADS": "1",
+            "dramatiq_queue_prefetch": "1",
         }
         env.update(self.extra_env)
         return env
