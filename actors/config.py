@@ -37,5 +37,7 @@ class JobSettings:
     image_models: dict[str, str] = field(default_factory=dict)
     default_background_model: str = "u2netp"
     pipeline_cache_size: int = 2
+    # Runs of one task, counting takeovers after its worker died, before WORKER_LOST.
+    max_attempts: int = 2
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)

@@ -40,11 +40,16 @@ class TaskRunner:
         return self._device
 
     def run(self, task_id: str) -> None:
-        record = self.store.start(task_id)
+        record = self.store.start(task_id, max_attempts=self.settings.max_attempts)
         if record is None:
-            logger.info("task %s is no longer queued; skipping", task_id)
+            logger.info("task %s has ended or is gone; skipping", task_id)
             return
         self.publish(record)
+        if record.status.terminal:  # redelivered too often: ended as WORKER_LOST
+            logger.warning("task %s ended %s on redelivery", task_id, record.error_code)
+            return
+        if record.attempts > 1:
+            logger.warning("task %s taken over (attempt %d)", task_id, record.attempts)
         reporter = TaskReporter(self.store, self.publish, record)
         final: TaskRecord | None
         try:

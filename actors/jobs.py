@@ -38,7 +38,11 @@ class JobSystem:
     ) -> TaskRecord:
         """Record a QUEUED task and enqueue it. With a known idempotency key, the first task."""
         record = TaskRecord(
-            id=str(uuid.uuid4()), kind=kind, owner=owner, queue=QUEUES[kind], params=dict(params)
+            id=str(uuid.uuid4()),
+            kind=kind,
+            owner=owner,
+            queue=QUEUES[kind],
+            params=dict(params),
         )
         record, created = await asyncio.to_thread(
             self.store.create, record, inputs, idempotency_key=idempotency_key

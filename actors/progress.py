@@ -52,7 +52,7 @@ class TaskReporter:
         if event.preview is not None:
             preview = (event.preview.width, event.preview.height, encode_png(event.preview))
         record = self._store.report(
-            self.record.id,
+            self.record,
             progress=fraction(event),
             stage=event.stage,
             step=event.step,

@@ -56,7 +56,7 @@ class TaskRecord:
     # Bumped by every change; subscribers order and de-duplicate events by it.
     seq: int = 0
     progress: float = 0.0
-    stage: str | None = "queued"
+    stage: str | None = None
     step: int | None = None
     total_steps: int | None = None
     preview_width: int | None = None

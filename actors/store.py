@@ -59,18 +59,19 @@ class TaskStore:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return f"{self.prefix}idem:{owner}:{digest}"
 
-    def _input_keys(self, record: TaskRecord) -> list[str]:
-        return [self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])]
-
     def _task_keys(self, record: TaskRecord) -> list[str]:
+        """The keys every state-change script takes, in the order scripts.py gives."""
+        owner_index = self.owner_key(record.owner)
         return [
             self.key(record.id),
             self.key(record.id, "result"),
             self.key(record.id, "preview"),
             record.idempotency_ref or self.key(record.id, "no-idempotency"),
-            self.owner_key(record.owner),
+            owner_index,
+            owner_index + ":live",
             self.queue_key(record.queue),
-            *self._input_keys(record),
+            self.queue_key(record.queue) + ":tickets",
+            *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
         ]
 
     # -- writes --------------------------------------------------------------
@@ -79,27 +80,20 @@ class TaskStore:
     ) -> tuple[TaskRecord, bool]:
         """Store a new QUEUED task and its inputs. Returns (task, created).
 
-        With an idempotency key already used by this owner within the TTL, nothing
-        is written and the earlier task is returned with created=False.
+        With an idempotency key this owner used for a task that still exists,
+        nothing is written and that task is returned with created=False.
         """
         idem = self.idempotency_key(record.owner, idempotency_key) if idempotency_key else None
         params = {**record.params, "_inputs": sorted(inputs)}
-        record = record.evolve(params=params, idempotency_ref=idem)
+        record = record.evolve(params=params, idempotency_ref=idem, stage=record.stage or "queued")
         flat = [item for pair in to_hash(record).items() for item in pair]
         created, task_id = self._create(
-            keys=[
-                self.key(record.id),
-                self.owner_key(record.owner),
-                self.queue_key(record.queue),
-                self.queue_key(record.queue) + ":tickets",
-                idem or self.key(record.id, "no-idempotency"),
-                *self._input_keys(record),
-            ],
+            keys=self._task_keys(record),
             args=[
                 record.id,
                 int(record.created_at.timestamp() * 1000),
                 "1" if idem else "0",
-                self.ttl,
+                self.key(""),
                 len(flat) // 2,
                 *flat,
                 *(inputs[name] for name in sorted(inputs)),
@@ -108,24 +102,35 @@ class TaskStore:
         if created:
             return record, True
         existing = self.get(task_id.decode())
-        if existing is None:  # expired between the two calls: the key is free again
-            return self.create(record, inputs, idempotency_key=idempotency_key)
-        return existing, False
+        # Expired in the instant between the script and this read: report it as it was.
+        return (existing or record), False
 
-    def start(self, task_id: str, stage: str = "starting") -> TaskRecord | None:
-        """QUEUED -> RUNNING. None if the task is not QUEUED (cancelled, gone, taken)."""
+    def start(self, task_id: str, *, max_attempts: int = 2) -> TaskRecord | None:
+        """Claim a task for this worker: the record, RUNNING under a new attempt number.
+
+        QUEUED -> RUNNING. A RUNNING task was redelivered after its worker died:
+        it is taken over while attempts remain, else ended (FAILED WORKER_LOST, or
+        CANCELLED if asked); that terminal record is returned to be published.
+        None when the task is gone or already ended.
+        """
         record = self.get(task_id)
         if record is None:
             return None
+        lost = self._terminate_args(
+            TaskStatus.FAILED,
+            "failed",
+            ("WORKER_LOST", f"the worker running this task was lost {max_attempts} times"),
+            None,
+        )
         raw = self._start(
-            keys=[self.key(task_id), self.queue_key(record.queue)],
-            args=[task_id, now().isoformat(), stage],
+            keys=self._task_keys(record),
+            args=[task_id, now().isoformat(), max_attempts, *lost],
         )
         return _decode(raw)
 
     def report(
         self,
-        task_id: str,
+        record: TaskRecord,
         *,
         progress: float,
         stage: str,
@@ -133,11 +138,16 @@ class TaskStore:
         total_steps: int | None = None,
         preview: tuple[int, int, bytes] | None = None,
     ) -> TaskRecord | None:
-        """Record progress of a RUNNING task. None once the task is no longer RUNNING."""
+        """Record progress of the attempt `record` belongs to.
+
+        None once the task is no longer RUNNING under that attempt. After a cancel
+        request nothing is written and the flagged record comes back.
+        """
         width, height, png = preview or ("", "", b"")
         raw = self._progress(
-            keys=[self.key(task_id), self.key(task_id, "preview")],
+            keys=[self.key(record.id), self.key(record.id, "preview")],
             args=[
+                record.attempts,
                 repr(float(progress)),
                 stage,
                 "" if step is None else step,
@@ -193,9 +203,15 @@ class TaskStore:
         result: ResultInfo | None = None,
         png: bytes = b"",
     ) -> TaskRecord | None:
+        """End the task, if it is in an `allowed` status under `record`'s attempt."""
         raw = self._finish(
             keys=self._task_keys(record),
-            args=[allowed, *self._terminate_args(status, stage, error, result), png],
+            args=[
+                record.attempts,
+                allowed,
+                *self._terminate_args(status, stage, error, result),
+                png,
+            ],
         )
         return _decode(raw)
 
