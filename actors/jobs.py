@@ -84,7 +84,9 @@ class JobSystem:
     async def queue_position(self, record: TaskRecord) -> int | None:
         if record.status is not TaskStatus.QUEUED:
             return None
-        return await asyncio.to_thread(self.store.queue_position, record)
+        position = await asyncio.to_thread(self.store.queue_position, record)
+        # Read after the record: a task that left the queue in between is starting.
+        return position or 1
 
     async def result_png(self, task_id: str) -> bytes | None:
         return await asyncio.to_thread(self.store.result_png, task_id)

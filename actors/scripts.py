@@ -48,7 +48,7 @@ local function cancel_instead(first)
 end
 """
 
-# ARGV: id, created_ms, use_idempotency, record key prefix, nfields, fields..., inputs...
+# ARGV: id, created_us, use_idempotency, record key prefix, nfields, fields..., inputs...
 # An idempotency key whose task is gone (evicted, deleted) is taken over.
 CREATE = """
 if ARGV[3] == "1" then

@@ -91,7 +91,8 @@ class TaskStore:
             keys=self._task_keys(record),
             args=[
                 record.id,
-                int(record.created_at.timestamp() * 1000),
+                # Microseconds: tasks created in the same millisecond still sort.
+                int(record.created_at.timestamp() * 1_000_000),
                 "1" if idem else "0",
                 self.key(""),
                 len(flat) // 2,

@@ -6,12 +6,19 @@ one image of one task until it expires, and the task's own expiry ends it too.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import time
 from dataclasses import dataclass
 
 VARIANTS = ("result", "preview")
+
+
+class LinkState(enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"  # ours, but the task (and so the image) is gone
+    FORGED = "forged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +33,11 @@ class LinkSigner:
         sig = self.signature(task_id, variant, expires)
         return f"/images/{task_id}/{variant}.png?expires={expires}&sig={sig}"
 
-    def verify(self, task_id: str, variant: str, expires: str, sig: str) -> bool:
+    def check(self, task_id: str, variant: str, expires: str, sig: str) -> LinkState:
+        """Whether a link is ours and unaltered (else FORGED), and still in date."""
         if variant not in VARIANTS or not expires.isdigit():
-            return False
-        if int(expires) < time.time():
-            return False
+            return LinkState.FORGED
         expected = self.signature(task_id, variant, int(expires))
-        return hmac.compare_digest(expected, sig)
+        if not hmac.compare_digest(expected, sig):
+            return LinkState.FORGED
+        return LinkState.EXPIRED if int(expires) < time.time() else LinkState.VALID

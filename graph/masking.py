@@ -14,14 +14,15 @@ import uuid
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from graph.errors import ApiError
 
 logger = logging.getLogger("atelier.graph")
 
 
 def _should_mask(error: GraphQLError) -> bool:
+    # GraphQL's own errors (e.g. a variable of the wrong type) carry the scalar's
+    # GraphQLError as their cause: they describe the request, not a fault.
     original = error.original_error
-    return original is not None and not isinstance(original, ApiError)
+    return original is not None and not isinstance(original, GraphQLError)
 
 
 class PublicErrors(MaskErrors):
@@ -34,7 +35,7 @@ class PublicErrors(MaskErrors):
     def _public(self, error: GraphQLError) -> GraphQLError:
         if _should_mask(error):
             return self.anonymise_error(error)
-        if error.original_error is None and "code" not in (error.extensions or {}):
+        if "code" not in (error.extensions or {}):
             error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
         return error
 

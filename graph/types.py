@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import time
 from datetime import datetime
 from typing import cast
@@ -89,7 +90,7 @@ class Task:
 
 def task_from_record(record: TaskRecord, context: Context) -> Task:
     # Links live as long as the task; a running task's preview link for one TTL.
-    expires = int(
+    expires = math.ceil(
         record.expires_at.timestamp() if record.expires_at else time.time() + context.result_ttl
     )
 

@@ -52,6 +52,14 @@ class HTTPConsumer(GraphQLHTTPConsumer):
 
 
 class WSConsumer(GraphQLWSConsumer):
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        # Daphne sends only 1000 and 3000-4999; strawberry's legacy graphql-ws
+        # handler closes with 1011, which daphne would refuse and leave open.
+        if isinstance(code, int) and not isinstance(code, bool):
+            if code != 1000 and not 3000 <= code <= 4999:
+                code = 4000 + code % 1000
+        await super().close(code=code, reason=reason)
+
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         # The caller is known only after connection_init; see on_ws_connect.
         return _context(None, _base_url(self.scope, "wss"), ws=request, request=request)

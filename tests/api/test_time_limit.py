@@ -9,28 +9,20 @@ from pathlib import Path
 import pytest
 
 from tests.client import Api
-from tests.stack import Stack
+from tests.stack import running_stack
 
 
 @pytest.fixture(scope="module")
 def limited(
     redis_url: str, stack_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Api]:
-    stack = Stack(
+    with running_stack(
         redis_url,
         tmp_path_factory.mktemp("limited"),
         stack_models,
         {"ATELIER_TIME_LIMIT_IMAGE_GENERATION": "2", "ATELIER_PRELOAD": "IMAGE_GENERATION"},
-    )
-    try:
-        stack.start_web()
-        stack.start_worker()
+    ) as stack:
         yield Api(stack.http_url, stack.ws_url)
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
 
 
 def test_generation_past_its_time_limit_fails_with_timeout_and_frees_the_worker(

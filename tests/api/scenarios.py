@@ -1,0 +1,120 @@
+"""Building blocks the API tests share: inputs, a held worker, timed and checked event streams."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from tests.client import Api
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+# Long enough to keep the only worker thread busy for several seconds (about 70 ms a
+# step at 512x512 on a 2-core machine), short enough that a cancel stops it at once.
+LONG_SIZE, LONG_STEPS = 512, 150
+
+
+def generation(
+    prompt: str = "a small test image", *, size: int = 64, steps: int = 2, **extra: Any
+) -> dict[str, Any]:
+    """A text-to-image input; small and quick unless told otherwise."""
+    return {
+        "imageGeneration": {
+            "prompt": prompt,
+            "width": size,
+            "height": size,
+            "steps": steps,
+            "seed": 7,
+            "refinePrompt": False,
+            **extra,
+        }
+    }
+
+
+def long_generation(prompt: str = "a long task that holds the worker") -> dict[str, Any]:
+    return generation(prompt, size=LONG_SIZE, steps=LONG_STEPS)
+
+
+def is_terminal(task: dict[str, Any]) -> bool:
+    return task["status"] in TERMINAL
+
+
+def when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def finish(api: Api, task_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Cancel the task unless it already ended, and wait until it has."""
+    task = api.get(task_id)
+    assert task is not None, task_id
+    if not is_terminal(task):
+        api.cancel(task_id)
+    return api.wait_for(task_id, is_terminal, timeout=timeout)
+
+
+@contextmanager
+def worker_held(api: Api) -> Iterator[dict[str, Any]]:
+    """A long generation RUNNING on the only worker thread; cancelled on exit.
+
+    While it runs, every task submitted after it stays QUEUED.
+    """
+    holder = api.submit(long_generation())
+    try:
+        running = api.wait_for(holder["id"], lambda t: t["status"] != "QUEUED", timeout=60)
+        assert running["status"] == "RUNNING", running
+        yield running
+    finally:
+        finish(api, holder["id"])
+
+
+def assert_well_ordered(events: list[dict[str, Any]]) -> None:
+    """Strictly increasing sequence, never-decreasing progress, one terminal event, last."""
+    assert events, "no events"
+    sequences = [e["sequence"] for e in events]
+    assert all(a < b for a, b in itertools.pairwise(sequences)), sequences
+    progress = [e["progress"] for e in events]
+    assert all(a <= b for a, b in itertools.pairwise(progress)), progress
+    terminal = [e for e in events if is_terminal(e)]
+    assert terminal == [events[-1]], [e["status"] for e in events]
+
+
+async def follow_from_queued(
+    api: Api, task_id: str, holder_id: str, subscribers: int = 1, timeout: float = 60
+) -> list[list[dict[str, Any]]]:
+    """Whole streams of a task waiting behind `holder_id`: each subscriber has its
+    QUEUED snapshot (so has joined the task's group) before the holder is cancelled."""
+
+    async def subscriber(ready: asyncio.Event) -> list[dict[str, Any]]:
+        events = []
+        async for event in api.follow(task_id):
+            events.append(event)
+            ready.set()
+        return events
+
+    ready = [asyncio.Event() for _ in range(subscribers)]
+    followers = [asyncio.create_task(subscriber(r)) for r in ready]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), 30)
+        await asyncio.to_thread(api.cancel, holder_id)
+        return list(await asyncio.wait_for(asyncio.gather(*followers), timeout))
+    finally:
+        for follower in followers:
+            follower.cancel()
+
+
+async def stamped(api: Api, task_id: str, **kwargs: Any) -> AsyncIterator[tuple[float, dict]]:
+    """The task's events, each with the `time.monotonic()` at which it arrived."""
+    async for event in api.follow(task_id, **kwargs):
+        yield time.monotonic(), event
+
+
+def graphql_error(body: dict[str, Any]) -> dict[str, Any]:
+    """The single error of a GraphQL response that must have failed."""
+    errors = body.get("errors")
+    assert errors and len(errors) == 1, body
+    return errors[0]

@@ -1,0 +1,180 @@
+"""Hostile and malformed submissions: refused before queueing, with a code and the field."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.api.scenarios import generation, graphql_error, is_terminal
+from tests.client import SUBMIT, Api
+from tests.stack import Stack
+
+GEN = "input.imageGeneration."
+CUTOUT = "input.backgroundRemoval.image"
+
+
+def _png(size: int = 64) -> bytes:
+    noise = np.random.default_rng(5).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _gif() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "red").save(buffer, format="GIF")
+    return buffer.getvalue()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A well-formed PNG header (valid CRCs) for a huge image, with almost no pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _cutout(image: str) -> dict[str, Any]:
+    return {"backgroundRemoval": {"image": image}}
+
+
+def _swap(**extra: Any) -> dict[str, Any]:
+    png = _b64(_png())
+    return {"faceSwap": {"sourceImage": png, "targetImage": png, **extra}}
+
+
+CASES = {
+    "width-not-multiple-of-8": (generation(size=64, width=100), GEN + "width"),
+    "width-too-large": (generation(width=4096), GEN + "width"),
+    "height-too-small": (generation(height=32), GEN + "height"),
+    "steps-zero": (generation(steps=0), GEN + "steps"),
+    "steps-151": (generation(steps=151), GEN + "steps"),
+    "guidance-negative": (generation(guidanceScale=-1), GEN + "guidanceScale"),
+    "seed-negative": (generation(seed=-5), GEN + "seed"),
+    "unknown-model": (generation(model="no-such-model"), GEN + "model"),
+    "unknown-style": (generation(style="vaporwave"), GEN + "style"),
+    "empty-prompt": (generation(""), GEN + "prompt"),
+    "blank-prompt": (generation(" \t\n\r\x00\x07\u200b\u2028 "), GEN + "prompt"),
+    "prompt-too-long": (generation("x" * 2001), GEN + "prompt"),
+    "negative-prompt-too-long": (generation(negativePrompt="y" * 2001), GEN + "negativePrompt"),
+    "invalid-base64": (_cutout("this is *not* base64 at all!"), CUTOUT),
+    "empty-image": (_cutout(""), CUTOUT),
+    "gif-image": (_cutout(_b64(_gif())), CUTOUT),
+    "truncated-png": (_cutout(_b64(_png()[:600])), CUTOUT),
+    "png-header-100000x100000": (_cutout(_b64(_png_claiming(100_000, 100_000))), CUTOUT),
+    "unknown-cutout-model": (
+        {"backgroundRemoval": {"image": _b64(_png()), "model": "no-such-model"}},
+        "input.backgroundRemoval.model",
+    ),
+    "source-face-index-negative": (_swap(sourceFaceIndex=-1), "input.faceSwap.sourceFaceIndex"),
+    "target-face-index-negative": (_swap(targetFaceIndex=-2), "input.faceSwap.targetFaceIndex"),
+    "bad-face-swap-target": (
+        {"faceSwap": {"sourceImage": _b64(_png()), "targetImage": _b64(_gif())}},
+        "input.faceSwap.targetImage",
+    ),
+}
+
+
+@pytest.mark.parametrize(("task_input", "field"), list(CASES.values()), ids=list(CASES))
+def test_invalid_input_is_bad_user_input_naming_the_field(
+    api: Api, task_input: dict[str, Any], field: str
+) -> None:
+    body = api.execute(SUBMIT, input=task_input, key=None)
+    assert body.get("data") is None, body
+    error = graphql_error(body)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["extensions"]["field"] == field, error
+    assert "Traceback" not in error["message"] and "incident" not in error["message"]
+
+
+def test_idempotency_key_too_long_is_bad_user_input(api: Api) -> None:
+    error = graphql_error(api.execute(SUBMIT, input=generation(), key="k" * 201))
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "idempotencyKey"}
+
+
+def test_two_kinds_in_one_submission_violate_one_of(api: Api) -> None:
+    both = {**generation(), **_swap()}
+    error = graphql_error(api.execute(SUBMIT, input=both, key=None))
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    inline = api.execute(
+        'mutation { submitTask(input: {imageGeneration: {prompt: "x"}, '
+        'faceSwap: {sourceImage: "a", targetImage: "b"}}) { id } }'
+    )
+    assert graphql_error(inline)["extensions"]["code"] == "BAD_USER_INPUT", inline
+    empty = api.execute(SUBMIT, input={}, key=None)
+    assert graphql_error(empty)["extensions"]["code"] == "BAD_USER_INPUT", empty
+
+
+def test_wrong_type_in_an_inline_argument_is_bad_user_input(api: Api) -> None:
+    body = api.execute(
+        'mutation { submitTask(input: {imageGeneration: {prompt: "x", width: "abc"}}) { id } }'
+    )
+    assert graphql_error(body)["extensions"]["code"] == "BAD_USER_INPUT", body
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (SUBMIT, {"input": {"imageGeneration": {"prompt": "x", "width": "abc"}}, "key": None}),
+        (
+            "mutation($w: Int!) { submitTask(input: {imageGeneration: "
+            '{prompt: "x", width: $w}}) { id } }',
+            {"w": "abc"},
+        ),
+        (SUBMIT, {"input": {"imageGeneration": {"prompt": 42}}, "key": None}),
+    ],
+    ids=["width-in-input-variable", "width-variable", "prompt-number"],
+)
+def test_wrong_variable_type_is_bad_user_input_not_internal(
+    api: Api, query: str, variables: dict[str, Any]
+) -> None:
+    """A client mistake, not a server fault: graph/masking.py says so in its docstring."""
+    error = graphql_error(api.execute(query, **variables))
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+
+
+@pytest.mark.parametrize("key", [None, "not-a-key"], ids=["no-header", "wrong-key"])
+def test_submit_without_a_valid_key_is_unauthenticated(stack: Stack, key: str | None) -> None:
+    stranger = Api(stack.http_url, stack.ws_url, key=key)
+    body = stranger.execute(SUBMIT, input=generation(), key=None)
+    assert body.get("data") is None, body
+    assert graphql_error(body)["extensions"]["code"] == "UNAUTHENTICATED", body
+    listing = stranger.execute("{ tasks { id } }")
+    assert graphql_error(listing)["extensions"]["code"] == "UNAUTHENTICATED", listing
+
+
+def test_submit_without_a_key_is_refused_before_its_input_is_examined(stack: Stack) -> None:
+    """A stranger must not get the server to decode images (or learn which inputs pass)."""
+    stranger = Api(stack.http_url, stack.ws_url, key=None)
+    for hostile in (_cutout(_b64(_png_claiming(100_000, 100_000))), generation(width=100)):
+        body = stranger.execute(SUBMIT, input=hostile, key=None)
+        assert graphql_error(body)["extensions"]["code"] == "UNAUTHENTICATED", body
+
+
+def test_service_still_works_after_hostile_input(api: Api, stack: Stack) -> None:
+    assert httpx.get(stack.http_url + "/healthz", timeout=5).status_code == 200
+    task = api.submit(generation("still alive after the hostile inputs"))
+    done = api.wait_for(task["id"], is_terminal, timeout=60)
+    assert done["status"] == "SUCCEEDED", done["error"]
+    assert httpx.get(done["result"]["image"]["url"], timeout=10).status_code == 200
+    assert httpx.get(stack.http_url + "/healthz", timeout=5).status_code == 200
