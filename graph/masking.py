@@ -14,7 +14,6 @@ import uuid
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-
 logger = logging.getLogger("atelier.graph")
 
 

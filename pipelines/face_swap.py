@@ -19,7 +19,6 @@ import os
 import shutil
 import tempfile
 import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from pipelines.downloads import FetchFailed, download
 from pipelines.errors import FaceIndexOutOfRange, ModelNotAvailable, NoFaceFound, UnknownModel
 from pipelines.faces import (
     BgrImage,
@@ -305,37 +305,17 @@ def fetch(name: str, store: ModelStore, *, url: str | None = None, timeout: floa
                 f"to {destination}"
             )
         folder.mkdir(parents=True, exist_ok=True)
-        with _download(url, folder, timeout) as downloaded:
+        with download(url, folder, timeout) as downloaded:
             os.replace(downloaded, destination)
         return destination
     raise UnknownModel(f"no face-swap model is called {name!r}; known: {ANALYSIS_PACK}, inswapper")
-
-
-@contextmanager
-def _download(url: str, folder: Path, timeout: float) -> Iterator[Path]:
-    """`url`'s content in a temporary file inside `folder`, removed afterwards unless moved."""
-    handle, name = tempfile.mkstemp(dir=folder, prefix=".download-")
-    path = Path(name)
-    try:
-        logger.info("downloading %s", url)
-        try:
-            with (
-                os.fdopen(handle, "wb") as out,
-                urllib.request.urlopen(url, timeout=timeout) as reply,
-            ):
-                shutil.copyfileobj(reply, out, 1 << 20)
-        except OSError as error:  # URLError and HTTPError included
-            raise ModelNotAvailable(f"could not download {url}: {error}") from error
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def _fetch_pack(url: str, destination: Path, timeout: float) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}-"))
     try:
-        with _download(url, destination.parent, timeout) as archive:
+        with download(url, destination.parent, timeout) as archive:
             _extract_models(archive, staging, url)
         # Two renames, not one: a directory cannot atomically replace another.
         old = destination.with_name(f".{destination.name}-old")
@@ -365,10 +345,10 @@ def _extract_models(archive: Path, into: Path, url: str) -> None:
                 and not PurePosixPath(member.filename).name.startswith(".")  # macOS forks
             ]
             if not members:
-                raise ModelNotAvailable(f"{url} holds no .onnx models")
+                raise FetchFailed(f"{url} holds no .onnx models")
             for member in members:
                 target = into / PurePosixPath(member.filename).name
                 with pack.open(member) as source, target.open("wb") as out:
                     shutil.copyfileobj(source, out, 1 << 20)
     except zipfile.BadZipFile as error:
-        raise ModelNotAvailable(f"{url} is not a zip archive: {error}") from error
+        raise FetchFailed(f"{url} is not a zip archive: {error}") from error

@@ -51,13 +51,16 @@ class HTTPConsumer(GraphQLHTTPConsumer):
         return _context(caller, _base_url(self.scope, "https"), request=request, response=response)
 
 
+def _sendable(code: int) -> bool:
+    return code == 1000 or 3000 <= code <= 4999
+
+
 class WSConsumer(GraphQLWSConsumer):
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         # Daphne sends only 1000 and 3000-4999; strawberry's legacy graphql-ws
         # handler closes with 1011, which daphne would refuse and leave open.
-        if isinstance(code, int) and not isinstance(code, bool):
-            if code != 1000 and not 3000 <= code <= 4999:
-                code = 4000 + code % 1000
+        if isinstance(code, int) and not isinstance(code, bool) and not _sendable(code):
+            code = 4000 + code % 1000
         await super().close(code=code, reason=reason)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]

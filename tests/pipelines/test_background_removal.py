@@ -27,9 +27,9 @@ from pipelines.background_removal import (
     KNOWN_MODELS,
     BackgroundRemoval,
     BackgroundRemovalParams,
-    FetchFailed,
     fetch,
 )
+from pipelines.downloads import FetchFailed
 from pipelines.errors import Cancelled, ImageTooLarge, InvalidImage, ModelNotAvailable, UnknownModel
 from pipelines.images import ImageLimits
 from pipelines.models import ModelStore, md5_of

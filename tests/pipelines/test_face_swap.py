@@ -23,6 +23,7 @@ from PIL import Image
 from skimage import data as photos
 
 from pipelines import face_swap
+from pipelines.downloads import FetchFailed
 from pipelines.errors import (
     Cancelled,
     FaceIndexOutOfRange,
@@ -423,7 +424,7 @@ def test_fetch_of_a_missing_file_leaves_nothing_behind(
     base, _ = file_server
     store = ModelStore(root=tmp_path / "store", offline=False)
 
-    with pytest.raises(ModelNotAvailable, match="could not download"):
+    with pytest.raises(FetchFailed, match="could not download"):
         face_swap.fetch("inswapper", store, url=f"{base}/nothing-here.onnx")
 
     assert list(store.folder("insightface").iterdir()) == []
