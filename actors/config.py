@@ -36,7 +36,8 @@ class JobSettings:
     # Extra or overriding text-to-image models: name -> hub id or local path.
     image_models: dict[str, str] = field(default_factory=dict)
     default_background_model: str = "u2netp"
-    pipeline_cache_size: int = 2
+    # One warm pipeline per kind by default; raise it for workers that switch models.
+    pipeline_cache_size: int = 3
     # Runs of one task, counting takeovers after its worker died, before WORKER_LOST.
     max_attempts: int = 2
     # Kinds whose default pipeline a worker loads before taking tasks.

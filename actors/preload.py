@@ -19,11 +19,21 @@ class PreloadPipelines(Middleware):
     then fail with the model's own error, and the other kinds still run.
     """
 
-    def __init__(self, kinds: Iterable[TaskKind], preload: Callable[[TaskKind], None]) -> None:
+    def __init__(
+        self, kinds: Iterable[TaskKind], preload: Callable[[TaskKind], None], capacity: int
+    ) -> None:
         self.kinds = tuple(kinds)
         self._preload = preload
+        self._capacity = capacity
 
     def before_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        if len(self.kinds) > self._capacity:
+            logger.warning(
+                "preloading %d kinds into a cache of %d: the first ones will be evicted; "
+                "raise ATELIER_PIPELINE_CACHE_SIZE",
+                len(self.kinds),
+                self._capacity,
+            )
         for kind in self.kinds:
             try:
                 self._preload(kind)

@@ -94,7 +94,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         default_image_model=env.get("ATELIER_DEFAULT_IMAGE_MODEL", "tiny-random"),
         image_models=_pairs(env.get("ATELIER_IMAGE_MODELS", ""), "="),
         default_background_model=env.get("ATELIER_DEFAULT_BACKGROUND_MODEL", "u2netp"),
-        pipeline_cache_size=_int(env, "ATELIER_PIPELINE_CACHE_SIZE", 2),
+        pipeline_cache_size=_int(env, "ATELIER_PIPELINE_CACHE_SIZE", 3),
         max_attempts=_int(env, "ATELIER_MAX_ATTEMPTS", 2),
         preload=_kinds(env.get("ATELIER_PRELOAD", ",".join(kind.value for kind in TaskKind))),
     )
