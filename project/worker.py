@@ -36,5 +36,11 @@ def runner() -> TaskRunner:
     return TaskRunner(jobs, store, publisher.publish)
 
 
-broker.add_middleware(PreloadPipelines(config.jobs.preload, lambda kind: runner().preload(kind)))
+broker.add_middleware(
+    PreloadPipelines(
+        config.jobs.preload,
+        lambda kind: runner().preload(kind),
+        capacity=config.jobs.pipeline_cache_size,
+    )
+)
 actors = declare_actors(broker, config.jobs, lambda task_id: runner().run(task_id))
