@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actors.admission import AdmissionPolicy
 from actors.records import TaskKind
 
 # One Dramatiq queue per kind, so operators can point workers at a subset.
@@ -38,6 +39,7 @@ class JobSettings:
     default_background_model: str = "u2netp"
     # One warm pipeline per kind by default; raise it for workers that switch models.
     pipeline_cache_size: int = 3
+    admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
     # Runs of one task, counting takeovers after its worker died, before WORKER_LOST.
     max_attempts: int = 2
     # Kinds whose default pipeline a worker loads before taking tasks.

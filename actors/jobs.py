@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
+from actors.admission import Admission
 from actors.broker import Actors
 from actors.config import QUEUES
 from actors.events import follow, publish
@@ -22,10 +23,13 @@ class EnqueueFailed(Exception):
 
 
 class JobSystem:
-    def __init__(self, store: TaskStore, actors: Actors, channel_layer: Any) -> None:
+    def __init__(
+        self, store: TaskStore, actors: Actors, channel_layer: Any, admission: Admission
+    ) -> None:
         self.store = store
         self._actors = actors
         self._layer = channel_layer
+        self._admission = admission
 
     async def submit(
         self,
@@ -36,7 +40,22 @@ class JobSystem:
         *,
         idempotency_key: str | None = None,
     ) -> TaskRecord:
-        """Record a QUEUED task and enqueue it. With a known idempotency key, the first task."""
+        """Record a QUEUED task and enqueue it. With a known idempotency key, the first task.
+
+        Raises `Refused` when the owner submits too fast or has too many unfinished
+        tasks, or the queues are full; a repeat of a known idempotency key is never
+        refused.
+        """
+        if idempotency_key is not None:
+            earlier = await asyncio.to_thread(self.store.find_idempotent, owner, idempotency_key)
+            if earlier is not None:
+                return earlier
+        await asyncio.to_thread(
+            self._admission.admit,
+            owner,
+            self.store.live_key(owner),
+            [self.store.queue_key(queue) for queue in QUEUES.values()],
+        )
         record = TaskRecord(
             id=str(uuid.uuid4()),
             kind=kind,

@@ -52,6 +52,10 @@ class TaskStore:
     def owner_key(self, owner: str) -> str:
         return f"{self.prefix}owner:{owner}"
 
+    def live_key(self, owner: str) -> str:
+        """How many of the owner's tasks are QUEUED or RUNNING."""
+        return self.owner_key(owner) + ":live"
+
     def queue_key(self, queue: str) -> str:
         return f"{self.prefix}queue:{queue}"
 
@@ -68,7 +72,7 @@ class TaskStore:
             self.key(record.id, "preview"),
             record.idempotency_ref or self.key(record.id, "no-idempotency"),
             owner_index,
-            owner_index + ":live",
+            self.live_key(record.owner),
             self.queue_key(record.queue),
             self.queue_key(record.queue) + ":tickets",
             *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
@@ -105,6 +109,11 @@ class TaskStore:
         existing = self.get(task_id.decode())
         # Expired in the instant between the script and this read: report it as it was.
         return (existing or record), False
+
+    def find_idempotent(self, owner: str, key: str) -> TaskRecord | None:
+        """The live-or-kept task this owner submitted under `key`, if any."""
+        task_id = cast(bytes | None, self.client.get(self.idempotency_key(owner, key)))
+        return self.get(task_id.decode()) if task_id else None
 
     def start(self, task_id: str, *, max_attempts: int = 2) -> TaskRecord | None:
         """Claim a task for this worker: the record, RUNNING under a new attempt number.

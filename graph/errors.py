@@ -29,5 +29,12 @@ class Unauthenticated(ApiError):
     code = "UNAUTHENTICATED"
 
 
+class RateLimited(ApiError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, reason: str, retry_after: float) -> None:
+        super().__init__(message, reason=reason, retryAfter=retry_after)
+
+
 class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"

@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """Bounds on the shape of a GraphQL document, checked before it runs."""
+
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    introspection: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class InputLimits:
     min_side: int = 64
     max_side: int = 2048

@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.types import Info
 
+from actors.admission import Refused
 from actors.events import EVENT_TYPE, group_name
 from actors.jobs import EnqueueFailed
 from actors.records import TaskStatus
 from graph.context import Context
-from graph.errors import BadUserInput, NotFound, ServiceUnavailable
+from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable
 from graph.inputs import SubmitTaskInput
+from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.types import Task, task_from_record
 from graph.validation import parse_submission
 
 ContextInfo = Info[Context, None]
+
+REFUSALS = {
+    "SUBMIT_RATE": "too many submissions; retry after extensions.retryAfter seconds",
+    "UNFINISHED_TASKS": "too many unfinished tasks; wait for some to finish",
+    "QUEUE_FULL": "the queue is full; retry later",
+}
 
 
 @strawberry.type
@@ -71,6 +86,12 @@ class Mutation:
             )
         except EnqueueFailed:
             raise ServiceUnavailable("the task could not be queued; try again") from None
+        except Refused as refused:
+            raise RateLimited(
+                REFUSALS.get(refused.reason, "too many requests"),
+                reason=refused.reason,
+                retry_after=refused.retry_after,
+            ) from None
         return task_from_record(record, context)
 
     @strawberry.mutation(
@@ -107,9 +128,20 @@ class Subscription:
                 raise NotFound(f"no task {id}")
 
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    extensions=[PublicErrors],
-)
+def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
+    """The schema with its request limits; introspection can be turned off for production."""
+    limits = limits or QueryLimits()
+    extensions: list[Any] = [
+        PublicErrors,
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        MaxTokensLimiter(max_token_count=limits.max_tokens),
+    ]
+    if not limits.introspection:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+schema = make_schema()

@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actors.admission import AdmissionPolicy
 from actors.config import JobSettings
 from actors.records import TaskKind
-from graph.limits import InputLimits
+from graph.limits import InputLimits, QueryLimits
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ DEV_SECRET = "atelier-development-secret-change-me"
 class Config:
     jobs: JobSettings
     limits: InputLimits
+    query_limits: QueryLimits
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = DEV_SECRET
@@ -31,6 +33,13 @@ class Config:
     public_url: str | None = None
     debug: bool = True
     channel_prefix: str = "atelier-channels"
+    # Transport limits (HTTP body, websockets, browser origins).
+    max_body_bytes: int = 32 * 1024 * 1024
+    ws_max_subscriptions: int = 20
+    ws_max_messages_per_second: float = 20.0
+    ws_message_burst: int = 40
+    ws_init_timeout: float = 5.0
+    allowed_origins: tuple[str, ...] = ("*",)
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -41,6 +50,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise SystemExit(f"{name} must be an integer, not {text!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {text!r}") from None
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -82,6 +101,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         kind: _int(env, f"ATELIER_TIME_LIMIT_{kind.value}", default)
         for kind, default in JobSettings().time_limits.items()
     }
+    admission = AdmissionPolicy()
     jobs = JobSettings(
         redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         key_prefix=env.get("ATELIER_KEY_PREFIX", "atelier:"),
@@ -96,6 +116,14 @@ def load(env: dict[str, str] | None = None) -> Config:
         default_background_model=env.get("ATELIER_DEFAULT_BACKGROUND_MODEL", "u2netp"),
         pipeline_cache_size=_int(env, "ATELIER_PIPELINE_CACHE_SIZE", 3),
         max_attempts=_int(env, "ATELIER_MAX_ATTEMPTS", 2),
+        admission=AdmissionPolicy(
+            submit_rate=_float(env, "ATELIER_SUBMIT_RATE", admission.submit_rate),
+            submit_burst=_int(env, "ATELIER_SUBMIT_BURST", admission.submit_burst),
+            max_unfinished_per_owner=_int(
+                env, "ATELIER_MAX_UNFINISHED_PER_KEY", admission.max_unfinished_per_owner
+            ),
+            max_queued=_int(env, "ATELIER_MAX_QUEUED", admission.max_queued),
+        ),
         preload=_kinds(env.get("ATELIER_PRELOAD", ",".join(kind.value for kind in TaskKind))),
     )
     defaults = InputLimits()
@@ -109,16 +137,34 @@ def load(env: dict[str, str] | None = None) -> Config:
         image_models=frozenset(_image_model_names(jobs)),
         background_models=frozenset(_background_model_names()),
     )
+    debug = _bool(env, "ATELIER_DEBUG", True)
+    query_defaults = QueryLimits()
     return Config(
         jobs=jobs,
         limits=limits,
+        query_limits=QueryLimits(
+            max_depth=_int(env, "ATELIER_MAX_QUERY_DEPTH", query_defaults.max_depth),
+            max_aliases=_int(env, "ATELIER_MAX_ALIASES", query_defaults.max_aliases),
+            max_tokens=_int(env, "ATELIER_MAX_TOKENS", query_defaults.max_tokens),
+            introspection=_bool(env, "ATELIER_INTROSPECTION", debug),
+        ),
         host=env.get("ATELIER_HOST", "127.0.0.1"),
         port=_int(env, "ATELIER_PORT", 8000),
         secret_key=env.get("ATELIER_SECRET_KEY") or DEV_SECRET,
         api_keys=_api_keys(env.get("ATELIER_API_KEYS", "")),
         public_url=(env.get("ATELIER_PUBLIC_URL") or "").rstrip("/") or None,
-        debug=_bool(env, "ATELIER_DEBUG", True),
+        debug=debug,
         channel_prefix=env.get("ATELIER_CHANNEL_PREFIX", "atelier-channels"),
+        max_body_bytes=_int(env, "ATELIER_MAX_BODY_BYTES", 32 * 1024 * 1024),
+        ws_max_subscriptions=_int(env, "ATELIER_WS_MAX_SUBSCRIPTIONS", 20),
+        ws_max_messages_per_second=_float(env, "ATELIER_WS_MAX_MESSAGES_PER_SECOND", 20.0),
+        ws_message_burst=_int(env, "ATELIER_WS_MESSAGE_BURST", 40),
+        ws_init_timeout=_float(env, "ATELIER_WS_INIT_TIMEOUT", 5.0),
+        allowed_origins=tuple(
+            part.strip().rstrip("/")
+            for part in env.get("ATELIER_ALLOWED_ORIGINS", "*").split(",")
+            if part.strip()
+        ),
     )
 
 

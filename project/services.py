@@ -6,12 +6,15 @@ import functools
 import logging
 
 import redis
+import strawberry
 from channels.layers import get_channel_layer
 
+from actors.admission import Admission
 from actors.broker import declare_actors, make_broker
 from actors.jobs import JobSystem
 from actors.store import TaskStore
 from graph.links import LinkSigner
+from graph.schema import make_schema
 from project.config import Config
 
 logger = logging.getLogger("atelier")
@@ -40,7 +43,13 @@ def job_system() -> JobSystem:
         raise RuntimeError("tasks run in worker processes, not in the web process")
 
     actors = declare_actors(broker, settings, never_here)
-    return JobSystem(store(), actors, get_channel_layer())
+    admission = Admission(store().client, settings.admission, prefix=settings.key_prefix)
+    return JobSystem(store(), actors, get_channel_layer(), admission)
+
+
+@functools.cache
+def schema() -> strawberry.Schema:
+    return make_schema(config().query_limits)
 
 
 @functools.cache

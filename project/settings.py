@@ -5,7 +5,8 @@ from project.config import load
 ATELIER = load()
 
 SECRET_KEY = ATELIER.secret_key
-DEBUG = ATELIER.debug
+# Django's debug pages would show tracebacks to clients; ATELIER_DEBUG governs GraphiQL.
+DEBUG = False
 ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = ["channels"]
 ROOT_URLCONF = "project.urls"

@@ -76,6 +76,9 @@ class Stack:
             "HF_HUB_OFFLINE": "1",
             "OMP_NUM_THREADS": "1",
             "dramatiq_queue_prefetch": "1",
+            # Tests submit in bursts; the admission tests set their own limits.
+            "ATELIER_SUBMIT_RATE": "1000",
+            "ATELIER_SUBMIT_BURST": "1000",
         }
         env.update(self.extra_env)
         return env
