@@ -10,11 +10,11 @@ from django.urls import re_path
 
 django_application = get_asgi_application()
 
-from graph.schema import schema  # noqa: E402
 from project import services  # noqa: E402
 from project.consumers import HTTPConsumer, WSConsumer  # noqa: E402
 
 services.announce()
+schema = services.schema()
 _ide = "graphiql" if services.config().debug else None
 
 application = ProtocolTypeRouter(
