@@ -57,7 +57,9 @@ class TaskRunner:
         except Cancelled:
             final = self.store.cancelled(reporter.record)
         except PipelineError as error:
-            final = self.store.fail(reporter.record, error.code, error.message)
+            if error.public_message != error.message:
+                logger.warning("task %s failed %s: %s", task_id, error.code, error.message)
+            final = self.store.fail(reporter.record, error.code, error.public_message)
         except TimeLimitExceeded:  # raised into this thread by Dramatiq's TimeLimit
             limit = self.settings.time_limits[record.kind]
             final = self.store.fail(

@@ -8,11 +8,15 @@ class PipelineError(Exception):
 
     code = "PIPELINE_ERROR"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, public_message: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         # The input the error is about (e.g. "sourceImage"), where there is one.
         self.field = field
+        # What a remote user may read; `message` can hold server paths for operators.
+        self.public_message = public_message or message
 
 
 class Cancelled(Exception):

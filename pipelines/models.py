@@ -29,7 +29,10 @@ class ModelStore:
 
     def missing(self, model: str, looked_in: Iterable[Path | str], fix: str) -> ModelNotAvailable:
         places = ", ".join(str(place) for place in looked_in)
-        return ModelNotAvailable(f"model {model!r} is not available: looked in {places}. {fix}")
+        return ModelNotAvailable(
+            f"model {model!r} is not available: looked in {places}. {fix}",
+            public_message=f"model {Path(model).name!r} is not available on this server",
+        )
 
 
 def fetch_hint(model: str) -> str:

@@ -167,3 +167,21 @@ def test_task_redelivered_after_its_worker_died_does_not_stay_running(
     final = store.get(record.id)
     assert final is not None
     assert final.status is not TaskStatus.RUNNING, "a task whose worker died stays RUNNING"
+
+
+def test_missing_model_fails_the_task_without_telling_the_client_server_paths(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    runner = Runner(store, tmp_path, StandIn())
+    record, _ = store.create(
+        new_task(kind=TaskKind.BACKGROUND_REMOVAL, params={"model": "u2net"}),
+        {"image": b"source"},
+    )
+
+    runner.run(record.id)
+
+    final = store.get(record.id)
+    assert final is not None and final.status is TaskStatus.FAILED
+    assert final.error_code == "MODEL_NOT_AVAILABLE"
+    assert final.error_message == "model 'u2net' is not available on this server"
+    assert str(tmp_path) not in (final.error_message or "")
