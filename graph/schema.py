@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -75,7 +76,8 @@ class Mutation:
                 "characters",
                 "idempotencyKey",
             )
-        submission = parse_submission(input, context.limits)
+        # Off the event loop: decoding images to check them takes real CPU time.
+        submission = await asyncio.to_thread(parse_submission, input, context.limits)
         try:
             record = await context.jobs.submit(
                 owner,
