@@ -91,7 +91,7 @@ class TaskRunner:
 
     def preload(self, kind: TaskKind) -> None:
         """Load the default pipeline of `kind` into the cache."""
-        self.cache.get((kind, None), self._loader(kind, None)[0])
+        self._pipeline(kind, None)
 
     def _execute(self, record: TaskRecord, reporter: TaskReporter) -> Output:
         params = dict(record.params)
@@ -102,31 +102,47 @@ class TaskRunner:
             if data is None:
                 raise PipelineError(f"the task's input {name!r} is missing", field=name)
             params[name] = data
-        load, params_type = self._loader(record.kind, model)
-        key = (record.kind, model)
-        if key not in self.cache:
-            reporter(Progress("loading model"))
-        pipeline = self.cache.get(key, load)
+        pipeline, params_type = self._pipeline(record.kind, model, reporter)
         return pipeline.run(params_type(**params), reporter)
 
-    def _loader(self, kind: TaskKind, model: str | None) -> tuple[Callable[[], Any], type]:
+    def _pipeline(
+        self, kind: TaskKind, model: str | None, reporter: TaskReporter | None = None
+    ) -> tuple[Any, type]:
+        """The warm pipeline for `kind` and `model` (its default when None), and its params type.
+
+        Cached under the resolved model name, so naming the default model explicitly
+        reuses the pipeline already loaded for it.
+        """
         settings, store, device = self.settings, self.models, self.device
+        load: Callable[[], Any]
         if kind is TaskKind.IMAGE_GENERATION:
             from pipelines.text_to_image import DEFAULT_MODELS, TextToImage, TextToImageParams
 
             catalog = {**DEFAULT_MODELS, **settings.image_models}
             name = model or settings.default_image_model
-            return (
-                lambda: TextToImage.load(name, store, catalog=catalog, device=device),
-                TextToImageParams,
-            )
-        if kind is TaskKind.BACKGROUND_REMOVAL:
+            params_type: type = TextToImageParams
+
+            def load() -> Any:
+                return TextToImage.load(name, store, catalog=catalog, device=device)
+
+        elif kind is TaskKind.BACKGROUND_REMOVAL:
             from pipelines.background_removal import BackgroundRemoval, BackgroundRemovalParams
 
             name = model or settings.default_background_model
-            return lambda: BackgroundRemoval.load(name, store, device=device), (
-                BackgroundRemovalParams
-            )
-        from pipelines.face_swap import FaceSwap, FaceSwapParams
+            params_type = BackgroundRemovalParams
 
-        return lambda: FaceSwap.load(store, device=device), FaceSwapParams
+            def load() -> Any:
+                return BackgroundRemoval.load(name, store, device=device)
+
+        else:
+            from pipelines.face_swap import FaceSwap, FaceSwapParams
+
+            name, params_type = "default", FaceSwapParams
+
+            def load() -> Any:
+                return FaceSwap.load(store, device=device)
+
+        key = (kind, name)
+        if reporter is not None and key not in self.cache:
+            reporter(Progress("loading model"))
+        return self.cache.get(key, load), params_type

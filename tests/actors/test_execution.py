@@ -45,7 +45,7 @@ class Runner:
         self.published: list[TaskRecord] = []
         self.runner = TaskRunner(settings, store, self.published.append)
         # Already warm, as in a worker that ran this kind before: nothing is loaded.
-        self.runner.cache.get((TaskKind.BACKGROUND_REMOVAL, None), lambda: pipeline)
+        self.runner.cache.get((TaskKind.BACKGROUND_REMOVAL, "u2netp"), lambda: pipeline)
 
     def run(self, task_id: str) -> None:
         self.runner.run(task_id)
