@@ -1,4 +1,10 @@
-"""The ASGI application daphne serves: GraphQL over HTTP and websockets, plus Django views."""
+"""The ASGI application daphne serves: GraphQL over HTTP and websockets, plus Django views.
+
+In front of the consumers sit the transport guards: `BodyLimit` on every HTTP
+request (413 over `ATELIER_MAX_BODY_BYTES`), `OriginGuard` on GraphQL over HTTP
+and websockets (403 for browser origins not in `ATELIER_ALLOWED_ORIGINS`); the
+websocket consumer itself applies `project.wslimits`.
+"""
 
 import os
 
@@ -11,20 +17,43 @@ from django.urls import re_path
 django_application = get_asgi_application()
 
 from project import services  # noqa: E402
+from project.bodylimit import BodyLimit  # noqa: E402
 from project.consumers import HTTPConsumer, WSConsumer  # noqa: E402
+from project.origins import OriginGuard, OriginPolicy  # noqa: E402
+from project.wslimits import WebsocketLimits  # noqa: E402
 
 services.announce()
+config = services.config()
 schema = services.schema()
-_ide = "graphiql" if services.config().debug else None
+origins = OriginPolicy(config.allowed_origins)
+_ide = "graphiql" if config.debug else None
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter(
-            [
-                re_path(r"^graphql/?$", HTTPConsumer.as_asgi(schema=schema, graphql_ide=_ide)),
-                re_path(r"", django_application),
-            ]
+        "http": BodyLimit(
+            URLRouter(
+                [
+                    re_path(
+                        r"^graphql/?$",
+                        OriginGuard(HTTPConsumer.as_asgi(schema=schema, graphql_ide=_ide), origins),
+                    ),
+                    re_path(r"", django_application),
+                ]
+            ),
+            max_bytes=config.max_body_bytes,
         ),
-        "websocket": URLRouter([re_path(r"^graphql/?$", WSConsumer.as_asgi(schema=schema))]),
+        "websocket": OriginGuard(
+            URLRouter(
+                [
+                    re_path(
+                        r"^graphql/?$",
+                        WSConsumer.as_asgi(
+                            schema=schema, limits=WebsocketLimits.from_config(config)
+                        ),
+                    )
+                ]
+            ),
+            origins,
+        ),
     }
 )

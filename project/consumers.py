@@ -1,16 +1,25 @@
-"""Strawberry's Channels consumers, with our context and authentication."""
+"""Strawberry's Channels consumers, with our context, authentication and websocket limits."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import functools
+import json
+import logging
 from typing import Any
 
+import strawberry
+from cross_web import HTTPException  # strawberry's own: it answers these as plain 4xx
 from strawberry.channels import GraphQLHTTPConsumer, GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 
 from graph.auth import Authenticator
 from graph.context import Context
 from project import services
+from project.wslimits import TOO_MANY_REQUESTS, LegacyWSHandler, TransportWSHandler, WebsocketLimits
+
+logger = logging.getLogger("atelier.transport")
 
 
 @functools.cache
@@ -45,7 +54,26 @@ def _base_url(scope: dict[str, Any], secure_scheme: str) -> str:
     return f"{forwarded or scheme}://{host}"
 
 
+def _decode_json(data: str | bytes) -> object:
+    """`json.loads`, failing only with `JSONDecodeError`, which strawberry turns into a
+    client error (HTTP 400, websocket close 4400) rather than a crash."""
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise json.JSONDecodeError(f"not JSON ({type(error).__name__})", "", 0) from None
+
+
 class HTTPConsumer(GraphQLHTTPConsumer):
+    def decode_json(self, data: str | bytes) -> object:
+        return _decode_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # Strawberry reads fields off whatever the body decodes to.
+        value = super().parse_json(data)
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return value
+
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         caller = authenticator().caller(_header(self.scope, b"authorization"))
         return _context(caller, _base_url(self.scope, "https"), request=request, response=response)
@@ -56,12 +84,66 @@ def _sendable(code: int) -> bool:
 
 
 class WSConsumer(GraphQLWSConsumer):
+    """One websocket connection, held to `WebsocketLimits` (see `project.wslimits`)."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, schema: strawberry.Schema, limits: WebsocketLimits) -> None:
+        super().__init__(
+            schema,
+            connection_init_wait_timeout=dt.timedelta(seconds=limits.init_timeout),
+            max_subscriptions_per_connection=limits.max_subscriptions,
+            # Origins are checked in front of this consumer, by project.origins.OriginGuard.
+            allowed_origins=("*",),
+        )
+        self._messages = limits.message_bucket()
+        self._closed = False
+
+    def decode_json(self, data: str | bytes) -> object:
+        return _decode_json(data)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self._closed:
+            return
+        if self._messages.take():
+            await super().receive(text_data, bytes_data)
+            return
+        logger.info("closed a websocket from %s: over its message rate", self.scope.get("client"))
+        code, reason = TOO_MANY_REQUESTS
+        await self.close(code=code, reason=reason)
+        self._stop_handling()
+
+    def _stop_handling(self) -> None:
+        """Let the protocol handler end now, without reading what is still queued."""
+        while True:
+            try:
+                self.message_queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+        self.message_queue.put_nowait({"message": None, "disconnected": True})
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        # Operations still running when the socket closes would otherwise fail
+        # their last sends against a closed protocol.
+        if not self._closed:
+            await super().send(text_data, bytes_data, close)
+
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
         # Daphne sends only 1000 and 3000-4999; strawberry's legacy graphql-ws
         # handler closes with 1011, which daphne would refuse and leave open.
         if isinstance(code, int) and not isinstance(code, bool) and not _sendable(code):
             code = 4000 + code % 1000
         await super().close(code=code, reason=reason)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self._closed = True
+        await super().websocket_disconnect(message)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         # The caller is known only after connection_init; see on_ws_connect.

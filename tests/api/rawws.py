@@ -1,0 +1,95 @@
+"""GraphQL over raw websockets, for tests that need the protocol's own frames and close codes.
+
+One `Session` speaks either subprotocol; `Frames` holds the few words in which
+graphql-transport-ws and legacy graphql-ws differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.stack import ALICE_KEY
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+PROTOCOLS = (TRANSPORT_WS, LEGACY_WS)
+
+
+@dataclass(frozen=True)
+class Frames:
+    protocol: str
+
+    @property
+    def legacy(self) -> bool:
+        return self.protocol == LEGACY_WS
+
+    @property
+    def data(self) -> str:
+        return "data" if self.legacy else "next"
+
+    def init(self, key: str | None) -> dict[str, Any]:
+        payload = {"Authorization": f"Bearer {key}"} if key else {}
+        return {"type": "connection_init", "payload": payload}
+
+    def subscribe(self, op_id: str, query: str, **variables: Any) -> dict[str, Any]:
+        return {
+            "type": "start" if self.legacy else "subscribe",
+            "id": op_id,
+            "payload": {"query": query, "variables": variables},
+        }
+
+    def stop(self, op_id: str) -> dict[str, Any]:
+        return {"type": "stop" if self.legacy else "complete", "id": op_id}
+
+    def errors(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The GraphQL errors of an `error` message (legacy sends one, unwrapped)."""
+        payload = message["payload"]
+        return [payload] if self.legacy else payload
+
+
+class Session:
+    def __init__(self, ws: ClientConnection, protocol: str) -> None:
+        self.ws = ws
+        self.frames = Frames(protocol)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        """The next message, skipping legacy keep-alives."""
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if message.get("type") != "ka":
+                return message
+
+    async def init(self, key: str | None = ALICE_KEY) -> None:
+        await self.send(self.frames.init(key))
+        ack = await self.receive()
+        assert ack["type"] == "connection_ack", ack
+
+    async def subscribe(self, op_id: str, query: str, **variables: Any) -> None:
+        await self.send(self.frames.subscribe(op_id, query, **variables))
+
+    async def close_code(self, timeout: float = 10) -> int | None:
+        """Read until the server closes; its close code, or None if it stays open."""
+        try:
+            while True:
+                await asyncio.wait_for(self.ws.recv(), timeout)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        except TimeoutError:
+            return None
+
+
+@asynccontextmanager
+async def session(url: str, protocol: str, **connect_options: Any) -> AsyncIterator[Session]:
+    async with connect(url, subprotocols=[protocol], **connect_options) as ws:  # type: ignore[list-item]
+        yield Session(ws, protocol)
