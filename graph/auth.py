@@ -35,4 +35,5 @@ class Authenticator:
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+    # surrogatepass: a key with a lone surrogate (from JSON) is just a wrong key.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()

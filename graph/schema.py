@@ -24,6 +24,7 @@ from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable
 from graph.inputs import SubmitTaskInput
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
+from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
 from graph.validation import parse_submission
 
@@ -116,18 +117,21 @@ class Subscription:
     async def task_progress(
         self, info: ContextInfo, id: strawberry.ID
     ) -> AsyncGenerator[Task, None]:
+        # The caller is checked here, before any stream exists; over HTTP this is never
+        # reached (see graph/transport.py).
         context = info.context
-        task_id = str(id)
-        # Join the group before reading the snapshot, so no change falls in between.
-        async with context.ws.listen_to_channel(
-            EVENT_TYPE, groups=[group_name(task_id)]
-        ) as messages:
-            seen = False
-            async for record in context.jobs.watch(context.owner, task_id, messages):
-                seen = True
-                yield task_from_record(record, context)
-            if not seen:
-                raise NotFound(f"no task {id}")
+        return _task_events(context, context.owner, str(id))
+
+
+async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGenerator[Task, None]:
+    # Join the group before reading the snapshot, so no change falls in between.
+    async with context.ws.listen_to_channel(EVENT_TYPE, groups=[group_name(task_id)]) as messages:
+        seen = False
+        async for record in context.jobs.watch(owner, task_id, messages):
+            seen = True
+            yield task_from_record(record, context)
+        if not seen:
+            raise NotFound(f"no task {task_id}")
 
 
 def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
@@ -135,6 +139,7 @@ def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
     limits = limits or QueryLimits()
     extensions: list[Any] = [
         PublicErrors,
+        SubscriptionsOverWebsocketOnly,
         QueryDepthLimiter(max_depth=limits.max_depth),
         MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         MaxTokensLimiter(max_token_count=limits.max_tokens),
