@@ -18,6 +18,14 @@ from actors.store import TaskStore
 logger = logging.getLogger(__name__)
 
 
+def is_task_id(text: str) -> bool:
+    """Task ids are UUIDs; anything else (e.g. "<id>:result") names no task."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 class EnqueueFailed(Exception):
     """The task was recorded but could not be queued; it is marked FAILED."""
 
@@ -82,6 +90,8 @@ class JobSystem:
 
     async def get(self, owner: str, task_id: str) -> TaskRecord | None:
         """The task, or None when unknown, expired or someone else's."""
+        if not is_task_id(task_id):
+            return None
         record = await asyncio.to_thread(self.store.get, task_id)
         return record if record is not None and record.owner == owner else None
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 
 VARIANTS = ("result", "preview")
+# ASCII only: str.isdigit() accepts superscripts, and int() refuses huge numbers.
+_EXPIRES = re.compile(r"[0-9]{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 
 
 class LinkState(enum.Enum):
@@ -35,7 +39,11 @@ class LinkSigner:
 
     def check(self, task_id: str, variant: str, expires: str, sig: str) -> LinkState:
         """Whether a link is ours and unaltered (else FORGED), and still in date."""
-        if variant not in VARIANTS or not expires.isdigit():
+        if (
+            variant not in VARIANTS
+            or not _EXPIRES.fullmatch(expires)
+            or not _SIGNATURE.fullmatch(sig)
+        ):
             return LinkState.FORGED
         expected = self.signature(task_id, variant, int(expires))
         if not hmac.compare_digest(expected, sig):

@@ -17,7 +17,7 @@ from strawberry.types import Info
 
 from actors.admission import Refused
 from actors.events import EVENT_TYPE, group_name
-from actors.jobs import EnqueueFailed
+from actors.jobs import EnqueueFailed, is_task_id
 from actors.records import TaskStatus
 from graph.context import Context
 from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable
@@ -26,7 +26,7 @@ from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
-from graph.validation import parse_submission
+from graph.validation import parse_submission, require_unicode
 
 ContextInfo = Info[Context, None]
 
@@ -77,6 +77,8 @@ class Mutation:
                 "characters",
                 "idempotencyKey",
             )
+        if idempotency_key is not None:
+            require_unicode(idempotency_key, "idempotencyKey")
         # Off the event loop: decoding images to check them takes real CPU time.
         submission = await asyncio.to_thread(parse_submission, input, context.limits)
         try:
@@ -124,6 +126,8 @@ class Subscription:
 
 
 async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGenerator[Task, None]:
+    if not is_task_id(task_id):  # not even a group name can be made of it
+        raise NotFound(f"no task {task_id!r}")
     # Join the group before reading the snapshot, so no change falls in between.
     async with context.ws.listen_to_channel(EVENT_TYPE, groups=[group_name(task_id)]) as messages:
         seen = False

@@ -143,7 +143,17 @@ def _face_swap(given: FaceSwapInput, limits: InputLimits) -> Submission:
     )
 
 
+def require_unicode(value: str, field: str) -> str:
+    """Strings from JSON may hold lone surrogates, which no UTF-8 store accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadUserInput("must be valid Unicode text (no lone surrogates)", field) from None
+    return value
+
+
 def _text(value: str, field: str, limits: InputLimits, *, required: bool) -> str:
+    require_unicode(value, field)
     if len(value) > limits.max_prompt_chars:
         raise BadUserInput(f"at most {limits.max_prompt_chars} characters are accepted", field)
     if required and not clean_text(value):
