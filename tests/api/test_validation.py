@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import struct
-import zlib
 from typing import Any
 
 import httpx
@@ -14,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.api.scenarios import generation, graphql_error, is_terminal
-from tests.client import SUBMIT, Api
+from tests.client import SUBMIT, Api, png_claiming
 from tests.stack import Stack
 
 GEN = "input.imageGeneration."
@@ -32,22 +30,6 @@ def _gif() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (16, 16), "red").save(buffer, format="GIF")
     return buffer.getvalue()
-
-
-def _png_claiming(width: int, height: int) -> bytes:
-    """A well-formed PNG header (valid CRCs) for a huge image, with almost no pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + chunk(b"IEND", b"")
-    )
 
 
 def _b64(data: bytes) -> str:
@@ -81,7 +63,7 @@ CASES = {
     "empty-image": (_cutout(""), CUTOUT),
     "gif-image": (_cutout(_b64(_gif())), CUTOUT),
     "truncated-png": (_cutout(_b64(_png()[:600])), CUTOUT),
-    "png-header-100000x100000": (_cutout(_b64(_png_claiming(100_000, 100_000))), CUTOUT),
+    "png-header-100000x100000": (_cutout(_b64(png_claiming(100_000, 100_000))), CUTOUT),
     "unknown-cutout-model": (
         {"backgroundRemoval": {"image": _b64(_png()), "model": "no-such-model"}},
         "input.backgroundRemoval.model",
@@ -166,7 +148,7 @@ def test_submit_without_a_valid_key_is_unauthenticated(stack: Stack, key: str | 
 def test_submit_without_a_key_is_refused_before_its_input_is_examined(stack: Stack) -> None:
     """A stranger must not get the server to decode images (or learn which inputs pass)."""
     stranger = Api(stack.http_url, stack.ws_url, key=None)
-    for hostile in (_cutout(_b64(_png_claiming(100_000, 100_000))), generation(width=100)):
+    for hostile in (_cutout(_b64(png_claiming(100_000, 100_000))), generation(width=100)):
         body = stranger.execute(SUBMIT, input=hostile, key=None)
         assert graphql_error(body)["extensions"]["code"] == "UNAUTHENTICATED", body
 

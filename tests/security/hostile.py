@@ -10,9 +10,7 @@ import base64
 import io
 import json
 import re
-import struct
 import time
-import zlib
 from collections import Counter
 from typing import Any
 
@@ -186,19 +184,3 @@ def encoded(fmt: str, size: tuple[int, int] = (16, 16)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, "blue").save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header (valid CRCs) claims `width`x`height`, with almost no pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + chunk(b"IEND", b"")
-    )

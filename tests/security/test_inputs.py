@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from project.config import load
+from tests.client import png_claiming
 from tests.security.hostile import (
     OUTCOMES,
     SUBMIT,
@@ -24,7 +25,6 @@ from tests.security.hostile import (
     encoded,
     fast_generation,
     png,
-    png_claiming,
     refused,
 )
 from tests.stack import Stack
