@@ -17,6 +17,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from graph.auth import Authenticator
 from graph.context import Context
 from project import services
+from project.refusals import header
 from project.wslimits import TOO_MANY_REQUESTS, LegacyWSHandler, TransportWSHandler, WebsocketLimits
 
 logger = logging.getLogger("atelier.transport")
@@ -40,17 +41,10 @@ def _context(caller: str | None, base_url: str, **extra: Any) -> Context:
     )
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _base_url(scope: dict[str, Any], secure_scheme: str) -> str:
-    host = _header(scope, b"host") or "{}:{}".format(*scope.get("server", ("localhost", 80)))
+    host = header(scope, b"host") or "{}:{}".format(*scope.get("server", ("localhost", 80)))
     scheme = "https" if scope.get("scheme") in ("https", secure_scheme) else "http"
-    forwarded = _header(scope, b"x-forwarded-proto")
+    forwarded = header(scope, b"x-forwarded-proto")
     return f"{forwarded or scheme}://{host}"
 
 
@@ -75,7 +69,7 @@ class HTTPConsumer(GraphQLHTTPConsumer):
         return value
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
-        caller = authenticator().caller(_header(self.scope, b"authorization"))
+        caller = authenticator().caller(header(self.scope, b"authorization"))
         return _context(caller, _base_url(self.scope, "https"), request=request, response=response)
 
 
