@@ -32,9 +32,6 @@ class PipelineCache:
         self._loaded[key] = pipeline
         return pipeline
 
-    def keys(self) -> list[Hashable]:
-        return list(self._loaded)
-
 
 def _release_memory() -> None:
     gc.collect()
