@@ -40,7 +40,18 @@ class JobSettings:
     # One warm pipeline per kind by default; raise it for workers that switch models.
     pipeline_cache_size: int = 3
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
-    # Runs of one task, counting takeovers after its worker died, before WORKER_LOST.
+    # Runs of one task lost to a dead worker before it ends WORKER_LOST.
     max_attempts: int = 2
+    # A running task's lease: renewed every third of it; lapsed = its worker died.
+    lease_seconds: float = 30.0
+    # How long a created or requeued task may wait for its queue message to be
+    # sent before a sweeper sends it (the sender died in between).
+    dispatch_grace: float = 30.0
+    # How often each worker looks for lapsed leases and unsent messages.
+    sweep_every: float = 5.0
+    # A stopping worker lets its task run this long, then hands it back to the queue.
+    shutdown_grace: float = 30.0
+    # How long a worker retries a write while Redis is unreachable.
+    redis_patience: float = 60.0
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from actors.records import TaskRecord, from_event, to_event
+
+logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "task.event"
 
@@ -58,6 +62,8 @@ async def follow(
     messages: AsyncIterable[dict[str, Any]],
     *,
     resync_after: float = 10.0,
+    transient: tuple[type[BaseException], ...] = (),
+    retry_after: float = 1.0,
 ) -> AsyncIterator[TaskRecord]:
     """The events of one task, for a subscriber that has already joined its group.
 
@@ -66,6 +72,11 @@ async def follow(
     terminal state. Yields nothing if the task does not exist. After
     `resync_after` seconds without an event the snapshot is read again, so a
     subscriber never waits forever on an event that was lost in transit.
+
+    A re-read that fails with one of the `transient` errors (an outage) is tried
+    again every `retry_after` seconds, still listening for events meanwhile, until
+    it succeeds: the subscriber stays and catches up from the record once the
+    store is back. An error reading the first snapshot is raised as it is.
     """
     current = await snapshot()
     if current is None:
@@ -75,10 +86,12 @@ async def follow(
     # One pending read at a time, never cancelled on a resync: cancelling an async
     # generator's __anext__ would close the generator for good.
     pending: asyncio.Future[dict[str, Any]] | None = None
+    wait = resync_after
+    outage_since: float | None = None
     try:
         while not current.status.terminal:
             pending = pending or asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=resync_after)
+            done, _ = await asyncio.wait({pending}, timeout=wait)
             if done:
                 try:
                     record: TaskRecord | None = from_event(pending.result())
@@ -86,7 +99,27 @@ async def follow(
                     return
                 pending = None
             else:
-                record = await snapshot()
+                try:
+                    record = await snapshot()
+                except transient as error:
+                    if outage_since is None:
+                        outage_since = time.monotonic()
+                        logger.warning(
+                            "task %s: cannot re-read the record (%s); retrying every %.1f s",
+                            current.id,
+                            error,
+                            retry_after,
+                        )
+                    wait = retry_after
+                    continue
+                if outage_since is not None:
+                    logger.info(
+                        "task %s: record readable again after %.1f s",
+                        current.id,
+                        time.monotonic() - outage_since,
+                    )
+                    outage_since = None
+                wait = resync_after
             if record is None:
                 return
             if record.seq > current.seq:

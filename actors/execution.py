@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -10,9 +13,11 @@ from typing import Any
 from dramatiq.middleware import TimeLimitExceeded
 
 from actors.config import JobSettings
+from actors.lease import LeaseKeeper
+from actors.outage import when_redis_answers
 from actors.pipeline_cache import PipelineCache
-from actors.progress import Publish, TaskReporter
-from actors.records import ResultInfo, TaskKind, TaskRecord
+from actors.progress import Interrupted, Publish, Superseded, TaskReporter
+from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from actors.store import TaskStore
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
@@ -21,17 +26,34 @@ from pipelines.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+Send = Callable[[TaskRecord], None]
+
 
 class TaskRunner:
-    """Runs tasks by id. One per worker process; pipelines stay loaded between tasks."""
+    """Runs tasks by id. One per worker process; pipelines stay loaded between tasks.
 
-    def __init__(self, settings: JobSettings, store: TaskStore, publish: Publish) -> None:
+    `send` queues a task's message again (used when a shutting-down worker hands
+    its task back).
+    """
+
+    def __init__(
+        self,
+        settings: JobSettings,
+        store: TaskStore,
+        publish: Publish,
+        send: Send,
+        *,
+        worker: str | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.publish = publish
+        self.send = send
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.cache = PipelineCache(settings.pipeline_cache_size)
         self.models = ModelStore(root=settings.model_dir, offline=settings.offline)
         self._device: str | None = settings.device
+        self._drain_deadline: float | None = None
 
     @property
     def device(self) -> str:
@@ -39,55 +61,102 @@ class TaskRunner:
             self._device = choose_device()
         return self._device
 
+    def drain(self, grace: float) -> None:
+        """The worker is stopping: a task still running `grace` seconds from now is
+        handed back to the queue at its next step."""
+        self._drain_deadline = time.monotonic() + grace
+
     def run(self, task_id: str) -> None:
-        record = self.store.start(task_id, max_attempts=self.settings.max_attempts)
+        record = self._write(
+            lambda: self.store.start(
+                task_id, max_attempts=self.settings.max_attempts, worker=self.worker
+            ),
+            f"start task {task_id}",
+        )
         if record is None:
-            logger.info("task %s has ended or is gone; skipping", task_id)
+            logger.info("task %s has ended, is gone or runs elsewhere; skipping", task_id)
             return
-        self.publish(record)
-        if record.status.terminal:  # redelivered too often: ended as WORKER_LOST
+        self._publish(record)
+        if record.status.terminal:  # its workers died too often: ended as WORKER_LOST
             logger.warning("task %s ended %s on redelivery", task_id, record.error_code)
             return
         if record.attempts > 1:
-            logger.warning("task %s taken over (attempt %d)", task_id, record.attempts)
-        reporter = TaskReporter(self.store, self.publish, record)
-        final: TaskRecord | None
+            logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)
+        with LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3) as lease:
+            reporter = TaskReporter(
+                self.store, self.publish, record, lambda: self._stop_reason(lease)
+            )
+            outcome = self._outcome(record, reporter)
+            if outcome is None:
+                logger.warning("task %s: this run lost its lease; writing nothing", task_id)
+                return
+            final = self._write(outcome, f"write the outcome of task {task_id}")
+        if final is None:
+            return
+        self._publish(final)
+        if final.status is TaskStatus.QUEUED:  # handed back on shutdown
+            logger.info("task %s handed back to the queue", task_id)
+            self._dispatch(final)
+
+    def _outcome(
+        self, record: TaskRecord, reporter: TaskReporter
+    ) -> Callable[[], TaskRecord | None] | None:
+        """Runs the pipeline; returns the write that records how it ended (None: none)."""
+        task_id = record.id
         try:
             output = self._execute(record, reporter)
+        except Superseded:
+            return None
+        except Interrupted:
+            return lambda: self.store.requeue(reporter.record)
         except Cancelled:
-            final = self.store.cancelled(reporter.record)
+            return lambda: self.store.cancelled(reporter.record)
         except PipelineError as error:
             if error.public_message != error.message:
                 logger.warning("task %s failed %s: %s", task_id, error.code, error.message)
-            final = self.store.fail(reporter.record, error.code, error.public_message)
+            code, public = error.code, error.public_message  # `error` is unbound after except
+            return lambda: self.store.fail(reporter.record, code, public)
         except TimeLimitExceeded:  # raised into this thread by Dramatiq's TimeLimit
             limit = self.settings.time_limits[record.kind]
-            final = self.store.fail(
-                reporter.record, "TIMEOUT", f"the task ran past its time limit of {limit} s"
-            )
+            message = f"the task ran past its time limit of {limit} s"
+            return lambda: self.store.fail(reporter.record, "TIMEOUT", message)
         except Exception:
             incident = uuid.uuid4().hex[:12]
             logger.exception("task %s failed (incident %s)", task_id, incident)
-            final = self.store.fail(
-                reporter.record,
-                "PIPELINE_ERROR",
-                f"the pipeline failed unexpectedly (incident {incident})",
-            )
-        else:
-            final = self.store.succeed(
-                reporter.record,
-                ResultInfo(
-                    width=output.width,
-                    height=output.height,
-                    seed=output.seed,
-                    prompt_used=output.prompt_used,
-                    negative_prompt_used=output.negative_prompt_used,
-                    metadata=output.metadata,
-                ),
-                output.png,
-            )
-        if final is not None:
-            self.publish(final)
+            message = f"the pipeline failed unexpectedly (incident {incident})"
+            return lambda: self.store.fail(reporter.record, "PIPELINE_ERROR", message)
+        info = ResultInfo(
+            width=output.width,
+            height=output.height,
+            seed=output.seed,
+            prompt_used=output.prompt_used,
+            negative_prompt_used=output.negative_prompt_used,
+            metadata={**output.metadata, "attempts": reporter.record.attempts},
+        )
+        return lambda: self.store.succeed(reporter.record, info, output.png)
+
+    def _stop_reason(self, lease: LeaseKeeper) -> Cancelled | None:
+        if lease.lost.is_set():
+            return Superseded()
+        if self._drain_deadline is not None and time.monotonic() >= self._drain_deadline:
+            return Interrupted()
+        return None
+
+    def _write(self, write: Callable[[], TaskRecord | None], what: str) -> TaskRecord | None:
+        return when_redis_answers(write, what=what, give_up_after=self.settings.redis_patience)
+
+    def _publish(self, record: TaskRecord) -> None:
+        try:
+            self.publish(record)
+        except Exception as error:  # subscribers resynchronise from the record
+            logger.warning("event of task %s not published: %s", record.id, error)
+
+    def _dispatch(self, record: TaskRecord) -> None:
+        try:
+            self.send(record)
+            self.store.dispatched(record.id)
+        except Exception as error:  # still marked undispatched: the sweeper sends it
+            logger.warning("task %s requeued but not sent: %s", record.id, error)
 
     def preload(self, kind: TaskKind) -> None:
         """Load the default pipeline of `kind` into the cache."""

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Any
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+)
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import redis
 
 from actors.admission import Admission
 from actors.broker import Actors
 from actors.config import QUEUES
-from actors.events import follow, publish
+from actors.events import follow, group_name, publish
 from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store import TaskStore
 
@@ -30,6 +41,49 @@ class EnqueueFailed(Exception):
     """The task was recorded but could not be queued; it is marked FAILED."""
 
 
+class StoreUnavailable(Exception):
+    """Redis (task store, queues or channel layer) did not answer: try again later.
+
+    The job system raises this, and only this, for an outage, so callers need not
+    know Redis. The original error is its `__cause__`, for the log.
+    """
+
+
+# What an outage looks like from here: refused or dropped connections, timeouts,
+# a Redis still loading its data (BusyLoadingError is a ConnectionError), and
+# socket errors the channel layer lets through as they are.
+OUTAGES: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+)
+
+
+@contextmanager
+def outages_raise_unavailable() -> Iterator[None]:
+    """Turn a Redis outage inside the block into `StoreUnavailable`."""
+    try:
+        yield
+    except OUTAGES as error:
+        raise StoreUnavailable(f"the task store is unavailable ({type(error).__name__})") from error
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _translated(method: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
+    @functools.wraps(method)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with outages_raise_unavailable():
+            return await method(*args, **kwargs)
+
+    return wrapper
+
+
+Listen = Callable[[str], AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]]
+
+
 class JobSystem:
     def __init__(
         self, store: TaskStore, actors: Actors, channel_layer: Any, admission: Admission
@@ -39,6 +93,7 @@ class JobSystem:
         self._layer = channel_layer
         self._admission = admission
 
+    @_translated
     async def submit(
         self,
         owner: str,
@@ -52,7 +107,7 @@ class JobSystem:
 
         Raises `Refused` when the owner submits too fast or has too many unfinished
         tasks, or the queues are full; a repeat of a known idempotency key is never
-        refused.
+        refused. Raises `StoreUnavailable` during a Redis outage.
         """
         if idempotency_key is not None:
             earlier = await asyncio.to_thread(self.store.find_idempotent, owner, idempotency_key)
@@ -86,8 +141,15 @@ class JobSystem:
             if failed is not None:
                 await self._publish(failed)
             raise EnqueueFailed(record.id) from error
+        try:
+            await asyncio.to_thread(self.store.dispatched, record.id)
+        except Exception:
+            # The task is queued either way; the sweeper sends a second message,
+            # which the worker drops (actors.store: leases and dispatch).
+            logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
         return record
 
+    @_translated
     async def get(self, owner: str, task_id: str) -> TaskRecord | None:
         """The task, or None when unknown, expired or someone else's."""
         if not is_task_id(task_id):
@@ -95,11 +157,13 @@ class JobSystem:
         record = await asyncio.to_thread(self.store.get, task_id)
         return record if record is not None and record.owner == owner else None
 
+    @_translated
     async def list(
         self, owner: str, *, status: TaskStatus | None = None, limit: int = 20
     ) -> list[TaskRecord]:
         return await asyncio.to_thread(self.store.list_for_owner, owner, status=status, limit=limit)
 
+    @_translated
     async def cancel(self, owner: str, task_id: str) -> TaskRecord | None:
         """Cancel the task (see store.cancel); None when unknown or someone else's."""
         before = await self.get(owner, task_id)
@@ -110,6 +174,7 @@ class JobSystem:
             await self._publish(record)
         return record
 
+    @_translated
     async def queue_position(self, record: TaskRecord) -> int | None:
         if record.status is not TaskStatus.QUEUED:
             return None
@@ -117,18 +182,32 @@ class JobSystem:
         # Read after the record: a task that left the queue in between is starting.
         return position or 1
 
+    @_translated
     async def result_png(self, task_id: str) -> bytes | None:
         return await asyncio.to_thread(self.store.result_png, task_id)
 
+    @_translated
     async def preview_png(self, task_id: str) -> bytes | None:
         return await asyncio.to_thread(self.store.preview_png, task_id)
 
-    def watch(
-        self, owner: str, task_id: str, messages: AsyncIterable[dict[str, Any]]
-    ) -> AsyncIterator[TaskRecord]:
-        """Snapshot then changes until terminal; the caller has joined the task's group
-        (`actors.events.group_name`) before iterating, so nothing falls between."""
-        return follow(lambda: self.get(owner, task_id), messages)
+    async def watch(
+        self, owner: str, task_id: str, listen: Listen
+    ) -> AsyncGenerator[TaskRecord, None]:
+        """Snapshot then changes until terminal; nothing for an unknown task.
+
+        `listen(group)` joins the task's channel-layer group and gives its messages;
+        it is entered before the snapshot is read, so nothing falls between. Raises
+        `StoreUnavailable` when Redis is out while joining or reading the first
+        snapshot; later, an outage only delays events (see `actors.events.follow`).
+        Close the iterator (`contextlib.aclosing`) to leave the group at once.
+        """
+        async with AsyncExitStack() as stack:
+            with outages_raise_unavailable():
+                messages = await stack.enter_async_context(listen(group_name(task_id)))
+            async for record in follow(
+                lambda: self.get(owner, task_id), messages, transient=(StoreUnavailable,)
+            ):
+                yield record
 
     async def _publish(self, record: TaskRecord) -> None:
         try:

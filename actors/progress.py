@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from actors.outage import REDIS_DOWN
 from actors.records import TaskRecord
 from actors.store import TaskStore
 from pipelines.errors import Cancelled
 from pipelines.images import encode_png
 from pipelines.progress import Progress
+
+logger = logging.getLogger(__name__)
 
 Publish = Callable[[TaskRecord], None]
 
@@ -35,33 +39,65 @@ def fraction(event: Progress) -> float:
     return start
 
 
+class Superseded(Cancelled):
+    """This run no longer holds the task: its lease lapsed and the task was requeued,
+    taken over or ended elsewhere. Nothing more may be written for it."""
+
+
+class Interrupted(Cancelled):
+    """The worker is shutting down and the task's grace period is over."""
+
+
+def keep_going() -> Cancelled | None:
+    return None
+
+
 class TaskReporter:
     """The progress callback a pipeline gets for one task.
 
     Raises `Cancelled` when a cancel was requested or the task is no longer
-    RUNNING (ended elsewhere), so the pipeline stops at its next step.
+    this run's (see `Superseded`), and whatever `stop_reason` returns (the run lost
+    its lease, the worker is shutting down), so the pipeline stops at its next
+    step. While Redis is unreachable progress goes unrecorded and the run goes on.
     """
 
-    def __init__(self, store: TaskStore, publish: Publish, record: TaskRecord) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        publish: Publish,
+        record: TaskRecord,
+        stop_reason: Callable[[], Cancelled | None] = keep_going,
+    ) -> None:
         self._store = store
         self._publish = publish
+        self._stop_reason = stop_reason
         self.record = record
 
     def __call__(self, event: Progress) -> None:
+        reason = self._stop_reason()
+        if reason is not None:
+            raise reason
         preview = None
         if event.preview is not None:
             preview = (event.preview.width, event.preview.height, encode_png(event.preview))
-        record = self._store.report(
-            self.record,
-            progress=fraction(event),
-            stage=event.stage,
-            step=event.step,
-            total_steps=event.total_steps,
-            preview=preview,
-        )
+        try:
+            record = self._store.report(
+                self.record,
+                progress=fraction(event),
+                stage=event.stage,
+                step=event.step,
+                total_steps=event.total_steps,
+                preview=preview,
+            )
+        except REDIS_DOWN as error:
+            logger.warning("progress of task %s not recorded: %s", self.record.id, error)
+            return
         if record is None:
-            raise Cancelled
+            raise Superseded
         self.record = record
-        self._publish(record)
+        try:
+            self._publish(record)
+        except Exception as error:  # subscribers resynchronise from the record
+            logger.warning("progress event of task %s not published: %s", record.id, error)
         if record.cancel_requested:
             raise Cancelled

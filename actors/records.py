@@ -70,7 +70,12 @@ class TaskRecord:
     expires_at: datetime | None = None
     params: dict[str, Any] = field(default_factory=dict)
     cancel_requested: bool = False
+    # Runs started so far; also the fencing token of the current run's writes.
     attempts: int = 0
+    # Runs whose worker died (lease lapsed); WORKER_LOST once it reaches the limit.
+    lost: int = 0
+    # The worker process holding the task while RUNNING ("host:pid").
+    worker: str | None = None
     # The Redis key holding this task's idempotency key, so it expires with the task.
     idempotency_ref: str | None = None
 
@@ -83,7 +88,7 @@ class TaskRecord:
 
 
 _DATETIMES = {"created_at", "started_at", "finished_at", "expires_at"}
-_INTS = {"seq", "step", "total_steps", "preview_width", "preview_height", "attempts"}
+_INTS = {"seq", "step", "total_steps", "preview_width", "preview_height", "attempts", "lost"}
 _JSON = {"params", "result"}
 
 

@@ -9,6 +9,20 @@ Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal)
   queue:<queue>           sorted set of waiting task ids by ticket: rank = position
   queue:<queue>:tickets   counter handing out tickets
   idem:<owner>:<digest>   the task id an idempotency key maps to
+  leases                  sorted set: RUNNING task id -> lease expiry (ms, Redis clock)
+  undispatched            sorted set: QUEUED task id whose queue message may not have
+                          been sent -> when the sweeper should send it (ms)
+
+Leases and dispatch. A worker holds a lease on its RUNNING task and renews it;
+a lapsed lease means the worker died, and the task is requeued (or ends
+WORKER_LOST after `max_attempts` lost runs). Dramatiq may also redeliver a dead
+worker's message; both paths meet in START, which runs a task only when it is
+QUEUED or RUNNING under a lapsed lease, so a duplicate message is dropped and
+a task never runs twice at once. Writes are fenced by the attempt number, so a
+worker that lost its lease cannot overwrite the outcome of the run that
+replaced it. A task is written `undispatched` together with the state that
+needs a message (created, requeued) and cleared once the message is sent: a
+process dying in between leaves it for `actors.maintenance` to send.
 """
 
 from __future__ import annotations
@@ -35,15 +49,28 @@ Inputs = Mapping[str, bytes]
 
 
 class TaskStore:
-    def __init__(self, client: redis.Redis, *, prefix: str = "atelier:", ttl: int = 3600) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "atelier:",
+        ttl: int = 3600,
+        lease_seconds: float = 30.0,
+        dispatch_grace: float = 30.0,
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = ttl
+        self.lease_ms = int(lease_seconds * 1000)
+        self.dispatch_ms = int(dispatch_grace * 1000)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
         self._progress = client.register_script(scripts.PROGRESS)
         self._finish = client.register_script(scripts.FINISH)
         self._cancel = client.register_script(scripts.CANCEL)
+        self._renew = client.register_script(scripts.RENEW)
+        self._reap = client.register_script(scripts.REAP)
+        self._requeue = client.register_script(scripts.REQUEUE)
 
     # -- keys --------------------------------------------------------------
     def key(self, task_id: str, part: str = "") -> str:
@@ -58,6 +85,14 @@ class TaskStore:
 
     def queue_key(self, queue: str) -> str:
         return f"{self.prefix}queue:{queue}"
+
+    @property
+    def leases_key(self) -> str:
+        return f"{self.prefix}leases"
+
+    @property
+    def undispatched_key(self) -> str:
+        return f"{self.prefix}undispatched"
 
     def idempotency_key(self, owner: str, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -75,6 +110,8 @@ class TaskStore:
             self.live_key(record.owner),
             self.queue_key(record.queue),
             self.queue_key(record.queue) + ":tickets",
+            self.leases_key,
+            self.undispatched_key,
             *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
         ]
 
@@ -99,6 +136,7 @@ class TaskStore:
                 int(record.created_at.timestamp() * 1_000_000),
                 "1" if idem else "0",
                 self.key(""),
+                self.dispatch_ms,
                 len(flat) // 2,
                 *flat,
                 *(inputs[name] for name in sorted(inputs)),
@@ -115,28 +153,92 @@ class TaskStore:
         task_id = cast(bytes | None, self.client.get(self.idempotency_key(owner, key)))
         return self.get(task_id.decode()) if task_id else None
 
-    def start(self, task_id: str, *, max_attempts: int = 2) -> TaskRecord | None:
-        """Claim a task for this worker: the record, RUNNING under a new attempt number.
+    def start(self, task_id: str, *, max_attempts: int = 2, worker: str = "") -> TaskRecord | None:
+        """Claim a task for `worker`: the record, RUNNING under a new attempt and a lease.
 
-        QUEUED -> RUNNING. A RUNNING task was redelivered after its worker died:
-        it is taken over while attempts remain, else ended (FAILED WORKER_LOST, or
-        CANCELLED if asked); that terminal record is returned to be published.
-        None when the task is gone or already ended.
+        QUEUED -> RUNNING. RUNNING under a lapsed lease (its worker died and the
+        message came back): taken over while attempts remain, else ended (FAILED
+        WORKER_LOST, or CANCELLED if asked); that terminal record is returned to
+        be published. None when the task is gone, ended, or held by a live worker.
         """
         record = self.get(task_id)
         if record is None:
             return None
-        lost = self._terminate_args(
+        raw = self._start(
+            keys=self._task_keys(record),
+            args=[
+                task_id,
+                now().isoformat(),
+                max_attempts,
+                self.lease_ms,
+                worker,
+                *self._worker_lost_args(max_attempts),
+            ],
+        )
+        return _decode(raw)
+
+    def renew(self, record: TaskRecord) -> bool:
+        """Extend the lease of `record`'s run; False once that run no longer holds the task."""
+        held = self._renew(
+            keys=[self.key(record.id), self.leases_key],
+            args=[record.id, record.attempts, self.lease_ms],
+        )
+        return bool(held)
+
+    def reap(self, task_id: str, *, max_attempts: int = 2) -> TaskRecord | None:
+        """Requeue a RUNNING task whose lease lapsed, or end it WORKER_LOST (CANCELLED
+        if asked) after `max_attempts` lost runs. None when its lease is alive after all."""
+        record = self.get(task_id)
+        if record is None:
+            self.client.zrem(self.leases_key, task_id)
+            return None
+        raw = self._reap(
+            keys=self._task_keys(record),
+            args=[task_id, max_attempts, self.dispatch_ms, *self._worker_lost_args(max_attempts)],
+        )
+        return _decode(raw)
+
+    def requeue(self, record: TaskRecord) -> TaskRecord | None:
+        """Hand `record`'s run back (worker shutting down): QUEUED again, not counted as
+        lost; CANCELLED instead when a cancel was asked for."""
+        raw = self._requeue(
+            keys=self._task_keys(record),
+            args=[
+                record.id,
+                record.attempts,
+                self.dispatch_ms,
+                *self._terminate_args(
+                    TaskStatus.CANCELLED, "cancelled", ("CANCELLED", "the task was cancelled"), None
+                ),
+            ],
+        )
+        return _decode(raw)
+
+    def dispatched(self, task_id: str) -> None:
+        """The task's queue message is sent: the sweeper need not send it."""
+        self.client.zrem(self.undispatched_key, task_id)
+
+    def lapsed_leases(self, limit: int = 100) -> list[str]:
+        """Ids of RUNNING tasks whose lease ran out (by Redis's clock)."""
+        return self._due(self.leases_key, limit)
+
+    def due_dispatches(self, limit: int = 100) -> list[str]:
+        """Ids of tasks whose message may never have been sent, past their grace."""
+        return self._due(self.undispatched_key, limit)
+
+    def _due(self, key: str, limit: int) -> list[str]:
+        seconds, micros = cast(tuple[int, int], self.client.time())
+        now_ms = seconds * 1000 + micros // 1000
+        ids = cast(list[bytes], self.client.zrangebyscore(key, "-inf", now_ms, start=0, num=limit))
+        return [task_id.decode() for task_id in ids]
+
+    def _worker_lost_args(self, max_attempts: int) -> list[str | int]:
+        return self._terminate_args(
             TaskStatus.FAILED,
             "failed",
             ("WORKER_LOST", f"the worker running this task was lost {max_attempts} times"),
             None,
         )
-        raw = self._start(
-            keys=self._task_keys(record),
-            args=[task_id, now().isoformat(), max_attempts, *lost],
-        )
-        return _decode(raw)
 
     def report(
         self,
@@ -170,14 +272,12 @@ class TaskStore:
         return _decode(raw)
 
     def succeed(self, record: TaskRecord, result: ResultInfo, png: bytes) -> TaskRecord | None:
-        return self._terminate(
-            record, TaskStatus.SUCCEEDED, "done", result=result, png=png, allowed="RUNNING"
-        )
+        return self._terminate(record, TaskStatus.SUCCEEDED, "done", result=result, png=png)
 
     def fail(self, record: TaskRecord, code: str, message: str) -> TaskRecord | None:
-        return self._terminate(
-            record, TaskStatus.FAILED, "failed", error=(code, message), allowed="QUEUED,RUNNING"
-        )
+        """End the task FAILED, if it is still as `record` knows it (status and attempt):
+        a worker fails its own run, the web a task it could not queue."""
+        return self._terminate(record, TaskStatus.FAILED, "failed", error=(code, message))
 
     def cancelled(self, record: TaskRecord) -> TaskRecord | None:
         """A RUNNING task stopped by its worker after a cancel request."""
@@ -186,7 +286,6 @@ class TaskStore:
             TaskStatus.CANCELLED,
             "cancelled",
             error=("CANCELLED", "the task was cancelled"),
-            allowed="RUNNING",
         )
 
     def cancel(self, task_id: str) -> TaskRecord | None:
@@ -208,17 +307,16 @@ class TaskStore:
         status: TaskStatus,
         stage: str,
         *,
-        allowed: str,
         error: tuple[str, str] | None = None,
         result: ResultInfo | None = None,
         png: bytes = b"",
     ) -> TaskRecord | None:
-        """End the task, if it is in an `allowed` status under `record`'s attempt."""
+        """End the task, if it is still in `record`'s status under `record`'s attempt."""
         raw = self._finish(
             keys=self._task_keys(record),
             args=[
                 record.attempts,
-                allowed,
+                record.status.value,
                 *self._terminate_args(status, stage, error, result),
                 png,
             ],

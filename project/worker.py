@@ -2,6 +2,8 @@
 
 One process per GPU, one thread: a process holds its pipelines warm and runs one
 task at a time. Configuration comes from the environment, as for the web process.
+On SIGTERM the running task gets ATELIER_SHUTDOWN_GRACE seconds, then goes back to
+the queue; give Dramatiq's --worker-shutdown-timeout (ms) some margin beyond it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from actors.broker import declare_actors, make_broker
 from actors.events import ThreadedPublisher
 from actors.execution import TaskRunner
+from actors.lifecycle import WorkerLifecycle
+from actors.maintenance import Maintenance, Sweeper
 from actors.preload import PreloadPipelines
+from actors.records import TaskRecord
 from actors.store import TaskStore
 from project.config import load
 
@@ -25,15 +30,40 @@ broker = make_broker(config.jobs)
 
 
 @functools.cache
-def runner() -> TaskRunner:
+def store() -> TaskStore:
     # Built on first use, inside the forked worker process, never in the parent.
     jobs = config.jobs
-    store = TaskStore(
-        redis.Redis.from_url(jobs.redis_url), prefix=jobs.key_prefix, ttl=jobs.result_ttl
+    client = redis.Redis.from_url(
+        jobs.redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
     )
-    layer = RedisPubSubChannelLayer(hosts=[jobs.redis_url], prefix=config.channel_prefix)
-    publisher = ThreadedPublisher(layer)
-    return TaskRunner(jobs, store, publisher.publish)
+    return TaskStore(
+        client,
+        prefix=jobs.key_prefix,
+        ttl=jobs.result_ttl,
+        lease_seconds=jobs.lease_seconds,
+        dispatch_grace=jobs.dispatch_grace,
+    )
+
+
+@functools.cache
+def publisher() -> ThreadedPublisher:
+    layer = RedisPubSubChannelLayer(hosts=[config.jobs.redis_url], prefix=config.channel_prefix)
+    return ThreadedPublisher(layer)
+
+
+def send(record: TaskRecord) -> None:
+    actors[record.kind].send(record.id)
+
+
+@functools.cache
+def runner() -> TaskRunner:
+    return TaskRunner(config.jobs, store(), publisher().publish, send)
+
+
+def sweeper() -> Sweeper:
+    jobs = config.jobs
+    maintenance = Maintenance(store(), send, publisher().publish, max_attempts=jobs.max_attempts)
+    return Sweeper(maintenance, every=jobs.sweep_every)
 
 
 broker.add_middleware(
@@ -43,4 +73,5 @@ broker.add_middleware(
         capacity=config.jobs.pipeline_cache_size,
     )
 )
+broker.add_middleware(WorkerLifecycle(sweeper, lambda: runner().drain(config.jobs.shutdown_grace)))
 actors = declare_actors(broker, config.jobs, lambda task_id: runner().run(task_id))

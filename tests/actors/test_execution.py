@@ -43,7 +43,8 @@ class Runner:
     def __init__(self, store: TaskStore, tmp_path: Path, pipeline: StandIn) -> None:
         settings = JobSettings(model_dir=tmp_path, device="cpu")
         self.published: list[TaskRecord] = []
-        self.runner = TaskRunner(settings, store, self.published.append)
+        self.sent: list[TaskRecord] = []
+        self.runner = TaskRunner(settings, store, self.published.append, self.sent.append)
         # Already warm, as in a worker that ran this kind before: nothing is loaded.
         self.runner.cache.get((TaskKind.BACKGROUND_REMOVAL, "u2netp"), lambda: pipeline)
 
@@ -158,9 +159,11 @@ def test_missing_input_fails_the_task_before_the_pipeline_runs(
 def test_task_redelivered_after_its_worker_died_does_not_stay_running(
     store: TaskStore, tmp_path: Path
 ) -> None:
-    # The first worker took the task and died; Dramatiq redelivers the message to another.
+    # The first worker took the task and died (its lease lapsed); Dramatiq redelivers
+    # the message to another.
     record = queued(store)
     assert store.start(record.id) is not None
+    store.client.zadd(store.leases_key, {record.id: 0})
 
     Runner(store, tmp_path, StandIn()).run(record.id)
 

@@ -1,0 +1,57 @@
+"""A running task's lease, renewed from a background thread while its pipeline runs.
+
+A thread rather than the progress callback: model loading or a long step can
+run for minutes without calling back, and must not look like a dead worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from actors.outage import REDIS_DOWN
+from actors.records import TaskRecord
+from actors.store import TaskStore
+
+logger = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    def __init__(self, store: TaskStore, record: TaskRecord, *, every: float) -> None:
+        self._store = store
+        self._record = record
+        self._every = every
+        self._stop = threading.Event()
+        # Set when another run owns the task now (the lease lapsed and was reaped).
+        self.lost = threading.Event()
+        self._thread = threading.Thread(
+            target=self._renew, name=f"lease-{record.id[:8]}", daemon=True
+        )
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                held = self._store.renew(self._record)
+            except REDIS_DOWN as error:
+                # The lease may lapse if this lasts; then the task is reaped and
+                # this run learns it from the next renewal that gets through.
+                logger.warning("could not renew the lease of task %s: %s", self._record.id, error)
+                continue
+            if not held:
+                logger.warning("task %s: lease lost, another run owns it", self._record.id)
+                self.lost.set()
+                return

@@ -1,0 +1,115 @@
+"""Recovering what a dead process left behind: tasks whose lease lapsed (their worker
+died) and tasks whose queue message may never have been sent (their sender died).
+
+Every worker process sweeps on boot and then every few seconds; any number may
+sweep at once, because each recovery is one atomic step in Redis and a duplicate
+message is dropped when it starts (see actors.store: leases and dispatch).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from actors.outage import REDIS_DOWN
+from actors.records import TaskRecord, TaskStatus
+from actors.store import TaskStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    requeued: int = 0
+    ended: int = 0
+    sent: int = 0
+
+
+class Maintenance:
+    def __init__(
+        self,
+        store: TaskStore,
+        send: Callable[[TaskRecord], None],
+        publish: Callable[[TaskRecord], None],
+        *,
+        max_attempts: int,
+    ) -> None:
+        self._store = store
+        self._send = send
+        self._publish = publish
+        self._max_attempts = max_attempts
+
+    def sweep(self) -> Swept:
+        requeued = ended = sent = 0
+        for task_id in self._store.lapsed_leases():
+            record = self._store.reap(task_id, max_attempts=self._max_attempts)
+            if record is None:  # renewed meanwhile, or no longer running
+                continue
+            logger.warning(
+                "task %s lost its worker (run %d of %d lost): %s",
+                task_id,
+                record.lost,
+                self._max_attempts,
+                record.status.value if record.status.terminal else "requeued",
+            )
+            self._publish_quietly(record)
+            if record.status is TaskStatus.QUEUED:
+                requeued += 1
+                self._dispatch(record)
+                sent += 1
+            else:
+                ended += 1
+        for task_id in self._store.due_dispatches():
+            record = self._store.get(task_id)
+            if record is None or record.status is not TaskStatus.QUEUED:
+                self._store.dispatched(task_id)
+                continue
+            logger.warning("task %s was queued but its message never sent; sending it", task_id)
+            self._dispatch(record)
+            sent += 1
+        return Swept(requeued, ended, sent)
+
+    def _dispatch(self, record: TaskRecord) -> None:
+        self._send(record)
+        self._store.dispatched(record.id)
+
+    def _publish_quietly(self, record: TaskRecord) -> None:
+        try:
+            self._publish(record)
+        except Exception as error:  # subscribers resynchronise from the record
+            logger.warning("event of task %s not published: %s", record.id, error)
+
+
+class Sweeper:
+    """Runs `Maintenance.sweep` at once and then every `every` seconds, in a thread."""
+
+    def __init__(self, maintenance: Maintenance, every: float) -> None:
+        self._maintenance = maintenance
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="atelier-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self._every + 5)
+
+    def _loop(self) -> None:
+        down = False
+        while True:
+            try:
+                self._maintenance.sweep()
+            except REDIS_DOWN as error:
+                if not down:
+                    logger.warning("sweep skipped, Redis unavailable: %s", error)
+                down = True
+            except Exception:
+                logger.exception("sweep failed")
+            else:
+                down = False
+            if self._stop.wait(self._every):
+                return
