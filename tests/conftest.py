@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +103,16 @@ def real_u2netp_store() -> ModelStore:
 def model_store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
     """An empty, offline model store private to this test session."""
     return ModelStore(root=tmp_path_factory.mktemp("models"), offline=True)
+
+
+@pytest.fixture(scope="session")
+def stack_models(tmp_path_factory: pytest.TempPathFactory, real_u2netp_store: ModelStore) -> Path:
+    """Models for a running stack: tiny-random built and the real u2netp; face swap
+    runs its classical engine."""
+    from pipelines import tiny_random
+
+    root = tmp_path_factory.mktemp("stack-models")
+    tiny_random.build(root / "diffusers" / tiny_random.NAME)
+    (root / "rembg").mkdir()
+    shutil.copy(real_u2netp_store.folder("rembg") / "u2netp.onnx", root / "rembg")
+    return root

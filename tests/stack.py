@@ -45,6 +45,17 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(5)
 
+    def terminate(self) -> None:
+        """SIGTERM to the leader only, as `docker stop` does. Dramatiq's main process
+        forwards it to its worker process; a second SIGTERM (e.g. to the whole group)
+        would make that worker quit at once instead of draining."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process tree: the host died, nothing cleans up."""
+        self.stop(signal.SIGKILL)
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
@@ -134,8 +145,18 @@ class Stack:
                 "1",
                 "--threads",
                 "1",
+                "--worker-shutdown-timeout",
+                "60000",
             ],
         )
+
+    def wait_for_log(self, process: Process, text: str, timeout: float = 60) -> None:
+        """Until `text` appears in the process's log (e.g. a worker ready for tasks)."""
+        deadline = time.monotonic() + timeout
+        while text not in process.output():
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{process.name} never logged {text!r}:\n{process.output()}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
