@@ -64,6 +64,7 @@ async def follow(
     resync_after: float = 10.0,
     transient: tuple[type[BaseException], ...] = (),
     retry_after: float = 1.0,
+    nudged: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIterator[TaskRecord]:
     """The events of one task, for a subscriber that has already joined its group.
 
@@ -77,6 +78,9 @@ async def follow(
     again every `retry_after` seconds, still listening for events meanwhile, until
     it succeeds: the subscriber stays and catches up from the record once the
     store is back. An error reading the first snapshot is raised as it is.
+
+    When `nudged()` returns (e.g. Redis is back after an outage, during which
+    events were lost) the snapshot is read again at once.
     """
     current = await snapshot()
     if current is None:
@@ -86,19 +90,25 @@ async def follow(
     # One pending read at a time, never cancelled on a resync: cancelling an async
     # generator's __anext__ would close the generator for good.
     pending: asyncio.Future[dict[str, Any]] | None = None
+    nudge: asyncio.Future[Any] | None = None
     wait = resync_after
     outage_since: float | None = None
     try:
         while not current.status.terminal:
             pending = pending or asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=wait)
-            if done:
+            if nudged is not None and nudge is None:
+                nudge = asyncio.ensure_future(nudged())
+            waiting: set[asyncio.Future[Any]] = {pending} if nudge is None else {pending, nudge}
+            await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if pending.done():
                 try:
                     record: TaskRecord | None = from_event(pending.result())
                 except StopAsyncIteration:
                     return
                 pending = None
             else:
+                if nudge is not None and nudge.done():
+                    nudge = None
                 try:
                     record = await snapshot()
                 except transient as error:
@@ -126,5 +136,6 @@ async def follow(
                 current = record
                 yield current
     finally:
-        if pending is not None:
-            pending.cancel()
+        for future in (pending, nudge):
+            if future is not None:
+                future.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -67,9 +68,10 @@ class TaskRunner:
         self._drain_deadline = time.monotonic() + grace
 
     def run(self, task_id: str) -> None:
+        claim = uuid.uuid4().hex
         record = self._write(
             lambda: self.store.start(
-                task_id, max_attempts=self.settings.max_attempts, worker=self.worker
+                task_id, max_attempts=self.settings.max_attempts, worker=self.worker, run=claim
             ),
             f"start task {task_id}",
         )
@@ -90,7 +92,7 @@ class TaskRunner:
             if outcome is None:
                 logger.warning("task %s: this run lost its lease; writing nothing", task_id)
                 return
-            final = self._write(outcome, f"write the outcome of task {task_id}")
+            final = self._write(outcome, f"write the outcome of task {task_id}", task_id)
         if final is None:
             return
         self._publish(final)
@@ -142,8 +144,25 @@ class TaskRunner:
             return Interrupted()
         return None
 
-    def _write(self, write: Callable[[], TaskRecord | None], what: str) -> TaskRecord | None:
-        return when_redis_answers(write, what=what, give_up_after=self.settings.redis_patience)
+    def _write(
+        self, write: Callable[[], TaskRecord | None], what: str, task_id: str | None = None
+    ) -> TaskRecord | None:
+        """`write`, retried while Redis is unreachable. For an outcome (`task_id` given):
+        a retry finding its write already applied (the reply was lost) returns the
+        record as it now stands, so the change is still published."""
+        tries = 0
+
+        def attempt() -> TaskRecord | None:
+            nonlocal tries
+            tries += 1
+            return write()
+
+        record = when_redis_answers(attempt, what=what, give_up_after=self.settings.redis_patience)
+        if record is None and tries > 1 and task_id is not None:
+            record = self.store.get(task_id)
+            if record is not None and record.status is TaskStatus.RUNNING:
+                return None  # another run holds it: nothing of ours to publish
+        return record
 
     def _publish(self, record: TaskRecord) -> None:
         try:
@@ -167,7 +186,11 @@ class TaskRunner:
         input_names = params.pop("_inputs", [])
         model = params.pop("model", None)
         for name in input_names:
-            data = self.store.input_bytes(record.id, name)
+            data = when_redis_answers(
+                functools.partial(self.store.input_bytes, record.id, name),
+                what=f"read the input {name!r} of task {record.id}",
+                give_up_after=self.settings.redis_patience,
+            )
             if data is None:
                 raise PipelineError(f"the task's input {name!r} is missing", field=name)
             params[name] = data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import (
     AsyncGenerator,
@@ -15,7 +16,8 @@ from collections.abc import (
     Mapping,
 )
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
-from typing import Any, ParamSpec, TypeVar
+from contextvars import ContextVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis
 
@@ -68,20 +70,128 @@ def outages_raise_unavailable() -> Iterator[None]:
         raise StoreUnavailable(f"the task store is unavailable ({type(error).__name__})") from error
 
 
+class Breaker:
+    """Fails calls at once for `hold` seconds after Redis timed out, then lets one through.
+
+    A Redis that accepts connections but does not answer (frozen, overloaded,
+    cut off) costs every call its full socket timeout, in a thread of a small
+    pool: calls would queue behind one another for far longer than the timeout.
+    After a timeout the breaker opens; once `hold` has passed, one call at a time
+    tries Redis (the others still fail at once) until one succeeds. Refused
+    connections fail fast by themselves and do not open it, so recovery from a
+    restart is immediate.
+    """
+
+    def __init__(self, hold: float = 2.0) -> None:
+        self.hold = hold
+        self._open_until = float("-inf")
+        self._tripped = False
+        self._probing = False
+
+    @contextmanager
+    def passage(self) -> Iterator[None]:
+        probe = self._tripped
+        if probe and (self._probing or time.monotonic() < self._open_until):
+            raise StoreUnavailable("the task store timed out a moment ago")
+        self._probing = probe
+        try:
+            yield
+        except StoreUnavailable as error:
+            timed_out = isinstance(error.__cause__, redis.exceptions.TimeoutError | TimeoutError)
+            if timed_out or probe:
+                self._tripped, self._open_until = True, time.monotonic() + self.hold
+            raise
+        else:
+            self._tripped = False
+        finally:
+            if probe:
+                self._probing = False
+
+
+_inside: ContextVar[bool] = ContextVar("atelier_job_system_call", default=False)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-def _translated(method: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
+def _translated(
+    method: Callable[Concatenate[JobSystem, _P], Awaitable[_T]],
+) -> Callable[Concatenate[JobSystem, _P], Awaitable[_T]]:
+    """Outages become `StoreUnavailable`, and pass through the job system's breaker."""
+
     @functools.wraps(method)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        with outages_raise_unavailable():
-            return await method(*args, **kwargs)
+    async def wrapper(self: JobSystem, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if _inside.get():  # a call within a call (cancel reads the task first)
+            return await method(self, *args, **kwargs)
+        token = _inside.set(True)
+        try:
+            with self._breaker.passage(), outages_raise_unavailable():
+                return await method(self, *args, **kwargs)
+        finally:
+            _inside.reset(token)
 
     return wrapper
 
 
 Listen = Callable[[str], AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]]
+
+
+class Comebacks:
+    """Notices Redis coming back after an outage, for the task followers of one process.
+
+    Events published while Redis was out, or before the channel layer had
+    subscribed again, are lost; a follower would learn of them only at its next
+    quiet-period resync. While anyone follows a task this pings Redis every
+    `interval` seconds and, when it answers again after failing, wakes every
+    follower to re-read its task: at once, and again after `settle` seconds, by
+    when the channel layer has re-subscribed (it retries every second).
+    """
+
+    def __init__(
+        self, ping: Callable[[], object], *, interval: float = 1.0, settle: float = 2.0
+    ) -> None:
+        self._ping = ping
+        self.interval = interval
+        self.settle = settle
+        self._followers = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._back = asyncio.Event()
+        self._pinging: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        """Returns when Redis next comes back after an outage."""
+        await self._back.wait()
+
+    def follower_joined(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests): start afresh
+            self._loop, self._followers, self._back = loop, 0, asyncio.Event()
+            self._pinging = None
+        self._followers += 1
+        if self._pinging is None or self._pinging.done():
+            self._pinging = loop.create_task(self._watch())
+
+    def follower_left(self) -> None:
+        self._followers = max(0, self._followers - 1)
+
+    def _wake(self) -> None:
+        woken, self._back = self._back, asyncio.Event()
+        woken.set()
+
+    async def _watch(self) -> None:
+        assert self._loop is not None
+        out = False
+        while self._followers:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self._ping), self.interval + 5)
+            except OUTAGES:
+                out = True
+            else:
+                if out:
+                    out = False
+                    logger.info("Redis is back: task followers re-read their tasks")
+                    self._wake()
+                    self._loop.call_later(self.settle, self._wake)
+            await asyncio.sleep(self.interval)
 
 
 class JobSystem:
@@ -92,6 +202,8 @@ class JobSystem:
         self._actors = actors
         self._layer = channel_layer
         self._admission = admission
+        self._comebacks = Comebacks(store.client.ping)
+        self._breaker = Breaker()
 
     @_translated
     async def submit(
@@ -204,8 +316,13 @@ class JobSystem:
         async with AsyncExitStack() as stack:
             with outages_raise_unavailable():
                 messages = await stack.enter_async_context(listen(group_name(task_id)))
+            self._comebacks.follower_joined()
+            stack.callback(self._comebacks.follower_left)
             async for record in follow(
-                lambda: self.get(owner, task_id), messages, transient=(StoreUnavailable,)
+                lambda: self.get(owner, task_id),
+                messages,
+                transient=(StoreUnavailable,),
+                nudged=self._comebacks.wait,
             ):
                 yield record
 

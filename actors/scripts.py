@@ -65,7 +65,7 @@ end
 local function requeue(stage, dispatch_ms)
   local id = redis.call("HGET", KEYS[1], "id")
   redis.call("HSET", KEYS[1], "status", "QUEUED", "stage", stage)
-  redis.call("HDEL", KEYS[1], "step", "total_steps", "worker")
+  redis.call("HDEL", KEYS[1], "step", "total_steps", "worker", "run", "started_at")
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZADD", KEYS[7], redis.call("INCR", KEYS[8]), id)
   redis.call("ZADD", KEYS[10], now_ms() + tonumber(dispatch_ms), id)
@@ -105,8 +105,9 @@ return {1, ARGV[1]}
 """
 )
 
-# ARGV: id, started_at, max_attempts, lease_ms, worker, then the terminate block
-# (WORKER_LOST). QUEUED -> RUNNING under a new attempt number and a lease.
+# ARGV: id, started_at, max_attempts, lease_ms, worker, run, then the terminate
+# block (WORKER_LOST). QUEUED -> RUNNING under a new attempt number and a lease.
+# RUNNING under this very run: a retried START whose reply was lost; it applied.
 # RUNNING under a live lease: someone runs it; a duplicate message is dropped.
 # RUNNING under a lapsed lease: its worker died and this is Dramatiq redelivering
 # the message; take it over while attempts remain, else end it WORKER_LOST (or
@@ -119,19 +120,20 @@ if status == "QUEUED" then
   redis.call("ZREM", KEYS[7], ARGV[1])
   redis.call("HSET", KEYS[1], "status", "RUNNING", "stage", "starting")
 elseif status == "RUNNING" then
+  if redis.call("HGET", KEYS[1], "run") == ARGV[6] then return redis.call("HGETALL", KEYS[1]) end
   if lease_alive(ARGV[1]) then return nil end
   local lost = redis.call("HINCRBY", KEYS[1], "lost", 1)
   local cancelled = redis.call("HGET", KEYS[1], "cancel_requested") == "1"
   if cancelled or lost >= tonumber(ARGV[3]) then
-    if cancelled then cancel_instead(6) end
-    terminate(6, "")
+    if cancelled then cancel_instead(7) end
+    terminate(7, "")
     return redis.call("HGETALL", KEYS[1])
   end
   redis.call("HSET", KEYS[1], "stage", "restarting")
 else
   return nil
 end
-redis.call("HSET", KEYS[1], "started_at", ARGV[2], "worker", ARGV[5])
+redis.call("HSET", KEYS[1], "started_at", ARGV[2], "worker", ARGV[5], "run", ARGV[6])
 redis.call("HDEL", KEYS[1], "step", "total_steps")
 redis.call("HINCRBY", KEYS[1], "attempts", 1)
 redis.call("ZADD", KEYS[9], now_ms() + tonumber(ARGV[4]), ARGV[1])

@@ -28,6 +28,7 @@ process dying in between leaves it for `actors.maintenance` to send.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import cast
@@ -153,8 +154,13 @@ class TaskStore:
         task_id = cast(bytes | None, self.client.get(self.idempotency_key(owner, key)))
         return self.get(task_id.decode()) if task_id else None
 
-    def start(self, task_id: str, *, max_attempts: int = 2, worker: str = "") -> TaskRecord | None:
+    def start(
+        self, task_id: str, *, max_attempts: int = 2, worker: str = "", run: str | None = None
+    ) -> TaskRecord | None:
         """Claim a task for `worker`: the record, RUNNING under a new attempt and a lease.
+
+        `run` names this claim, so that retrying it after a lost reply returns the
+        task it already claimed rather than finding it held by "someone else".
 
         QUEUED -> RUNNING. RUNNING under a lapsed lease (its worker died and the
         message came back): taken over while attempts remain, else ended (FAILED
@@ -172,6 +178,7 @@ class TaskStore:
                 max_attempts,
                 self.lease_ms,
                 worker,
+                run or uuid.uuid4().hex,
                 *self._worker_lost_args(max_attempts),
             ],
         )
@@ -272,12 +279,21 @@ class TaskStore:
         return _decode(raw)
 
     def succeed(self, record: TaskRecord, result: ResultInfo, png: bytes) -> TaskRecord | None:
-        return self._terminate(record, TaskStatus.SUCCEEDED, "done", result=result, png=png)
+        return self._terminate(
+            record,
+            TaskStatus.SUCCEEDED,
+            "done",
+            result=result,
+            png=png,
+            expected=TaskStatus.RUNNING,
+        )
 
     def fail(self, record: TaskRecord, code: str, message: str) -> TaskRecord | None:
         """End the task FAILED, if it is still as `record` knows it (status and attempt):
         a worker fails its own run, the web a task it could not queue."""
-        return self._terminate(record, TaskStatus.FAILED, "failed", error=(code, message))
+        return self._terminate(
+            record, TaskStatus.FAILED, "failed", error=(code, message), expected=record.status
+        )
 
     def cancelled(self, record: TaskRecord) -> TaskRecord | None:
         """A RUNNING task stopped by its worker after a cancel request."""
@@ -286,6 +302,7 @@ class TaskStore:
             TaskStatus.CANCELLED,
             "cancelled",
             error=("CANCELLED", "the task was cancelled"),
+            expected=TaskStatus.RUNNING,
         )
 
     def cancel(self, task_id: str) -> TaskRecord | None:
@@ -307,16 +324,17 @@ class TaskStore:
         status: TaskStatus,
         stage: str,
         *,
+        expected: TaskStatus,
         error: tuple[str, str] | None = None,
         result: ResultInfo | None = None,
         png: bytes = b"",
     ) -> TaskRecord | None:
-        """End the task, if it is still in `record`'s status under `record`'s attempt."""
+        """End the task, if it is still `expected` under `record`'s attempt."""
         raw = self._finish(
             keys=self._task_keys(record),
             args=[
                 record.attempts,
-                record.status.value,
+                expected.value,
                 *self._terminate_args(status, stage, error, result),
                 png,
             ],

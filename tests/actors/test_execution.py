@@ -1,20 +1,31 @@
 """Running a task in a worker: exactly one outcome, cancellation at the next step, no task
-left RUNNING. The pipeline is a stand-in; the store is real."""
+left RUNNING, a lease held while it runs, a clean hand-back on shutdown, Redis outages
+ridden out. The pipeline is a stand-in; the store is real, and faults are injected only
+at the Redis client (`FlakyRedis`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import redis
+
+from actors import scripts
 from actors.config import JobSettings
 from actors.execution import TaskRunner
+from actors.maintenance import Maintenance
 from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store import TaskStore
 from pipelines.background_removal import BackgroundRemovalParams
 from pipelines.errors import NoFaceFound
 from pipelines.output import Output
 from pipelines.progress import Progress, ProgressCallback
-from tests.actors.factories import new_task
+from tests.actors.conftest import TTL
+from tests.actors.factories import lapse, new_task, zset_ids
 
 PNG = b"\x89PNG\r\n\x1a\nresult"
 
@@ -40,8 +51,10 @@ class StandIn:
 
 
 class Runner:
-    def __init__(self, store: TaskStore, tmp_path: Path, pipeline: StandIn) -> None:
-        settings = JobSettings(model_dir=tmp_path, device="cpu")
+    def __init__(
+        self, store: TaskStore, tmp_path: Path, pipeline: StandIn, **overrides: Any
+    ) -> None:
+        settings = JobSettings(model_dir=tmp_path, device="cpu", **overrides)
         self.published: list[TaskRecord] = []
         self.sent: list[TaskRecord] = []
         self.runner = TaskRunner(settings, store, self.published.append, self.sent.append)
@@ -188,3 +201,319 @@ def test_missing_model_fails_the_task_without_telling_the_client_server_paths(
     assert final.error_code == "MODEL_NOT_AVAILABLE"
     assert final.error_message == "model 'u2net' is not available on this server"
     assert str(tmp_path) not in (final.error_message or "")
+
+
+def succeeded_once(store: TaskStore, runner: Runner, task_id: str) -> TaskRecord:
+    final = store.get(task_id)
+    assert final is not None and final.status is TaskStatus.SUCCEEDED, final
+    assert store.result_png(task_id) == PNG
+    assert [r.status.terminal for r in runner.published].count(True) == 1
+    assert runner.published[-1] == final
+    return final
+
+
+# -- leases ------------------------------------------------------------------------------
+
+
+class SweepingThread:
+    """Another worker's sweeper, sweeping the same Redis over and over."""
+
+    def __init__(self, store: TaskStore) -> None:
+        self.sent: list[TaskRecord] = []
+        self.published: list[TaskRecord] = []
+        self.maintenance = Maintenance(
+            store, self.sent.append, self.published.append, max_attempts=2
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.02):
+            self.maintenance.sweep()
+
+    def __enter__(self) -> SweepingThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def test_the_lease_is_renewed_while_a_slow_pipeline_runs(
+    client: redis.Redis, prefix: str, store: TaskStore, tmp_path: Path
+) -> None:
+    lease = 0.5  # renewed every third of it: a renewal may come 0.3 s late
+    leased = TaskStore(client, prefix=prefix, ttl=TTL, lease_seconds=lease)
+    record = queued(leased)
+    # Each step takes longer than the whole lease, and no progress call comes meanwhile.
+    pipeline = StandIn(steps=3, during=lambda step: time.sleep(lease * 1.2))
+    runner = Runner(leased, tmp_path, pipeline, lease_seconds=lease)
+
+    with SweepingThread(leased) as sweeper:
+        runner.run(record.id)
+
+    final = succeeded_once(leased, runner, record.id)
+    assert (final.attempts, final.lost) == (1, 0)
+    assert final.result is not None and final.result.metadata["attempts"] == 1
+    assert sweeper.sent == [] and sweeper.published == []
+    assert zset_ids(leased, leased.leases_key) == set()
+
+
+def test_a_run_whose_task_was_reaped_stops_at_its_next_step_and_writes_nothing(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    record = queued(store)
+    reaped: list[TaskRecord] = []
+
+    def worker_presumed_dead(step: int) -> None:
+        if step == 2:  # the lease lapsed (a long stall) and a sweeper requeued the task
+            lapse(store, record.id)
+            requeued = store.reap(record.id)
+            assert requeued is not None
+            reaped.append(requeued)
+
+    pipeline = StandIn(steps=10, during=worker_presumed_dead)
+    runner = Runner(store, tmp_path, pipeline)
+
+    runner.run(record.id)
+
+    assert pipeline.reached == 2
+    final = store.get(record.id)
+    assert final == reaped[0]
+    assert final.status is TaskStatus.QUEUED
+    assert (final.attempts, final.lost) == (1, 1)
+    assert store.result_png(record.id) is None
+    assert all(event.seq < final.seq for event in runner.published)
+    assert runner.sent == []  # the sweeper that requeued it sends its message
+
+    # Its next run starts afresh, inputs intact.
+    again = Runner(store, tmp_path, StandIn())
+    again.run(record.id)
+    done = succeeded_once(store, again, record.id)
+    assert (done.attempts, done.lost) == (2, 1)
+    assert done.result is not None and done.result.metadata["attempts"] == 2
+
+
+def test_a_run_whose_task_was_taken_over_cannot_touch_the_new_run(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    record = queued(store)
+    taken: list[TaskRecord] = []
+
+    def redelivered_elsewhere(step: int) -> None:
+        if step == 2:
+            lapse(store, record.id)
+            other = store.start(record.id, worker="other-worker")
+            assert other is not None and other.status is TaskStatus.RUNNING
+            taken.append(other)
+
+    pipeline = StandIn(steps=10, during=redelivered_elsewhere)
+    runner = Runner(store, tmp_path, pipeline)
+
+    runner.run(record.id)
+
+    assert pipeline.reached == 2
+    assert store.get(record.id) == taken[0]
+    assert runner.sent == []
+    # The run that took over still holds its lease and writes the one outcome.
+    assert store.renew(taken[0])
+    assert store.fail(taken[0], "PIPELINE_ERROR", "the other run failed") is not None
+
+
+# -- shutdown ----------------------------------------------------------------------------
+
+
+def test_drain_hands_a_running_task_back_at_its_next_step(store: TaskStore, tmp_path: Path) -> None:
+    record = queued(store)
+    behind = queued(store)
+    holder: list[Runner] = []
+    pipeline = StandIn(steps=10, during=lambda step: step == 2 and holder[0].runner.drain(0))
+    runner = Runner(store, tmp_path, pipeline)
+    holder.append(runner)
+
+    runner.run(record.id)
+
+    assert pipeline.reached == 2
+    final = store.get(record.id)
+    assert final is not None and final.status is TaskStatus.QUEUED
+    assert (final.attempts, final.lost) == (1, 0)
+    assert final.stage == "requeued: its worker shut down"
+    assert store.queue_position(final) == 2
+    assert store.queue_position(behind) == 1
+    assert runner.published[-1] == final
+    assert runner.sent == [final]
+    assert record.id not in zset_ids(store, store.undispatched_key)
+    assert zset_ids(store, store.leases_key) == set()
+    assert store.result_png(record.id) is None
+
+    again = Runner(store, tmp_path, StandIn())
+    again.run(record.id)
+    done = succeeded_once(store, again, record.id)
+    assert (done.attempts, done.lost) == (2, 0)
+
+
+def test_drain_with_a_long_grace_lets_the_task_finish(store: TaskStore, tmp_path: Path) -> None:
+    record = queued(store)
+    holder: list[Runner] = []
+    pipeline = StandIn(steps=5, during=lambda step: step == 1 and holder[0].runner.drain(60))
+    runner = Runner(store, tmp_path, pipeline)
+    holder.append(runner)
+
+    runner.run(record.id)
+
+    assert pipeline.reached == 5
+    final = succeeded_once(store, runner, record.id)
+    assert (final.attempts, final.lost) == (1, 0)
+    assert runner.sent == []
+
+
+def test_drain_of_a_task_with_a_cancel_request_ends_it_cancelled(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    record = queued(store)
+    holder: list[Runner] = []
+
+    def cancel_then_stop(step: int) -> None:
+        if step == 2:
+            store.cancel(record.id)
+            holder[0].runner.drain(0)
+
+    runner = Runner(store, tmp_path, StandIn(steps=10, during=cancel_then_stop))
+    holder.append(runner)
+
+    runner.run(record.id)
+
+    final = store.get(record.id)
+    assert final is not None and final.status is TaskStatus.CANCELLED
+    assert runner.sent == []
+    assert runner.published[-1] == final
+
+
+# -- Redis outages -----------------------------------------------------------------------
+
+
+class FlakyRedis(redis.Redis):
+    """A Redis client that fails chosen calls of chosen scripts, as a network would.
+
+    `fault(script, plan...)`: the script's next calls go by the plan, one entry each:
+    "ok"; "down" (refused before reaching Redis); "reply lost" (Redis ran it, then the
+    connection dropped before the answer came back).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plans: dict[str, list[str]] = {}
+        self.injected: list[str] = []
+
+    def fault(self, script: str, *plan: str) -> None:
+        self.plans[self.register_script(script).sha] = list(plan)
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        plan = self.plans.get(sha)
+        what = plan.pop(0) if plan else "ok"
+        if what == "down":
+            self.injected.append(what)
+            raise redis.ConnectionError("injected: Redis unreachable")
+        answer = super().evalsha(sha, numkeys, *keys_and_args)
+        if what == "reply lost":
+            self.injected.append(what)
+            raise redis.ConnectionError("injected: connection lost before the reply")
+        return answer
+
+
+@pytest.fixture
+def flaky(redis_url: str, prefix: str, store: TaskStore) -> Iterator[FlakyRedis]:
+    """A client of the test's Redis, for a store under the test's prefix."""
+    connection = FlakyRedis.from_url(redis_url)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def flaky_store(flaky: FlakyRedis, prefix: str) -> TaskStore:
+    return TaskStore(flaky, prefix=prefix, ttl=TTL)
+
+
+def test_progress_goes_unrecorded_while_redis_is_unreachable_and_the_run_goes_on(
+    flaky: FlakyRedis, prefix: str, tmp_path: Path
+) -> None:
+    store = flaky_store(flaky, prefix)
+    record = queued(store)
+    flaky.fault(scripts.PROGRESS, "ok", "down", "down", "ok", "down")
+    pipeline = StandIn(steps=5)
+    runner = Runner(store, tmp_path, pipeline)
+
+    runner.run(record.id)
+
+    assert flaky.injected == ["down"] * 3
+    assert pipeline.reached == 5
+    final = succeeded_once(store, runner, record.id)
+    assert (final.attempts, final.lost) == (1, 0)
+    # Every change that was written was published, in order, none twice.
+    assert [r.seq for r in runner.published] == list(range(1, final.seq + 1))
+
+
+def test_a_start_refused_by_redis_is_retried(
+    flaky: FlakyRedis, prefix: str, tmp_path: Path
+) -> None:
+    store = flaky_store(flaky, prefix)
+    record = queued(store)
+    flaky.fault(scripts.START, "down")
+    runner = Runner(store, tmp_path, StandIn())
+
+    runner.run(record.id)
+
+    assert flaky.injected == ["down"]
+    final = succeeded_once(store, runner, record.id)
+    assert (final.attempts, final.lost) == (1, 0)
+
+
+def test_the_outcome_write_is_retried_until_redis_answers(
+    flaky: FlakyRedis, prefix: str, tmp_path: Path
+) -> None:
+    store = flaky_store(flaky, prefix)
+    record = queued(store)
+    flaky.fault(scripts.FINISH, "down", "down")
+    runner = Runner(store, tmp_path, StandIn())
+
+    runner.run(record.id)
+
+    assert flaky.injected == ["down", "down"]
+    final = succeeded_once(store, runner, record.id)
+    assert (final.attempts, final.lost) == (1, 0)
+    assert final.result is not None and final.result.metadata["attempts"] == 1
+
+
+def test_a_start_whose_reply_was_lost_still_runs_the_task(
+    flaky: FlakyRedis, prefix: str, tmp_path: Path
+) -> None:
+    # Redis ran START, the connection dropped before the answer: the retry must find
+    # the task this run's own, not a run under someone else's live lease.
+    store = flaky_store(flaky, prefix)
+    record = queued(store)
+    flaky.fault(scripts.START, "reply lost")
+    pipeline = StandIn()
+    runner = Runner(store, tmp_path, pipeline)
+
+    runner.run(record.id)
+
+    assert flaky.injected == ["reply lost"]
+    assert pipeline.reached == pipeline.steps, "the task was started but never run"
+    final = succeeded_once(store, runner, record.id)
+    assert (final.attempts, final.lost) == (1, 0)
+
+
+def test_an_outcome_whose_reply_was_lost_is_still_published(
+    flaky: FlakyRedis, prefix: str, tmp_path: Path
+) -> None:
+    store = flaky_store(flaky, prefix)
+    record = queued(store)
+    flaky.fault(scripts.FINISH, "reply lost")
+    runner = Runner(store, tmp_path, StandIn())
+
+    runner.run(record.id)
+
+    assert flaky.injected == ["reply lost"]
+    succeeded_once(store, runner, record.id)

@@ -20,7 +20,14 @@ from actors.records import (
 )
 from actors.store import TaskStore
 from tests.actors.conftest import TTL
-from tests.actors.factories import new_task
+from tests.actors.factories import (
+    assert_expires_within_ttl,
+    created,
+    keys_of,
+    lapse,
+    new_task,
+    running,
+)
 
 PNG = b"\x89PNG\r\n\x1a\nresult"
 PREVIEW = b"\x89PNG\r\n\x1a\npreview"
@@ -35,30 +42,8 @@ INFO = ResultInfo(
 )
 
 
-def created(store: TaskStore, record: TaskRecord | None = None, **inputs: bytes) -> TaskRecord:
-    task, was_created = store.create(record or new_task(), inputs)
-    assert was_created
-    return task
-
-
-def running(store: TaskStore, record: TaskRecord | None = None, **inputs: bytes) -> TaskRecord:
-    started = store.start(created(store, record, **inputs).id)
-    assert started is not None
-    return started
-
-
-def keys_of(client: redis.Redis, prefix: str) -> set[bytes]:
-    return set(client.scan_iter(match=f"{prefix}*", count=1000))
-
-
 def positions(store: TaskStore, *tasks: TaskRecord) -> list[int | None]:
     return [store.queue_position(store.get(task.id) or task) for task in tasks]
-
-
-def assert_expires_within_ttl(client: redis.Redis, *keys: str) -> None:
-    for key in keys:
-        ttl = client.ttl(key)
-        assert 0 < ttl <= TTL, f"{key} has TTL {ttl}"
 
 
 # -- create ------------------------------------------------------------------------
@@ -191,32 +176,43 @@ def test_start_moves_a_queued_task_to_running_under_attempt_one(store: TaskStore
 
 
 def test_redelivered_running_task_is_taken_over_then_ends_worker_lost(store: TaskStore) -> None:
+    # Dramatiq redelivers the message of a worker that died (its lease lapsed).
     record = created(store)
-    first = store.start(record.id, max_attempts=2)
+    first = store.start(record.id, max_attempts=2, worker="one")
     assert first is not None
+    lapse(store, record.id)
 
-    second = store.start(record.id, max_attempts=2)
+    second = store.start(record.id, max_attempts=2, worker="two")
     assert second is not None
-    assert second.status is TaskStatus.RUNNING and second.attempts == 2
-    assert second.started_at == first.started_at
+    assert second.status is TaskStatus.RUNNING and second.stage == "restarting"
+    assert (second.attempts, second.lost, second.worker) == (2, 1, "two")
+    assert second.started_at is not None and first.started_at is not None
+    assert second.started_at >= first.started_at
+    lapse(store, record.id)
 
-    lost = store.start(record.id, max_attempts=2)
+    lost = store.start(record.id, max_attempts=2, worker="three")
     assert lost is not None
     assert lost.status is TaskStatus.FAILED
     assert lost.error_code == "WORKER_LOST"
+    assert (lost.attempts, lost.lost) == (2, 2)
     assert lost.expires_at is not None
+    assert store.get(record.id) == lost
 
 
 def test_writes_of_a_worker_whose_task_was_taken_over_are_refused(store: TaskStore) -> None:
     record = created(store)
     old = store.start(record.id)
     assert old is not None
+    lapse(store, record.id)
     new = store.start(record.id)
-    assert new is not None
+    assert new is not None and new.attempts == old.attempts + 1
 
     assert store.report(old, progress=0.9, stage="denoising", step=9, total_steps=10) is None
     assert store.succeed(old, INFO, PNG) is None
     assert store.fail(old, "PIPELINE_ERROR", "late") is None
+    assert store.cancelled(old) is None
+    assert store.requeue(old) is None
+    assert not store.renew(old)
     assert store.get(record.id) == new
     done = store.succeed(new, INFO, PNG)
     assert done is not None and done.status is TaskStatus.SUCCEEDED
@@ -226,10 +222,13 @@ def test_redelivered_task_with_a_cancel_request_ends_cancelled(store: TaskStore)
     record = created(store)
     assert store.start(record.id) is not None
     store.cancel(record.id)
+    lapse(store, record.id)
 
     ended = store.start(record.id)
 
     assert ended is not None and ended.status is TaskStatus.CANCELLED
+    assert ended.error_code == "CANCELLED"
+    assert store.get(record.id) == ended
 
 
 def test_start_of_a_cancelled_task_returns_none(store: TaskStore) -> None:
