@@ -38,3 +38,11 @@ class RateLimited(ApiError):
 
 class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"
+
+
+UNAVAILABLE_MESSAGE = "the service is temporarily unavailable; try again shortly"
+
+
+def unavailable() -> ServiceUnavailable:
+    """What a client sees while the job system's store is out (see `StoreUnavailable`)."""
+    return ServiceUnavailable(UNAVAILABLE_MESSAGE)

@@ -3,7 +3,8 @@
 An unexpected error is logged with a short incident id, and only that id reaches
 the client, so a report can be matched to the log without leaking internals.
 Errors GraphQL itself raises for a malformed request (syntax, unknown fields,
-wrong variable types) get `BAD_USER_INPUT`.
+wrong variable types) get `BAD_USER_INPUT`. The job system's store being out
+(`StoreUnavailable`, from any resolver) is `SERVICE_UNAVAILABLE`, never INTERNAL.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import uuid
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+
+from actors.jobs import StoreUnavailable
+from graph.errors import UNAVAILABLE_MESSAGE, ServiceUnavailable
 
 logger = logging.getLogger("atelier.graph")
 
@@ -32,6 +36,15 @@ class PublicErrors(MaskErrors):
         return [self._public(error) for error in errors]
 
     def _public(self, error: GraphQLError) -> GraphQLError:
+        if isinstance(error.original_error, StoreUnavailable):  # logged by the schema
+            return GraphQLError(
+                message=UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": ServiceUnavailable.code},
+            )
         if _should_mask(error):
             return self.anonymise_error(error)
         if "code" not in (error.extensions or {}):

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from typing import Any
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Any, cast
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from actors.admission import Refused
-from actors.events import EVENT_TYPE, group_name
-from actors.jobs import EnqueueFailed, is_task_id
+from actors.events import EVENT_TYPE
+from actors.jobs import EnqueueFailed, StoreUnavailable, is_task_id
 from actors.records import TaskStatus
 from graph.context import Context
-from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable
+from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable, unavailable
 from graph.inputs import SubmitTaskInput
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
@@ -29,6 +32,7 @@ from graph.types import Task, task_from_record
 from graph.validation import parse_submission, require_unicode
 
 ContextInfo = Info[Context, None]
+logger = logging.getLogger("atelier.graph")
 
 REFUSALS = {
     "SUBMIT_RATE": "too many submissions; retry after extensions.retryAfter seconds",
@@ -128,14 +132,43 @@ class Subscription:
 async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGenerator[Task, None]:
     if not is_task_id(task_id):  # not even a group name can be made of it
         raise NotFound(f"no task {task_id!r}")
-    # Join the group before reading the snapshot, so no change falls in between.
-    async with context.ws.listen_to_channel(EVENT_TYPE, groups=[group_name(task_id)]) as messages:
-        seen = False
-        async for record in context.jobs.watch(owner, task_id, messages):
-            seen = True
-            yield task_from_record(record, context)
-        if not seen:
-            raise NotFound(f"no task {task_id}")
+
+    def listen(group: str) -> AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]:
+        return cast(
+            AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]],
+            context.ws.listen_to_channel(EVENT_TYPE, groups=[group]),
+        )
+
+    seen = False
+    # The job system joins the group before reading the snapshot, so no change falls
+    # in between; closing the stream leaves the group at once.
+    async with aclosing(context.jobs.watch(owner, task_id, listen)) as records:
+        try:
+            async for record in records:
+                seen = True
+                yield task_from_record(record, context)
+        except StoreUnavailable:
+            raise unavailable() from None
+    if not seen:
+        raise NotFound(f"no task {task_id}")
+
+
+def _outage(error: GraphQLError) -> bool:
+    return isinstance(error, ServiceUnavailable) or isinstance(
+        error.original_error, StoreUnavailable | ServiceUnavailable
+    )
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # A Redis outage is one line per request in the log, not a traceback each.
+        for error in filter(_outage, errors):
+            logger.warning(
+                "SERVICE_UNAVAILABLE at %s: %s", error.path, error.original_error or error
+            )
+        super().process_errors([e for e in errors if not _outage(e)], execution_context)
 
 
 def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
@@ -150,9 +183,7 @@ def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection())
-    return strawberry.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
-    )
+    return _Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = make_schema()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Any
 
 import redis
+import redis.asyncio
 import strawberry
 from channels.layers import get_channel_layer
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.retry import Retry
 
 from actors.admission import Admission
 from actors.broker import declare_actors, make_broker
@@ -27,11 +32,33 @@ def config() -> Config:
     return settings.ATELIER
 
 
+def redis_client(url: str, **options: Any) -> redis.Redis:
+    """A Redis client that fails fast during an outage and reconnects when Redis is back
+    (see `ATELIER_REDIS_TIMEOUT` in project/settings.py)."""
+    from django.conf import settings
+
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=settings.ATELIER_REDIS_TIMEOUT,
+        socket_timeout=settings.ATELIER_REDIS_TIMEOUT,
+        # A refused or dropped connection is retried once (a pooled connection may
+        # predate a Redis restart); a timeout is not: it already took its time.
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=0.5),
+            settings.ATELIER_REDIS_RETRIES,
+            supported_errors=(redis.ConnectionError,),
+        ),
+        **options,
+    )
+
+
 @functools.cache
 def store() -> TaskStore:
     jobs = config().jobs
-    client = redis.Redis.from_url(jobs.redis_url, health_check_interval=30)
-    return TaskStore(client, prefix=jobs.key_prefix, ttl=jobs.result_ttl)
+    client = redis_client(jobs.redis_url, health_check_interval=30)
+    return TaskStore(
+        client, prefix=jobs.key_prefix, ttl=jobs.result_ttl, dispatch_grace=jobs.dispatch_grace
+    )
 
 
 @functools.cache
@@ -45,6 +72,33 @@ def job_system() -> JobSystem:
     actors = declare_actors(broker, settings, never_here)
     admission = Admission(store().client, settings.admission, prefix=settings.key_prefix)
     return JobSystem(store(), actors, get_channel_layer(), admission)
+
+
+READY_TIMEOUT = 1.0  # seconds Redis has to answer PING for /readyz
+
+
+@functools.cache
+def readiness_probe() -> redis.asyncio.Redis:
+    """An asyncio client for /readyz: one PING, no retries, a short deadline."""
+    return redis.asyncio.Redis.from_url(
+        config().jobs.redis_url,
+        socket_connect_timeout=READY_TIMEOUT,
+        socket_timeout=READY_TIMEOUT,
+        retry=AsyncRetry(NoBackoff(), 0),
+    )
+
+
+class _Lifecycle:
+    shutting_down = False
+
+
+def begin_shutdown() -> None:
+    """From here on /readyz answers 503, so a load balancer sends nothing new here."""
+    _Lifecycle.shutting_down = True
+
+
+def shutting_down() -> bool:
+    return _Lifecycle.shutting_down
 
 
 @functools.cache

@@ -5,4 +5,5 @@ from project import views
 urlpatterns = [
     re_path(r"^images/(?P<task_id>[0-9a-f-]{36})/(?P<variant>result|preview)\.png$", views.image),
     path("healthz", views.healthz),
+    path("readyz", views.readyz),
 ]

@@ -1,9 +1,10 @@
-"""Plain HTTP endpoints beside GraphQL: signed image downloads and health."""
+"""Plain HTTP endpoints beside GraphQL: signed image downloads, liveness and readiness."""
 
 from __future__ import annotations
 
 import asyncio
 
+import redis
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from graph.links import LinkState
@@ -34,9 +35,23 @@ async def image(request: HttpRequest, task_id: str, variant: str) -> HttpRespons
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when Redis answers, 503 when it does not."""
+    """Liveness: 200 while this process serves requests. Touches no dependency, so a
+    Redis outage never gets a healthy web node restarted."""
+    return JsonResponse({"status": "alive"})
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when Redis answers PING within `READY_TIMEOUT`, else 503 saying
+    what is not ready. Also 503 once the process is shutting down."""
+    if services.shutting_down():
+        return JsonResponse({"status": "shutting down", "checks": {}}, status=503)
+    timeout = services.READY_TIMEOUT
     try:
-        await asyncio.wait_for(asyncio.to_thread(services.store().ping), timeout=2)
-    except Exception:
-        return JsonResponse({"status": "unavailable", "redis": False}, status=503)
-    return JsonResponse({"status": "ok", "redis": True})
+        await asyncio.wait_for(services.readiness_probe().ping(), timeout=timeout)
+    except (TimeoutError, redis.exceptions.TimeoutError):
+        problem = f"no answer to PING within {timeout:g} s"
+    except (redis.exceptions.RedisError, OSError) as error:
+        problem = f"unreachable ({type(error).__name__})"
+    else:
+        return JsonResponse({"status": "ready", "checks": {"redis": "ok"}})
+    return JsonResponse({"status": "not ready", "checks": {"redis": problem}}, status=503)

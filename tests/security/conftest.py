@@ -11,12 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api import conftest as api_fixtures
 from tests.security.hostile import OUTCOMES, RawApi, assert_healthy
 from tests.stack import ALICE_KEY, BOB_KEY, Stack, running_stack
-
-# The same model store as the API tests: tiny-random built, the real u2netp copied in.
-stack_models = api_fixtures.stack_models
 
 HOSTILE_ENV = {
     "ATELIER_SUBMIT_RATE": "1000",
