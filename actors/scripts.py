@@ -23,6 +23,13 @@ on hosts whose clocks disagree still agree on which lease has run out.
 # `requeue` puts a RUNNING task back in its queue and marks it undispatched
 # until whoever requeued it has sent its message (see store.dispatched).
 _COMMON = """
+-- Leaves the queue; an empty queue's ticket counter goes too (tickets only order
+-- waiting tasks, so the count may restart), leaving no key behind without a TTL.
+local function leave_queue(id)
+  redis.call("ZREM", KEYS[7], id)
+  if redis.call("ZCARD", KEYS[7]) == 0 then redis.call("DEL", KEYS[8]) end
+end
+
 local function now_ms()
   local t = redis.call("TIME")
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,7 +54,7 @@ local function terminate(first, result_bytes)
   redis.call("EXPIRE", KEYS[1], ttl)
   redis.call("EXPIRE", KEYS[3], ttl)
   redis.call("EXPIRE", KEYS[4], ttl)
-  redis.call("ZREM", KEYS[7], id)
+  leave_queue(id)
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZREM", KEYS[10], id)
   for i = 11, #KEYS do redis.call("DEL", KEYS[i]) end
@@ -117,7 +124,7 @@ START = (
     + """
 local status = redis.call("HGET", KEYS[1], "status")
 if status == "QUEUED" then
-  redis.call("ZREM", KEYS[7], ARGV[1])
+  leave_queue(ARGV[1])
   redis.call("HSET", KEYS[1], "status", "RUNNING", "stage", "starting")
 elseif status == "RUNNING" then
   if redis.call("HGET", KEYS[1], "run") == ARGV[6] then return redis.call("HGETALL", KEYS[1]) end
