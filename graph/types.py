@@ -81,6 +81,12 @@ class Task:
     sequence: int = strawberry.field(
         description="Bumped by every change; orders the events of one task."
     )
+    attempts: int = strawberry.field(
+        description=(
+            "Runs started so far: more than 1 when a worker was lost or stopped mid-run "
+            "and the task was run again."
+        )
+    )
     record: strawberry.Private[TaskRecord]
 
     @strawberry.field(description="1 = next to start; null unless QUEUED.")
@@ -138,5 +144,6 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         expires_at=record.expires_at,
         cancel_requested=record.cancel_requested,
         sequence=record.seq,
+        attempts=record.attempts,
         record=record,
     )

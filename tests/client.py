@@ -20,7 +20,7 @@ from tests.stack import ALICE_KEY
 
 TASK_FIELDS = """
 fragment TaskFields on Task {
-  id kind status progress stage step totalSteps queuePosition sequence cancelRequested
+  id kind status progress stage step totalSteps queuePosition sequence cancelRequested attempts
   createdAt startedAt finishedAt expiresAt
   error { code message }
   preview { width height url }

@@ -111,7 +111,7 @@ def test_task_of_a_killed_worker_completes_on_the_other_worker(
 
     print(f"\nworker SIGKILLed mid-task, other worker alive: ended in {recovered:.2f} s")
     assert final["status"] == "SUCCEEDED", final
-    assert final["result"]["metadata"]["attempts"] == 2
+    assert final["attempts"] == final["result"]["metadata"]["attempts"] == 2
     assert record(web, task["id"])["lost"] == "1"
     # Noticed once the lease lapses, then a full re-run of about 3 s.
     assert recovered < LEASE + 30
@@ -153,6 +153,7 @@ def test_task_lost_more_often_than_allowed_fails_worker_lost(
 
     assert final["status"] == "FAILED"
     assert final["error"]["code"] == "WORKER_LOST"
+    assert final["attempts"] == 2
     assert record(web, task["id"])["lost"] == "2"
 
 
