@@ -1,9 +1,8 @@
 """Strawberry's Channels consumers, with our context, authentication and websocket limits.
 
-Open GraphQL websockets are kept in a registry so that a web node shutting down
-can close them all with 1001 (Going Away) before it exits: graphql-ws clients
-reconnect on 1001 (to another node) and subscribe again, getting the task's
-snapshot first. See `close_all_going_away` and project/asgi.py.
+The websocket consumer is held to `project.wslimits`, opens while Redis is out
+(`project.outagelayer`), and tracks itself in `project.shutdown` while open, so
+that a web node shutting down can close it with 1001 (Going Away).
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ import datetime as dt
 import functools
 import json
 import logging
-import uuid
-import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -27,14 +24,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from actors.jobs import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
-from project import services
+from project import services, shutdown
+from project.outagelayer import OutageTolerantLayer
 from project.refusals import header
 from project.wslimits import TOO_MANY_REQUESTS, LegacyWSHandler, TransportWSHandler, WebsocketLimits
 
 logger = logging.getLogger("atelier.transport")
-
-GOING_AWAY = 1001
-GOING_AWAY_REASON = "server shutting down"
 
 
 @functools.cache
@@ -95,89 +90,6 @@ def _sendable(code: int) -> bool:
     return code == 1000 or 3000 <= code <= 4999
 
 
-def _daphne_protocol(send: Any) -> Any:
-    """The websocket protocol object behind an ASGI `send` from daphne, else None.
-
-    Daphne passes each application `functools.partial(server.handle_reply, protocol)`;
-    the protocol (autobahn's) can send any close code, where the ASGI message can
-    carry only 1000 and 3000-4999.
-    """
-    if isinstance(send, functools.partial) and send.args:
-        protocol = send.args[0]
-        if callable(getattr(protocol, "sendCloseFrame", None)) and hasattr(protocol, "STATE_OPEN"):
-            return protocol
-    return None
-
-
-def _closed(closing: Any) -> bool:
-    """Whether a daphne protocol is closed, or another server's close was sent."""
-    if isinstance(closing, asyncio.Future):
-        return closing.done()
-    return bool(closing.state == closing.STATE_CLOSED)
-
-
-_live: weakref.WeakSet[WSConsumer] = weakref.WeakSet()
-
-
-class _OutageTolerantLayer:
-    """The channel layer as a websocket consumer uses it, opening while Redis is out.
-
-    channels gives every consumer a channel of its own before anything else, which
-    on the pub/sub layer is a Redis SUBSCRIBE: in an outage the websocket would fail
-    its handshake. Our consumers receive only group messages, which that layer
-    routes to a consumer in process from the group's own subscription; so, when
-    Redis is out, the consumer gets a channel that exists in process only, and its
-    subscriptions answer SERVICE_UNAVAILABLE until Redis is back.
-    """
-
-    def __init__(self, layer: Any) -> None:
-        self._layer = layer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._layer, name)
-
-    async def new_channel(self, prefix: str = "specific.") -> str:
-        try:
-            return str(await self._layer.new_channel(prefix))
-        except OUTAGES:
-            local = getattr(self._layer, "_get_layer", None)
-            in_process = local() if local is not None else None
-            if not isinstance(getattr(in_process, "channels", None), dict):
-                raise
-            assert in_process is not None
-            name = f"{in_process.prefix}{prefix}{uuid.uuid4().hex}"
-            in_process.channels[name] = asyncio.Queue()
-            logger.warning("Redis unavailable: websocket channel %s is in process only", name)
-            return name
-
-
-def close_all_going_away() -> list[Any]:
-    """Close every open GraphQL websocket with 1001 (Going Away), now.
-
-    Returns what to pass to `wait_closed`. Synchronous on purpose: it must run
-    before daphne cancels the applications, in the same shutdown trigger phase.
-    """
-    closing = []
-    for consumer in list(_live):
-        try:
-            protocol = consumer.going_away()
-        except Exception:
-            logger.exception("could not close a websocket with %d", GOING_AWAY)
-            continue
-        if protocol is not None:
-            closing.append(protocol)
-    return closing
-
-
-async def wait_closed(closing: list[Any], timeout: float) -> None:
-    """Until every client has answered the close (autobahn drops a silent one after
-    its one-second close handshake timeout), or `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline and not all(_closed(protocol) for protocol in closing):
-        await asyncio.sleep(0.02)
-
-
 class WSConsumer(GraphQLWSConsumer):
     """One websocket connection, held to `WebsocketLimits` (see `project.wslimits`)."""
 
@@ -201,7 +113,7 @@ class WSConsumer(GraphQLWSConsumer):
 
     @channel_layer.setter
     def channel_layer(self, layer: Any) -> None:
-        self._layer = _OutageTolerantLayer(layer) if layer is not None else None
+        self._layer = OutageTolerantLayer(layer) if layer is not None else None
 
     @contextlib.asynccontextmanager
     async def listen_to_channel(
@@ -221,24 +133,15 @@ class WSConsumer(GraphQLWSConsumer):
             raise
 
     async def connect(self) -> None:
-        _live.add(self)
+        shutdown.track(self)
         await super().connect()
 
     def going_away(self) -> Any:
-        """Close with 1001 now and send nothing more; what to wait on (see `wait_closed`)."""
+        """Close with 1001 now and send nothing more; what to wait on (see `project.shutdown`)."""
         if self._closed:
             return None
         self._closed = True
-        protocol = _daphne_protocol(getattr(self, "base_send", None))
-        if protocol is None:  # another ASGI server: it may send 1001 itself
-            close = {"type": "websocket.close", "code": GOING_AWAY, "reason": GOING_AWAY_REASON}
-            return asyncio.ensure_future(self.base_send(close))
-        if protocol.state != protocol.STATE_OPEN:  # not accepted yet, or already closing
-            return None
-        protocol.sendCloseFrame(
-            code=GOING_AWAY, reasonUtf8=GOING_AWAY_REASON.encode(), isReply=False
-        )
-        return protocol
+        return shutdown.send_going_away(getattr(self, "base_send", None))
 
     def decode_json(self, data: str | bytes) -> object:
         return _decode_json(data)
@@ -283,7 +186,7 @@ class WSConsumer(GraphQLWSConsumer):
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self._closed = True
-        _live.discard(self)
+        shutdown.forget(self)
         await super().websocket_disconnect(message)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]

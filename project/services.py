@@ -11,7 +11,7 @@ import redis.asyncio
 import strawberry
 from channels.layers import get_channel_layer
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from actors.admission import Admission
@@ -21,6 +21,7 @@ from actors.store import TaskStore
 from graph.links import LinkSigner
 from graph.schema import make_schema
 from project.config import Config
+from project.redispolicy import fail_fast
 
 logger = logging.getLogger("atelier")
 
@@ -34,22 +35,8 @@ def config() -> Config:
 
 def redis_client(url: str, **options: Any) -> redis.Redis:
     """A Redis client that fails fast during an outage and reconnects when Redis is back
-    (see `ATELIER_REDIS_TIMEOUT` in project/settings.py)."""
-    from django.conf import settings
-
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=settings.ATELIER_REDIS_TIMEOUT,
-        socket_timeout=settings.ATELIER_REDIS_TIMEOUT,
-        # A refused or dropped connection is retried once (a pooled connection may
-        # predate a Redis restart); a timeout is not: it already took its time.
-        retry=Retry(
-            ExponentialWithJitterBackoff(base=0.05, cap=0.5),
-            settings.ATELIER_REDIS_RETRIES,
-            supported_errors=(redis.ConnectionError,),
-        ),
-        **options,
-    )
+    (see `project.redispolicy`)."""
+    return redis.Redis.from_url(url, **fail_fast(Retry), **options)
 
 
 @functools.cache
