@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 from project.devredis import free_port
 
@@ -87,6 +88,7 @@ class Stack:
             "HF_HUB_OFFLINE": "1",
             "OMP_NUM_THREADS": "1",
             "dramatiq_queue_prefetch": "1",
+            "dramatiq_worker_timeout": "100",
             # Tests submit in bursts; the admission tests set their own limits.
             "ATELIER_SUBMIT_RATE": "1000",
             "ATELIER_SUBMIT_BURST": "1000",
@@ -163,6 +165,24 @@ class Stack:
             process.stop()
         self.processes.clear()
 
+    def purge(self) -> None:
+        """Delete this stack's keys (task store, queues, channel layer) from Redis, so
+        test runs leave nothing behind in a shared one."""
+        env = self.env
+        prefixes = (
+            env["ATELIER_KEY_PREFIX"],
+            env["ATELIER_BROKER_NAMESPACE"],
+            env["ATELIER_CHANNEL_PREFIX"],
+        )
+        try:
+            client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=1)
+            for prefix in prefixes:
+                keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+                if keys:
+                    client.delete(*keys)
+        except redis.RedisError:
+            pass  # Redis is already gone (a test stopped it): nothing to leave behind
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in self.processes)
 
@@ -182,3 +202,4 @@ def running_stack(
         raise
     finally:
         stack.stop()
+        stack.purge()
