@@ -5,26 +5,28 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 import uuid
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     Awaitable,
     Callable,
-    Iterator,
     Mapping,
 )
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar
-
-import redis
 
 from actors.admission import Admission
 from actors.broker import Actors
 from actors.config import QUEUES
 from actors.events import follow, group_name, publish
+from actors.outage import (
+    Breaker,
+    Comebacks,
+    StoreUnavailable,
+    outages_raise_unavailable,
+)
 from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store import TaskStore
 
@@ -41,71 +43,6 @@ def is_task_id(text: str) -> bool:
 
 class EnqueueFailed(Exception):
     """The task was recorded but could not be queued; it is marked FAILED."""
-
-
-class StoreUnavailable(Exception):
-    """Redis (task store, queues or channel layer) did not answer: try again later.
-
-    The job system raises this, and only this, for an outage, so callers need not
-    know Redis. The original error is its `__cause__`, for the log.
-    """
-
-
-# What an outage looks like from here: refused or dropped connections, timeouts,
-# a Redis still loading its data (BusyLoadingError is a ConnectionError), and
-# socket errors the channel layer lets through as they are.
-OUTAGES: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    OSError,
-)
-
-
-@contextmanager
-def outages_raise_unavailable() -> Iterator[None]:
-    """Turn a Redis outage inside the block into `StoreUnavailable`."""
-    try:
-        yield
-    except OUTAGES as error:
-        raise StoreUnavailable(f"the task store is unavailable ({type(error).__name__})") from error
-
-
-class Breaker:
-    """Fails calls at once for `hold` seconds after Redis timed out, then lets one through.
-
-    A Redis that accepts connections but does not answer (frozen, overloaded,
-    cut off) costs every call its full socket timeout, in a thread of a small
-    pool: calls would queue behind one another for far longer than the timeout.
-    After a timeout the breaker opens; once `hold` has passed, one call at a time
-    tries Redis (the others still fail at once) until one succeeds. Refused
-    connections fail fast by themselves and do not open it, so recovery from a
-    restart is immediate.
-    """
-
-    def __init__(self, hold: float = 2.0) -> None:
-        self.hold = hold
-        self._open_until = float("-inf")
-        self._tripped = False
-        self._probing = False
-
-    @contextmanager
-    def passage(self) -> Iterator[None]:
-        probe = self._tripped
-        if probe and (self._probing or time.monotonic() < self._open_until):
-            raise StoreUnavailable("the task store timed out a moment ago")
-        self._probing = probe
-        try:
-            yield
-        except StoreUnavailable as error:
-            timed_out = isinstance(error.__cause__, redis.exceptions.TimeoutError | TimeoutError)
-            if timed_out or probe:
-                self._tripped, self._open_until = True, time.monotonic() + self.hold
-            raise
-        else:
-            self._tripped = False
-        finally:
-            if probe:
-                self._probing = False
 
 
 _inside: ContextVar[bool] = ContextVar("atelier_job_system_call", default=False)
@@ -133,65 +70,6 @@ def _translated(
 
 
 Listen = Callable[[str], AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]]
-
-
-class Comebacks:
-    """Notices Redis coming back after an outage, for the task followers of one process.
-
-    Events published while Redis was out, or before the channel layer had
-    subscribed again, are lost; a follower would learn of them only at its next
-    quiet-period resync. While anyone follows a task this pings Redis every
-    `interval` seconds and, when it answers again after failing, wakes every
-    follower to re-read its task: at once, and again after `settle` seconds, by
-    when the channel layer has re-subscribed (it retries every second).
-    """
-
-    def __init__(
-        self, ping: Callable[[], object], *, interval: float = 1.0, settle: float = 2.0
-    ) -> None:
-        self._ping = ping
-        self.interval = interval
-        self.settle = settle
-        self._followers = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._back = asyncio.Event()
-        self._pinging: asyncio.Task[None] | None = None
-
-    async def wait(self) -> None:
-        """Returns when Redis next comes back after an outage."""
-        await self._back.wait()
-
-    def follower_joined(self) -> None:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new event loop (tests): start afresh
-            self._loop, self._followers, self._back = loop, 0, asyncio.Event()
-            self._pinging = None
-        self._followers += 1
-        if self._pinging is None or self._pinging.done():
-            self._pinging = loop.create_task(self._watch())
-
-    def follower_left(self) -> None:
-        self._followers = max(0, self._followers - 1)
-
-    def _wake(self) -> None:
-        woken, self._back = self._back, asyncio.Event()
-        woken.set()
-
-    async def _watch(self) -> None:
-        assert self._loop is not None
-        out = False
-        while self._followers:
-            try:
-                await asyncio.wait_for(asyncio.to_thread(self._ping), self.interval + 5)
-            except OUTAGES:
-                out = True
-            else:
-                if out:
-                    out = False
-                    logger.info("Redis is back: task followers re-read their tasks")
-                    self._wake()
-                    self._loop.call_later(self.settle, self._wake)
-            await asyncio.sleep(self.interval)
 
 
 class JobSystem:

@@ -10,7 +10,7 @@ import logging
 import threading
 from types import TracebackType
 
-from actors.outage import REDIS_DOWN
+from actors.outage import OUTAGES
 from actors.records import TaskRecord
 from actors.store import TaskStore
 
@@ -46,7 +46,7 @@ class LeaseKeeper:
         while not self._stop.wait(self._every):
             try:
                 held = self._store.renew(self._record)
-            except REDIS_DOWN as error:
+            except OUTAGES as error:
                 # The lease may lapse if this lasts; then the task is reaped and
                 # this run learns it from the next renewal that gets through.
                 logger.warning("could not renew the lease of task %s: %s", self._record.id, error)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors.outage import REDIS_DOWN
+from actors.outage import OUTAGES
 from actors.records import TaskRecord, TaskStatus
 from actors.store import TaskStore
 
@@ -103,7 +103,7 @@ class Sweeper:
         while True:
             try:
                 self._maintenance.sweep()
-            except REDIS_DOWN as error:
+            except OUTAGES as error:
                 if not down:
                     logger.warning("sweep skipped, Redis unavailable: %s", error)
                 down = True

@@ -1,16 +1,20 @@
-"""Riding out a Redis outage in a worker: retry a write until Redis answers again.
+"""Redis outages: what they look like, and how each side of the job system rides
+them out.
 
-A worker cannot do anything useful without Redis, so waiting beats giving up: a
-task whose start or outcome is dropped would only come back through its lease,
-one attempt poorer. Past `give_up_after` the error is raised; the lease then
-decides the task's fate.
+A worker cannot do anything useful without Redis, so it waits (`when_redis_answers`):
+a task whose start or outcome is dropped would only come back through its lease,
+one attempt poorer. The web answers at once instead (`StoreUnavailable`, through a
+`Breaker` so a frozen Redis does not stack up timeouts), and `Comebacks` tells
+the subscriptions it holds to re-read their task once Redis is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import redis
@@ -19,9 +23,14 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Redis is unreachable, restarting or still loading its data (BusyLoadingError is a
-# ConnectionError); anything else is a bug and is raised at once.
-REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+# What an outage looks like: refused or dropped connections, timeouts, a Redis
+# still loading its data (BusyLoadingError is a ConnectionError), and socket
+# errors the channel layer lets through as they are. Anything else is a bug.
+OUTAGES: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+)
 
 
 def when_redis_answers(
@@ -31,9 +40,123 @@ def when_redis_answers(
     while True:
         try:
             return call()
-        except REDIS_DOWN as error:
+        except OUTAGES as error:
             if time.monotonic() >= deadline:
                 raise
             logger.warning("Redis unavailable (%s); retrying to %s", error, what)
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+class StoreUnavailable(Exception):
+    """Redis (task store, queues or channel layer) did not answer: try again later.
+
+    The job system raises this, and only this, for an outage, so callers need not
+    know Redis. The original error is its `__cause__`, for the log.
+    """
+
+
+@contextmanager
+def outages_raise_unavailable() -> Iterator[None]:
+    """Turn a Redis outage inside the block into `StoreUnavailable`."""
+    try:
+        yield
+    except OUTAGES as error:
+        raise StoreUnavailable(f"the task store is unavailable ({type(error).__name__})") from error
+
+
+class Breaker:
+    """Fails calls at once for `hold` seconds after Redis timed out, then lets one through.
+
+    A Redis that accepts connections but does not answer (frozen, overloaded,
+    cut off) costs every call its full socket timeout, in a thread of a small
+    pool: calls would queue behind one another for far longer than the timeout.
+    After a timeout the breaker opens; once `hold` has passed, one call at a time
+    tries Redis (the others still fail at once) until one succeeds. Refused
+    connections fail fast by themselves and do not open it, so recovery from a
+    restart is immediate.
+    """
+
+    def __init__(self, hold: float = 2.0) -> None:
+        self.hold = hold
+        self._open_until = float("-inf")
+        self._tripped = False
+        self._probing = False
+
+    @contextmanager
+    def passage(self) -> Iterator[None]:
+        probe = self._tripped
+        if probe and (self._probing or time.monotonic() < self._open_until):
+            raise StoreUnavailable("the task store timed out a moment ago")
+        self._probing = probe
+        try:
+            yield
+        except StoreUnavailable as error:
+            timed_out = isinstance(error.__cause__, redis.exceptions.TimeoutError | TimeoutError)
+            if timed_out or probe:
+                self._tripped, self._open_until = True, time.monotonic() + self.hold
+            raise
+        else:
+            self._tripped = False
+        finally:
+            if probe:
+                self._probing = False
+
+
+class Comebacks:
+    """Notices Redis coming back after an outage, for the task followers of one process.
+
+    Events published while Redis was out, or before the channel layer had
+    subscribed again, are lost; a follower would learn of them only at its next
+    quiet-period resync. While anyone follows a task this pings Redis every
+    `interval` seconds and, when it answers again after failing, wakes every
+    follower to re-read its task: at once, and again after `settle` seconds, by
+    when the channel layer has re-subscribed (it retries every second).
+    """
+
+    def __init__(
+        self, ping: Callable[[], object], *, interval: float = 1.0, settle: float = 2.0
+    ) -> None:
+        self._ping = ping
+        self.interval = interval
+        self.settle = settle
+        self._followers = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._back = asyncio.Event()
+        self._pinging: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        """Returns when Redis next comes back after an outage."""
+        await self._back.wait()
+
+    def follower_joined(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests): start afresh
+            self._loop, self._followers, self._back = loop, 0, asyncio.Event()
+            self._pinging = None
+        self._followers += 1
+        if self._pinging is None or self._pinging.done():
+            self._pinging = loop.create_task(self._watch())
+
+    def follower_left(self) -> None:
+        self._followers = max(0, self._followers - 1)
+
+    def _wake(self) -> None:
+        woken, self._back = self._back, asyncio.Event()
+        woken.set()
+
+    async def _watch(self) -> None:
+        assert self._loop is not None
+        out = False
+        while self._followers:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self._ping), self.interval + 5)
+            except OUTAGES:
+                out = True
+            else:
+                if out:
+                    out = False
+                    logger.info("Redis is back: task followers re-read their tasks")
+                    self._wake()
+                    self._loop.call_later(self.settle, self._wake)
+            await asyncio.sleep(self.interval)

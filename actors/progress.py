@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from actors.outage import REDIS_DOWN
+from actors.outage import OUTAGES
 from actors.records import TaskRecord
 from actors.store import TaskStore
 from pipelines.errors import Cancelled
@@ -89,7 +89,7 @@ class TaskReporter:
                 total_steps=event.total_steps,
                 preview=preview,
             )
-        except REDIS_DOWN as error:
+        except OUTAGES as error:
             logger.warning("progress of task %s not recorded: %s", self.record.id, error)
             return
         if record is None:

@@ -21,7 +21,7 @@ from cross_web import HTTPException  # strawberry's own: it answers these as pla
 from strawberry.channels import GraphQLHTTPConsumer, GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 
-from actors.jobs import OUTAGES
+from actors.outage import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
 from project import services, shutdown

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from actors.jobs import OUTAGES
+from actors.outage import OUTAGES
 
 
 class QuietRedisOutage(logging.Filter):

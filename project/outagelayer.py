@@ -15,7 +15,7 @@ import logging
 import uuid
 from typing import Any
 
-from actors.jobs import OUTAGES
+from actors.outage import OUTAGES
 
 logger = logging.getLogger("atelier.transport")
 

@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from actors.events import follow
-from actors.jobs import Breaker, StoreUnavailable, outages_raise_unavailable
+from actors.outage import Breaker, StoreUnavailable, outages_raise_unavailable
 from actors.records import TaskKind, TaskRecord, TaskStatus
 from project.devredis import EmbeddedRedis
 from tests.api import rawws
