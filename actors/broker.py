@@ -14,7 +14,8 @@ Actors = dict[TaskKind, dramatiq.Actor]
 
 
 def make_broker(settings: JobSettings) -> RedisBroker:
-    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)
+    client = settings.redis.client(socket_connect_timeout=5, health_check_interval=30)
+    broker = RedisBroker(client=client, namespace=settings.broker_namespace)
     dramatiq.set_broker(broker)
     return broker
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from actors.admission import AdmissionPolicy
 from actors.records import TaskKind
+from actors.redisurl import RedisTarget
 
 # One Dramatiq queue per kind, so operators can point workers at a subset.
 QUEUES: dict[TaskKind, str] = {
@@ -55,3 +56,8 @@ class JobSettings:
     redis_patience: float = 60.0
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)
+
+    @property
+    def redis(self) -> RedisTarget:
+        """Where Redis is: one URL for the queues, the task store and the channel layer."""
+        return RedisTarget.parse(self.redis_url)

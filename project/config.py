@@ -14,6 +14,7 @@ from pathlib import Path
 from actors.admission import AdmissionPolicy
 from actors.config import JobSettings
 from actors.records import TaskKind
+from actors.redisurl import RedisTarget
 from graph.limits import InputLimits, QueryLimits
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,13 @@ def load(env: dict[str, str] | None = None) -> Config:
         for kind, default in JobSettings().time_limits.items()
     }
     admission = AdmissionPolicy()
+    redis_url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        RedisTarget.parse(redis_url)
+    except ValueError as error:
+        raise SystemExit(f"REDIS_URL: {error}") from None
     jobs = JobSettings(
-        redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        redis_url=redis_url,
         key_prefix=env.get("ATELIER_KEY_PREFIX", "atelier:"),
         broker_namespace=env.get("ATELIER_BROKER_NAMESPACE", "atelier-dramatiq"),
         result_ttl=_int(env, "ATELIER_RESULT_TTL", 3600),

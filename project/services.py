@@ -33,16 +33,16 @@ def config() -> Config:
     return settings.ATELIER
 
 
-def redis_client(url: str, **options: Any) -> redis.Redis:
+def redis_client(**options: Any) -> redis.Redis:
     """A Redis client that fails fast during an outage and reconnects when Redis is back
     (see `project.redispolicy`)."""
-    return redis.Redis.from_url(url, **fail_fast(Retry), **options)
+    return config().jobs.redis.client(**fail_fast(Retry), **options)
 
 
 @functools.cache
 def store() -> TaskStore:
     jobs = config().jobs
-    client = redis_client(jobs.redis_url, health_check_interval=30)
+    client = redis_client(health_check_interval=30)
     return TaskStore(
         client, prefix=jobs.key_prefix, ttl=jobs.result_ttl, dispatch_grace=jobs.dispatch_grace
     )
@@ -67,8 +67,7 @@ READY_TIMEOUT = 1.0  # seconds Redis has to answer PING for /readyz
 @functools.cache
 def readiness_probe() -> redis.asyncio.Redis:
     """An asyncio client for /readyz: one PING, no retries, a short deadline."""
-    return redis.asyncio.Redis.from_url(
-        config().jobs.redis_url,
+    return config().jobs.redis.async_client(
         socket_connect_timeout=READY_TIMEOUT,
         socket_timeout=READY_TIMEOUT,
         retry=AsyncRetry(NoBackoff(), 0),

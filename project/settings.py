@@ -22,7 +22,7 @@ CHANNEL_LAYERS = {
         # Pub/sub: one PUBLISH per event however many subscribers, lowest latency.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": ATELIER.jobs.redis_url, **fail_fast(Retry)}],
+            "hosts": [ATELIER.jobs.redis.channel_layer_host(**fail_fast(Retry))],
             "prefix": ATELIER.channel_prefix,
         },
     }

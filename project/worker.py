@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 
-import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from actors.broker import declare_actors, make_broker
@@ -33,8 +32,8 @@ broker = make_broker(config.jobs)
 def store() -> TaskStore:
     # Built on first use, inside the forked worker process, never in the parent.
     jobs = config.jobs
-    client = redis.Redis.from_url(
-        jobs.redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
+    client = jobs.redis.client(
+        socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
     )
     return TaskStore(
         client,
@@ -47,7 +46,9 @@ def store() -> TaskStore:
 
 @functools.cache
 def publisher() -> ThreadedPublisher:
-    layer = RedisPubSubChannelLayer(hosts=[config.jobs.redis_url], prefix=config.channel_prefix)
+    layer = RedisPubSubChannelLayer(
+        hosts=[config.jobs.redis.channel_layer_host()], prefix=config.channel_prefix
+    )
     return ThreadedPublisher(layer)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from actors.redisurl import RedisTarget
 from project.devredis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +176,7 @@ class Stack:
             env["ATELIER_CHANNEL_PREFIX"],
         )
         try:
-            client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=1)
+            client = RedisTarget.parse(self.redis_url).client(socket_connect_timeout=1)
             for prefix in prefixes:
                 keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
                 if keys:
