@@ -8,7 +8,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from actors.config import QUEUES, JobSettings
-from actors.records import TaskKind
+from actors.records import TaskKind, TaskRecord
 
 Actors = dict[TaskKind, dramatiq.Actor]
 
@@ -30,6 +30,8 @@ def declare_actors(
     `TimeLimitExceeded` inside the task, which the runner records as TIMEOUT.
     """
     actors: Actors = {}
+    for queue in settings.queues:  # the model queues too, so a worker consumes them
+        broker.declare_queue(queue)
     for kind, queue in QUEUES.items():
 
         def perform(task_id: str) -> None:
@@ -44,3 +46,13 @@ def declare_actors(
             time_limit=settings.time_limits[kind] * 1000,
         )(perform)
     return actors
+
+
+def send_task(actors: Actors, record: TaskRecord) -> None:
+    """Queue the message that runs `record`, on its own queue (its kind's, or its
+    model's: the kind's actor runs either)."""
+    actor = actors[record.kind]
+    message = actor.message(record.id)
+    if record.queue != actor.queue_name:
+        message = message.copy(queue_name=record.queue)
+    actor.broker.enqueue(message)

@@ -9,7 +9,9 @@ from actors.admission import AdmissionPolicy
 from actors.records import TaskKind
 from actors.redisurl import RedisTarget
 
-# One Dramatiq queue per kind, so operators can point workers at a subset.
+# One Dramatiq queue per kind, and one per text-to-image model other than the
+# default ("image_generation.<model>"), so operators can point workers at a subset
+# and a worker holding a model warm keeps getting that model's tasks.
 QUEUES: dict[TaskKind, str] = {
     TaskKind.IMAGE_GENERATION: "image_generation",
     TaskKind.BACKGROUND_REMOVAL: "background_removal",
@@ -56,6 +58,27 @@ class JobSettings:
     redis_patience: float = 60.0
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)
+
+    def queue_for(self, kind: TaskKind, model: str | None) -> str:
+        """The queue of a task of `kind` naming `model` (None: the default model).
+
+        Only text-to-image models get queues of their own: loading one costs
+        gigabytes and seconds, where background removal models are small enough
+        for a worker's pipeline cache to switch between.
+        """
+        if kind is not TaskKind.IMAGE_GENERATION or model in (None, self.default_image_model):
+            return QUEUES[kind]
+        return f"{QUEUES[kind]}.{model}"
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue a task can be sent to: each kind's, and each image model's."""
+        from pipelines.text_to_image import DEFAULT_MODELS
+
+        names = {*QUEUES.values()}
+        for model in (*DEFAULT_MODELS, *self.image_models):
+            names.add(self.queue_for(TaskKind.IMAGE_GENERATION, model))
+        return sorted(names)
 
     @property
     def redis(self) -> RedisTarget:

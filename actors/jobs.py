@@ -18,8 +18,8 @@ from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from actors.admission import Admission
-from actors.broker import Actors
-from actors.config import QUEUES
+from actors.broker import Actors, send_task
+from actors.config import JobSettings
 from actors.events import follow, group_name, publish
 from actors.outage import (
     Breaker,
@@ -74,10 +74,16 @@ Listen = Callable[[str], AbstractAsyncContextManager[AsyncIterable[dict[str, Any
 
 class JobSystem:
     def __init__(
-        self, store: TaskStore, actors: Actors, channel_layer: Any, admission: Admission
+        self,
+        store: TaskStore,
+        actors: Actors,
+        channel_layer: Any,
+        admission: Admission,
+        settings: JobSettings,
     ) -> None:
         self.store = store
         self._actors = actors
+        self._settings = settings
         self._layer = channel_layer
         self._admission = admission
         self._comebacks = Comebacks(store.client.ping)
@@ -107,13 +113,13 @@ class JobSystem:
             self._admission.admit,
             owner,
             self.store.live_key(owner),
-            [self.store.queue_key(queue) for queue in QUEUES.values()],
+            [self.store.queue_key(queue) for queue in self._settings.queues],
         )
         record = TaskRecord(
             id=str(uuid.uuid4()),
             kind=kind,
             owner=owner,
-            queue=QUEUES[kind],
+            queue=self._settings.queue_for(kind, params.get("model")),
             params=dict(params),
         )
         record, created = await asyncio.to_thread(
@@ -122,7 +128,7 @@ class JobSystem:
         if not created:
             return record
         try:
-            await asyncio.to_thread(self._actors[kind].send, record.id)
+            await asyncio.to_thread(send_task, self._actors, record)
         except Exception as error:
             logger.exception("could not enqueue task %s", record.id)
             failed = await asyncio.to_thread(

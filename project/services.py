@@ -58,7 +58,7 @@ def job_system() -> JobSystem:
 
     actors = declare_actors(broker, settings, never_here)
     admission = Admission(store().client, settings.admission, prefix=settings.key_prefix)
-    return JobSystem(store(), actors, get_channel_layer(), admission)
+    return JobSystem(store(), actors, get_channel_layer(), admission, settings)
 
 
 READY_TIMEOUT = 1.0  # seconds Redis has to answer PING for /readyz

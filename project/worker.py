@@ -13,7 +13,7 @@ import logging
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from actors.broker import declare_actors, make_broker
+from actors.broker import declare_actors, make_broker, send_task
 from actors.events import ThreadedPublisher
 from actors.execution import TaskRunner
 from actors.lifecycle import WorkerLifecycle
@@ -53,7 +53,7 @@ def publisher() -> ThreadedPublisher:
 
 
 def send(record: TaskRecord) -> None:
-    actors[record.kind].send(record.id)
+    send_task(actors, record)
 
 
 @functools.cache

@@ -138,7 +138,8 @@ class Stack:
                 raise RuntimeError(f"daphne did not become healthy:\n{web.output()}")
             time.sleep(0.1)
 
-    def start_worker(self, name: str = "worker") -> Process:
+    def start_worker(self, name: str = "worker", queues: list[str] | None = None) -> Process:
+        """A Dramatiq worker, on every queue or only on `queues`."""
         return self._spawn(
             f"{name}-{len(self.processes)}",
             [
@@ -150,6 +151,7 @@ class Stack:
                 "1",
                 "--worker-shutdown-timeout",
                 "60000",
+                *(["--queues", *queues] if queues else []),
             ],
         )
 
