@@ -120,17 +120,20 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_web(self) -> Process:
+    def start_web(self, port: int | None = None) -> Process:
+        """A web node on the stack's port, or on `port` (one more node of the same
+        deployment: same Redis, prefixes and keys); returns once it is ready."""
+        port = port or self.port
         web = self._spawn(
-            f"web-{self.port}",
-            [str(BIN / "daphne"), "--port", str(self.port), "project.asgi:application"],
+            f"web-{port}",
+            [str(BIN / "daphne"), "--port", str(port), "project.asgi:application"],
         )
         deadline = time.monotonic() + 60
         while True:
             if web.popen.poll() is not None:
                 raise RuntimeError(f"daphne exited:\n{web.output()}")
             try:
-                if httpx.get(self.http_url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                     return web
             except httpx.HTTPError:
                 pass

@@ -1,0 +1,44 @@
+"""No sticky sessions: a task submitted through node A is followed live on node B and
+cancelled through node C; B sees every change, in order, to the end."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from project.devredis import free_port
+from tests.client import Api
+from tests.stack import running_stack
+
+LONG = {"imageGeneration": {"prompt": "a slow cat", "width": 64, "height": 64, "steps": 150}}
+
+
+def test_submit_on_a_follow_on_b_cancel_on_c(
+    redis_url: str, stack_models: Path, tmp_path: Path
+) -> None:
+    env = {"ATELIER_PRELOAD": "IMAGE_GENERATION"}
+    with running_stack(redis_url, tmp_path, stack_models, env) as stack:
+        ports = [stack.port, free_port(), free_port()]
+        for port in ports[1:]:
+            stack.start_web(port)
+        a, b, c = (Api(f"http://127.0.0.1:{p}", f"ws://127.0.0.1:{p}/graphql") for p in ports)
+
+        async def scenario() -> list[dict[str, Any]]:
+            task_id = a.submit(LONG)["id"]
+            events: list[dict[str, Any]] = []
+            async for event in b.follow(task_id):
+                events.append(event)
+                started = event["status"] == "RUNNING" and (event["step"] or 0) >= 5
+                if started and not any(e["cancelRequested"] for e in events):
+                    await asyncio.to_thread(c.cancel, task_id)
+            return events
+
+        events = asyncio.run(asyncio.wait_for(scenario(), 60))
+
+    sequences = [event["sequence"] for event in events]
+    assert sequences == sorted(set(sequences))
+    steps = [event["step"] for event in events if event["stage"] == "denoising"]
+    assert steps == sorted(steps) and len(steps) >= 5
+    assert any(event["cancelRequested"] for event in events)
+    assert events[-1]["status"] == "CANCELLED", events[-1]
