@@ -1,7 +1,7 @@
 """Two web nodes and three workers on one Redis, 300 tasks of every kind (submitted
-through one node, followed on the other), random cancels through either node, and one worker SIGKILLed mid-task: every task ends
-exactly once, no task runs twice, the counts add up, and every subscriber (spread
-over both nodes) gets its task's terminal event.
+through one node, followed on the other), random cancels through either node, and
+one worker SIGKILLed mid-task: every task ends exactly once, no task runs twice,
+the counts add up, and every subscriber gets its task's terminal event.
 """
 
 from __future__ import annotations
