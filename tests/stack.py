@@ -26,6 +26,9 @@ from project.devredis import free_port
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+# What a Dramatiq worker process logs once its pipelines are preloaded and it takes tasks.
+WORKER_READY = "Worker process is ready for action."
+
 ALICE_KEY = "alice-test-key-0123456789"
 BOB_KEY = "bob-test-key-9876543210"
 
@@ -197,11 +200,14 @@ class Stack:
 def running_stack(
     redis_url: str, folder: Path, model_dir: Path, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[Stack]:
-    """A web node and one worker, stopped on exit; their logs printed if starting fails."""
+    """A web node and one worker ready for tasks, stopped on exit; their logs printed
+    if starting fails."""
     stack = Stack(redis_url, folder, model_dir, dict(extra_env or {}))
     try:
         stack.start_web()
-        stack.start_worker()
+        # Preloading pipelines takes a while on a loaded machine: tests that time a
+        # task must not be timing the worker's start.
+        stack.wait_for_log(stack.start_worker(), WORKER_READY, timeout=300)
         yield stack
     except BaseException:
         print(stack.logs())

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.client import Api
-from tests.stack import Process, Stack
+from tests.stack import WORKER_READY, Process, Stack
 
 LEASE = 2.0
 ENV = {
@@ -28,7 +28,6 @@ ENV = {
 }
 # About 3 s of denoising on the tiny model: long enough to act on mid-run.
 LONG = {"imageGeneration": {"prompt": "a slow cat", "width": 64, "height": 64, "steps": 150}}
-READY = "Worker process is ready for action."
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,7 @@ def start_worker(web: Stack, workers: list[Process], **env: str) -> Process:
     finally:
         web.extra_env = saved
     workers.append(process)
-    web.wait_for_log(process, READY)
+    web.wait_for_log(process, WORKER_READY)
     return process
 
 

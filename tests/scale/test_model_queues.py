@@ -10,9 +10,7 @@ import redis
 
 from pipelines import tiny_random
 from tests.client import Api
-from tests.stack import Stack
-
-READY = "Worker process is ready for action."
+from tests.stack import WORKER_READY, Stack
 
 
 def test_each_model_queue_is_served_by_the_workers_pointed_at_it(
@@ -30,7 +28,7 @@ def test_each_model_queue_is_served_by_the_workers_pointed_at_it(
         default_only = stack.start_worker("default", queues=["image_generation"])
         second_only = stack.start_worker("second", queues=["image_generation.second"])
         for worker in (default_only, second_only):
-            stack.wait_for_log(worker, READY)
+            stack.wait_for_log(worker, WORKER_READY)
         api = Api(stack.http_url, stack.ws_url)
         small = {"prompt": "x", "width": 64, "height": 64, "steps": 1}
 
