@@ -12,7 +12,7 @@ export ATELIER_MODEL_DIR ?= $(CURDIR)/models
 # rembg imports numba (through pymatting); a persistent cache saves its JIT on every start.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
-.PHONY: install run test lint format models bench-pipelines bench-latency schema clean
+.PHONY: install run test lint format models bench-pipelines bench-latency schema clean clients
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,4 +59,10 @@ bench-latency: install
 	$(BIN)/python -m bench.latency
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache clients/typescript/node_modules
+
+# The TypeScript client (Node.js and npm come with the venv): install its locked packages, regenerate
+# clients/typescript/src/generated/graphql.ts from schema.graphql and its operations
+# (commit the result; a test fails when it drifts), and type-check it.
+clients: install
+	cd clients/typescript && PATH="$(CURDIR)/$(BIN):$$PATH" sh -c "npm ci --prefer-offline --no-audit --no-fund && npm run codegen && npm run check"

@@ -1,0 +1,215 @@
+"""Submit a text-to-image task to Atelier and follow it to the end with a progress bar.
+
+    pip install "gql[websockets]"
+    ATELIER_URL=ws://127.0.0.1:8000/graphql ATELIER_API_KEY=<key> \\
+        python clients/python/example.py "a lighthouse at dusk" --steps 20
+
+Both operations run over one websocket (protocol graphql-transport-ws), authenticated
+by the connection_init payload. Ctrl-C cancels the task. Exits 0 when the task
+SUCCEEDED, 1 when it FAILED or was CANCELLED (or on an error), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportError, TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+from websockets.exceptions import ConnectionClosed
+
+# Every task event is a whole `Task`: one fragment serves the mutations and the
+# subscription (the same operations as clients/typescript/src/operations.graphql).
+DOCUMENT = """
+fragment TaskFields on Task {
+  id kind status progress stage step totalSteps queuePosition sequence attempts
+  cancelRequested createdAt startedAt finishedAt expiresAt
+  preview { width height url }
+  error { code message }
+  result {
+    seed promptUsed negativePromptUsed metadata
+    image { contentType width height url }
+  }
+}
+
+mutation SubmitTask($input: SubmitTaskInput!, $idempotencyKey: String) {
+  submitTask(input: $input, idempotencyKey: $idempotencyKey) { ...TaskFields }
+}
+
+mutation CancelTask($id: ID!) {
+  cancelTask(id: $id) { ...TaskFields }
+}
+
+subscription TaskProgress($id: ID!) {
+  taskProgress(id: $id) { ...TaskFields }
+}
+"""
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+BAR_WIDTH = 30
+
+
+def request(operation: str, **variables: Any) -> GraphQLRequest:
+    return GraphQLRequest(DOCUMENT, operation_name=operation, variable_values=variables)
+
+
+def progress_bar(task: dict[str, Any]) -> str:
+    """`[##########....................]  33% RUNNING   denoising 2/6`"""
+    progress = float(task["progress"])
+    filled = min(BAR_WIDTH, max(0, int(progress * BAR_WIDTH)))
+    parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}]", f"{int(progress * 100)}%".rjust(4)]
+    parts.append(task["status"].ljust(9))
+    if task["stage"]:
+        parts.append(task["stage"])
+    if task["step"] is not None and task["totalSteps"] is not None:
+        parts.append(f"{task['step']}/{task['totalSteps']}")
+    if task["queuePosition"] is not None:
+        parts.append(f"(position {task['queuePosition']} in the queue)")
+    if task["cancelRequested"] and task["status"] not in TERMINAL and task["stage"] != "cancelling":
+        parts.append("(cancelling)")
+    return " ".join(parts)
+
+
+def describe(task: dict[str, Any]) -> str:
+    lines = [f"{task['status']} {task['kind']} {task['id']}"]
+    result = task["result"]
+    if result:
+        image = result["image"]
+        lines.append(f"image:    {image['url']}")
+        lines.append(f"          {image['width']}x{image['height']} {image['contentType']}")
+        if result["seed"] is not None:
+            lines.append(f"seed:     {result['seed']}")
+        if result["promptUsed"] is not None:
+            lines.append(f"prompt:   {result['promptUsed']}")
+        lines.append(f"metadata: {json.dumps(result['metadata'])}")
+    if task["error"]:
+        lines.append(f"error:    {task['error']['code']}: {task['error']['message']}")
+    if task["expiresAt"]:
+        lines.append(f"expires:  {task['expiresAt']}")
+    return "\n".join(lines)
+
+
+# Atelier's websocket close codes (README, "Websocket close codes").
+CLOSE_CODES = {
+    4403: "bad or missing API key: check ATELIER_API_KEY",
+    4408: "no connection_init in time",
+    4429: "too many messages on this connection",
+}
+
+
+def explain(error: BaseException) -> str:
+    """GraphQL errors with the `extensions.code` that Atelier puts on every one; a
+    close code or a socket error from under gql's transport errors."""
+    if isinstance(error, TransportQueryError) and error.errors:
+        described = []
+        for item in error.errors:
+            extensions = item.get("extensions") or {}
+            field = f" ({extensions['field']})" if extensions.get("field") else ""
+            described.append(f"{extensions.get('code', 'ERROR')}{field}: {item.get('message')}")
+        return "; ".join(described)
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionClosed) and cause.rcvd is not None:
+            code, reason = cause.rcvd.code, cause.rcvd.reason
+            why = ": ".join(filter(None, [CLOSE_CODES.get(code, ""), reason]))
+            return f"the websocket closed with {code}" + (f" ({why})" if why else "")
+        if isinstance(cause, OSError):
+            return f"{error}: {cause}"
+        cause = cause.__cause__ or cause.__context__
+    return str(error) or type(error).__name__
+
+
+def parse(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description="Generate an image with Atelier.")
+    parser.add_argument("prompt")
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--height", type=int)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--model")
+    parser.add_argument("--previews", action="store_true")
+    args = parser.parse_args(argv)  # exits 2 on bad arguments
+    # Left out, a field takes the server's default (512x512, 30 steps, a random seed).
+    given = {
+        "width": args.width,
+        "height": args.height,
+        "steps": args.steps,
+        "seed": args.seed,
+        "model": args.model,
+    }
+    return {
+        "prompt": args.prompt,
+        "previews": args.previews,
+        **{name: value for name, value in given.items() if value is not None},
+    }
+
+
+async def run(image_generation: dict[str, Any]) -> int:
+    url = os.environ.get("ATELIER_URL") or "ws://127.0.0.1:8000/graphql"
+    key = os.environ.get("ATELIER_API_KEY")
+    transport = WebsocketsTransport(
+        url=url,
+        init_payload={"Authorization": f"Bearer {key}"} if key else {},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],  # graphql-transport-ws
+    )
+    tty = sys.stdout.isatty()
+    task: dict[str, Any] | None = None
+    try:
+        async with Client(transport=transport) as session:
+            submitted = await session.execute(
+                request("SubmitTask", input={"imageGeneration": image_generation})
+            )
+            task = submitted["submitTask"]
+            print(f"submitted {task['kind']} {task['id']} to {url}", flush=True)
+
+            # Ctrl-C asks the server to cancel; the subscription then ends with CANCELLED.
+            task_id = task["id"]
+            loop = asyncio.get_running_loop()
+            pending: set[asyncio.Task[Any]] = set()
+
+            def cancelled(job: asyncio.Task[Any]) -> None:
+                pending.discard(job)
+                error = None if job.cancelled() else job.exception()
+                if error is not None:
+                    print(f"cancel failed: {explain(error)}", file=sys.stderr)
+
+            def cancel() -> None:
+                print("\ncancelling… (Ctrl-C again to quit)", file=sys.stderr)
+                loop.remove_signal_handler(signal.SIGINT)
+                job = loop.create_task(session.execute(request("CancelTask", id=task_id)))
+                pending.add(job)  # a reference, so the job is not collected mid-flight
+                job.add_done_callback(cancelled)
+
+            loop.add_signal_handler(signal.SIGINT, cancel)
+            async for event in session.subscribe(request("TaskProgress", id=task_id)):
+                task = event["taskProgress"]
+                # On a terminal, one line redrawn in place; in a log, one line per event.
+                if tty:
+                    print(f"\r{progress_bar(task)}\x1b[K", end="", flush=True)
+                else:
+                    print(progress_bar(task), flush=True)
+            if tty:
+                print()
+    except (TransportError, OSError) as error:  # TimeoutError is an OSError
+        print(("\n" if tty else "") + explain(error), file=sys.stderr)
+        return 1
+    assert task is not None
+    if task["status"] not in TERMINAL:
+        print(f"the subscription ended while the task was {task['status']}", file=sys.stderr)
+        return 1
+    print(describe(task))
+    return 0 if task["status"] == "SUCCEEDED" else 1
+
+
+def main() -> int:
+    return asyncio.run(run(parse(sys.argv[1:])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

