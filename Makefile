@@ -12,7 +12,7 @@ export ATELIER_MODEL_DIR ?= $(CURDIR)/models
 # rembg imports numba (through pymatting); a persistent cache saves its JIT on every start.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
-.PHONY: install run test lint format models bench-pipelines bench-latency schema clean clients
+.PHONY: install run test lint format models bench bench-pipelines bench-latency schema clean clients
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ models: install
 # Re-export schema.graphql after changing the API (a test fails when it drifts).
 schema: install
 	$(BIN)/python -m graph.export schema.graphql
+
+# Every benchmark, one table, bench/results/latest.json (several minutes; not part of
+# `make test`, which runs the --quick smoke variant).
+bench: install
+	$(BIN)/python -m bench
 
 bench-pipelines: install
 	$(BIN)/python -m bench.pipelines

@@ -8,7 +8,7 @@ step) N times, one at a time, each over one websocket connection:
     both clocks are this machine's)
 and the worker process's RSS before and after the run.
 
-    python -m bench.latency [--tasks 100] [--rss-tasks 200]
+    python -m bench.latency [--tasks 200] [--quick]
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from gql import Client, gql
 
+from bench.stats import goal, percentile, rss_mb, worker_pid
 from pipelines import tiny_random
 from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from tests.client import PROGRESS, SUBMIT, Api
-from tests.stack import Stack
+from tests.stack import WORKER_READY, Stack
 
 CHEAPEST = {
     "imageGeneration": {
@@ -38,24 +39,6 @@ CHEAPEST = {
         "refinePrompt": False,
     }
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def worker_pid(main_pid: int) -> int:
-    """Dramatiq forks its worker process from the main one."""
-    children = Path(f"/proc/{main_pid}/task/{main_pid}/children").read_text().split()
-    return int(children[0])
 
 
 async def one_task(session: Client) -> tuple[float, float]:
@@ -87,20 +70,19 @@ async def run_tasks(api: Api, count: int) -> tuple[list[float], list[float]]:
     return to_running, to_terminal
 
 
-def summary(values: list[float]) -> dict[str, float]:
+def spread(values: list[float]) -> dict[str, float]:
     return {
-        "p50": round(statistics.median(values), 2),
+        "p50": round(percentile(values, 50), 2),
         "p95": round(percentile(values, 95), 2),
+        "p99": round(percentile(values, 99), 2),
         "max": round(max(values), 2),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=100)
-    parser.add_argument("--rss-tasks", type=int, default=200)
-    args = parser.parse_args()
-
+def run(tasks: int = 200, quick: bool = False) -> dict[str, Any]:
+    """One task at a time, `tasks` times (20 when quick), on a stack of its own."""
+    if quick:
+        tasks = 20
     work = Path(tempfile.mkdtemp(prefix="atelier-latency-"))
     embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
     redis_url = embedded.url if embedded else LOCAL_URL
@@ -111,28 +93,34 @@ def main() -> None:
     try:
         stack.start_web()
         worker = stack.start_worker()
+        stack.wait_for_log(worker, WORKER_READY, timeout=300)
         api = Api(stack.http_url, stack.ws_url)
         asyncio.run(run_tasks(api, 3))  # warm-up: first task, imports, connections
         pid = worker_pid(worker.popen.pid)
         rss_before = rss_mb(pid)
-        to_running, to_terminal = asyncio.run(run_tasks(api, args.tasks))
-        asyncio.run(run_tasks(api, max(0, args.rss_tasks - args.tasks)))
+        to_running, to_terminal = asyncio.run(run_tasks(api, tasks))
         rss_after = rss_mb(pid)
     finally:
         stack.stop()
+        stack.purge()
         if embedded:
             embedded.stop()
-    report = {
-        "tasks": args.tasks,
-        "submitToFirstRunningMs": summary(to_running),
-        "finishToTerminalEventMs": summary(to_terminal),
-        "workerRssMb": {
-            "before": round(rss_before, 1),
-            "after": round(rss_after, 1),
-            "tasks": max(args.rss_tasks, args.tasks),
-        },
+    terminal = spread(to_terminal)
+    return {
+        "tasks": tasks,
+        "submitToFirstRunningMs": spread(to_running),
+        "finishToTerminalEventMs": terminal,
+        "workerRssMb": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
+        "goals": {"terminal event latency p50 <= 10 ms": goal(terminal["p50"], 10, at_least=False)},
     }
-    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="20 tasks, for a smoke test")
+    args = parser.parse_args()
+    print(json.dumps(run(args.tasks, args.quick), indent=2))
 
 
 if __name__ == "__main__":

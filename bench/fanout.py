@@ -1,0 +1,834 @@
+"""Fan-out: many websocket subscribers following running tasks' progress through one web node.
+
+For each level (number of subscribers) it starts a fresh daphne (tests/stack.py,
+private prefixes, on the local Redis or an embedded one), starts one task per
+`per_task` subscribers through the worker's own store-and-publish path
+(bench/fanout_emitter.py: TaskStore + TaskReporter + ThreadedPublisher, no
+Dramatiq), connects the subscribers from several client processes
+(bench/fanout_client.py: one websocket and one `taskProgress` subscription each),
+then has every task report `rate` steps a second for `seconds` and succeed. The
+subscribers get 4 s after the last report to receive everything; what is still
+pending then is counted as missed, and in the lag spread with its lag so far.
+
+Measured per level:
+  - deliveries/s: events received by all subscribers (initial snapshots not
+    counted) over the emission window (first scheduled report to the later of the
+    last report and the last receipt), beside what was offered;
+  - lag p50/p95/p99/max: receipt - the moment the emitter called the reporter
+    (before the store write); `webLagMs` is receipt - the moment the event went to
+    the channel layer (after the store write);
+  - web CPU % (utime+stime from /proc/<pid>/stat, 100 % = one core) over the
+    window, web CPU µs per delivery (steadier than rates on a shared machine),
+    how long its event-loop thread waited for a CPU (/proc/<pid>/schedstat: what
+    other processes took from it), RSS once every subscription is held, and peak
+    RSS (VmHWM);
+  - CPU % of the client processes, of this process (the emitter) and of Redis
+    (INFO, the whole server: shared with anything else using it);
+  - connections refused (connect, handshake, init or subscribe failed), deliveries
+    missed, subscribers that missed the terminal event;
+  - the web's garbage collections in the window (count, CPU, pauses per
+    generation), through a small probe loaded into it as a sitecustomize (GC_PROBE).
+
+    python -m bench.fanout [--quick] [--levels 100,500,2000] [--seconds 8]
+                           [--clients 4] [--profile DIR] [--web-gc tuned] [--keep]
+                           [--json PATH]
+
+--profile DIR records the web process with py-spy (`pip install py-spy`) during
+the largest level's emission and adds its top frames to the result. --web-gc
+tuned tries a GC fix without touching the app: gc.freeze() once it is loaded and
+gc.set_threshold(50000, 20, 100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench.fanout_emitter import Emission, Emitter
+from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
+from tests.stack import ALICE_KEY, BIN, ROOT, Stack
+
+LEVELS = (100, 500, 2000)
+QUICK_LEVELS = (100,)
+PER_TASK = 20
+RATE = 10.0
+TICK = os.sysconf("SC_CLK_TCK")
+GOAL_DELIVERIES = 5000.0
+GOAL_P95_MS = 50.0
+GOAL_RSS_MB = 1024.0
+GOAL_RSS_LEVEL = 2000
+
+# Loaded into the web process only (a sitecustomize on its PYTHONPATH): times its
+# garbage collections through gc.callbacks and writes the totals to a file every
+# 0.5 s. With FANOUT_WEB_GC=tuned it also tries the fix proposed for GC pauses:
+# gc.freeze() once the app is loaded, and a higher gen-0 threshold.
+GC_PROBE = """
+import gc, json, os, sys, threading, time
+_path = os.environ.get("FANOUT_GC_STATS")
+if _path and "daphne" in sys.argv[0]:
+    _stats = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0], "cpuSeconds": [0.0, 0.0, 0.0],
+              "maxPauseSeconds": [0.0, 0.0, 0.0]}
+    _began = [0.0, 0.0]
+
+    def _timed(phase, info):
+        if phase == "start":
+            _began[0], _began[1] = time.perf_counter(), time.thread_time()
+            return
+        generation, pause = info["generation"], time.perf_counter() - _began[0]
+        _stats["collections"][generation] += 1
+        _stats["seconds"][generation] += pause
+        _stats["cpuSeconds"][generation] += time.thread_time() - _began[1]
+        _stats["maxPauseSeconds"][generation] = max(_stats["maxPauseSeconds"][generation], pause)
+
+    gc.callbacks.append(_timed)
+    _tuned = os.environ.get("FANOUT_WEB_GC") == "tuned"
+    if _tuned:
+        gc.set_threshold(50_000, 20, 100)
+
+    def _write():
+        frozen = False
+        while True:
+            time.sleep(0.5)
+            if _tuned and not frozen and os.path.exists(_path + ".freeze"):
+                gc.freeze()
+                frozen = True
+            _stats["at"] = time.time()
+            _stats["frozen"] = gc.get_freeze_count()
+            _stats["threshold"] = gc.get_threshold()
+            with open(_path + ".tmp", "w") as out:
+                json.dump(_stats, out)
+            os.replace(_path + ".tmp", _path)
+
+    threading.Thread(target=_write, name="fanout-gc-probe", daemon=True).start()
+"""
+
+
+# -- /proc ---------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the process's main thread (the web's event loop) waited for a CPU while
+    runnable: how much other processes held it back."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy, divided by its CPU count."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / TICK / (os.cpu_count() or 1)
+
+
+def memory_mb(pid: int, name: str) -> float:
+    """A /proc/<pid>/status memory line (VmRSS, VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {name} for {pid}")
+
+
+class Sampler:
+    """Samples cumulative counters (CPU seconds) every `every` seconds, in a thread."""
+
+    def __init__(self, counters: Mapping[str, Callable[[], float]], every: float = 0.25) -> None:
+        self.counters = dict(counters)
+        self.every = every
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        values = {}
+        for name, read in self.counters.items():
+            try:
+                values[name] = read()
+            except (OSError, IndexError, ValueError):
+                continue  # exited
+        self.samples.append((time.time(), values))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.every)
+        self._sample()
+
+    def percent(self, name: str, start: float, end: float) -> float | None:
+        """% of one CPU `name` used between the samples nearest `start` and `end`."""
+        inside = [(t, v[name]) for t, v in self.samples if name in v and start <= t <= end]
+        before = [(t, v[name]) for t, v in self.samples if name in v and t < start]
+        points = before[-1:] + inside
+        if len(points) < 2 or points[-1][0] <= points[0][0]:
+            return None
+        return 100 * (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+
+    def used(self, name: str, start: float, end: float) -> float | None:
+        """The counter's increase between the samples nearest `start` and `end`."""
+        inside = [v[name] for t, v in self.samples if name in v and start <= t <= end]
+        before = [v[name] for t, v in self.samples if name in v and t < start]
+        points = before[-1:] + inside
+        return points[-1] - points[0] if len(points) >= 2 else None
+
+
+def redis_cpu(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+# -- numbers -------------------------------------------------------------------
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def spread_ms(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 2)
+
+    return {
+        "p50": ms(percentile(ordered, 50)),
+        "p95": ms(percentile(ordered, 95)),
+        "p99": ms(percentile(ordered, 99)),
+        "max": ms(ordered[-1] if ordered else None),
+    }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# -- one level -----------------------------------------------------------------
+@dataclass
+class Clients:
+    """The subscriber processes of one level."""
+
+    popens: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    outs: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def spawn(
+        cls, folder: Path, url: str, assignment: list[list[str]], concurrency: int
+    ) -> Clients:
+        clients = cls()
+        for index, tasks in enumerate(assignment):
+            out = folder / f"client-{index}.json"
+            spec = folder / f"client-{index}.spec.json"
+            spec.write_text(
+                json.dumps(
+                    {
+                        "url": url,
+                        "key": ALICE_KEY,
+                        "tasks": tasks,
+                        "out": str(out),
+                        "connect_concurrency": concurrency,
+                        "connect_timeout": 30,
+                    }
+                )
+            )
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "bench.fanout_client", str(spec)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            clients.popens.append(popen)
+            clients.outs.append(out)
+        return clients
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for popen in self.popens:
+            assert popen.stdout is not None
+            line = _readline(popen.stdout, deadline - time.monotonic())
+            if not line.startswith(b"{"):
+                raise RuntimeError(f"a client process did not get ready: {line!r}")
+
+    def finish(self, timeout: float) -> tuple[list[dict[str, Any]], float | None]:
+        """Wait for every client to end by itself, then tell the rest to stop.
+
+        Returns their results, and when they were told to stop (None if none was)."""
+        deadline = time.monotonic() + timeout
+        for popen in self.popens:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(max(0.0, deadline - time.monotonic()))
+        stopped_at = None
+        for popen in self.popens:
+            if popen.poll() is None and popen.stdin is not None:
+                stopped_at = stopped_at or time.time()
+                with contextlib.suppress(BrokenPipeError):
+                    popen.stdin.write(b"stop\n")
+                    popen.stdin.flush()
+        for popen in self.popens:
+            try:
+                popen.wait(30)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait(5)
+        results = [json.loads(out.read_text()) for out in self.outs if out.exists()]
+        return results, stopped_at
+
+    def kill(self) -> None:
+        for popen in self.popens:
+            if popen.poll() is None:
+                popen.kill()
+                popen.wait(5)
+
+
+def _readline(stream: Any, timeout: float) -> bytes:
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(max(0.0, timeout))
+    if not result:
+        raise RuntimeError("timed out waiting for a client process to get ready")
+    return result[0]
+
+
+def assign(tasks: list[str], subscribers: int, per_task: int, processes: int) -> list[list[str]]:
+    """Task id per subscriber (`per_task` each), dealt round-robin to the processes."""
+    wanted = [tasks[index // per_task] for index in range(subscribers)]
+    return [wanted[p::processes] for p in range(processes) if wanted[p::processes]]
+
+
+def run_level(
+    redis_url: str,
+    work: Path,
+    subscribers: int,
+    *,
+    seconds: float,
+    clients: int,
+    per_task: int = PER_TASK,
+    rate: float = RATE,
+    connect_concurrency: int = 16,
+    extra_env: Mapping[str, str] | None = None,
+    profile: Path | None = None,
+    web_gc: str = "default",
+    drain: float = 4.0,
+) -> dict[str, Any]:
+    folder = work / f"level-{subscribers}"
+    probe = work / "gcprobe"
+    probe.mkdir(exist_ok=True)
+    (probe / "sitecustomize.py").write_text(GC_PROBE)
+    gc_stats = folder / "web-gc.json"
+    env = {
+        "ATELIER_DEBUG": "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(probe), os.environ.get("PYTHONPATH")])),
+        "FANOUT_GC_STATS": str(gc_stats),
+        "FANOUT_WEB_GC": web_gc,
+        **(extra_env or {}),
+    }
+    stack = Stack(redis_url, folder, work / "models", env)
+    steps = max(1, round(seconds * rate))
+    emitter: Emitter | None = None
+    procs: Clients | None = None
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        web = stack.start_web()
+        web_pid = web.popen.pid
+        rss_idle = memory_mb(web_pid, "VmRSS")
+        Path(f"{gc_stats}.freeze").touch()  # the app is loaded (web_gc="tuned" freezes it)
+        emitter = Emitter(
+            redis_url, stack.env["ATELIER_KEY_PREFIX"], stack.env["ATELIER_CHANNEL_PREFIX"]
+        )
+        tasks = emitter.start_tasks(math.ceil(subscribers / per_task))
+        assignment = assign([t.id for t in tasks], subscribers, per_task, clients)
+        connect_began = time.time()
+        procs = Clients.spawn(folder, stack.ws_url, assignment, connect_concurrency)
+        procs.wait_ready(timeout=180)
+        connect_seconds = time.time() - connect_began
+        rss_held = memory_mb(web_pid, "VmRSS")
+        counters: dict[str, Callable[[], float]] = {
+            "web": lambda: cpu_seconds(web_pid),
+            "webWait": lambda: run_queue_seconds(web_pid),
+            "emitter": lambda: cpu_seconds(os.getpid()),
+            "machine": machine_busy_seconds,
+        }
+        for n, popen in enumerate(procs.popens):
+            counters[f"client{n}"] = functools.partial(cpu_seconds, popen.pid)
+        redis_before = redis_cpu(emitter.client)
+        gc_before = _read_json(gc_stats)
+        start_at = time.time() + 0.3
+        if profile is not None:
+            spy = _start_profiler(profile, web_pid, seconds + 2)
+        with Sampler(counters) as sampler:
+            emission = emitter.run(tasks, steps=steps, rate=rate, start_at=start_at)
+            redis_after = redis_cpu(emitter.client)
+            redis_at = time.time()
+            results, stopped_at = procs.finish(timeout=drain)
+        rss_peak = memory_mb(web_pid, "VmHWM")
+        time.sleep(0.6)  # the probe's next write
+        gc_after = _read_json(gc_stats)
+        profiled = _finish_profiler(spy, profile) if spy is not None and profile else None
+        web_log = web.output()
+    finally:
+        if procs is not None:
+            procs.kill()
+        if spy is not None and spy.poll() is None:
+            spy.kill()
+        stack.stop()
+        if emitter is not None:
+            emitter.close()
+            _forget(emitter.client, stack.env["ATELIER_KEY_PREFIX"])
+    summary = summarise(
+        subscribers,
+        emission,
+        results,
+        sampler,
+        stopped_at=stopped_at,
+        clients=len(assignment),
+        per_task=per_task,
+    )
+    summary["web"].update(
+        {
+            "rssIdleMb": round(rss_idle, 1),
+            "rssHeldMb": round(rss_held, 1),
+            "rssPeakMb": round(rss_peak, 1),
+            "errorsInLog": web_log.count("Traceback"),
+        }
+    )
+    summary["web"]["gc"] = _gc_delta(gc_before, gc_after, web_gc)
+    summary["connectSeconds"] = round(connect_seconds, 2)
+    summary["redisCpuPercent"] = _round(
+        100 * (redis_after - redis_before) / max(1e-6, redis_at - start_at)
+    )
+    if profiled is not None:
+        summary["profile"] = profiled
+    return summary
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _gc_delta(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, mode: str
+) -> dict[str, Any] | None:
+    """The web's garbage collections during the emission window, per generation."""
+    if before is None or after is None:
+        return None
+
+    def delta(name: str, digits: int) -> list[float]:
+        return [round(b - a, digits) for a, b in zip(before[name], after[name], strict=True)]
+
+    return {
+        "mode": mode,
+        "collections": delta("collections", 0),
+        "cpuSeconds": delta("cpuSeconds", 3),
+        "pauseSeconds": delta("seconds", 3),
+        "maxPauseSecondsEver": [round(v, 3) for v in after["maxPauseSeconds"]],
+        "frozenObjects": after["frozen"],
+    }
+
+
+def summarise(
+    subscribers: int,
+    emission: Emission,
+    results: list[dict[str, Any]],
+    sampler: Sampler,
+    *,
+    stopped_at: float | None,
+    clients: int,
+    per_task: int,
+) -> dict[str, Any]:
+    """One level's numbers (see the module docstring).
+
+    Deliveries still undelivered when the clients were stopped (the web fell
+    behind) count in the lag spread with their lag at that moment, a lower bound:
+    `lagIsLowerBound` says so.
+    """
+    emitted, published = emission.emitted, emission.published
+    by_task: dict[str, list[tuple[int, float]]] = {}
+    for (task, seq), at in emitted.items():
+        by_task.setdefault(task, []).append((seq, at))
+    lags: list[float] = []
+    web_lags: list[float] = []
+    offered = delivered = censored = missed_terminal = incomplete = errors = 0
+    last_receipt = emission.started_at
+    subscriptions = [s for r in results for s in r["subscriptions"]]
+    refused = sum(r["refused"] for r in results) + max(0, subscribers - len(subscriptions))
+    reasons: Counter[str] = Counter()
+    for r in results:
+        reasons.update(r["refusedReasons"])
+    for sub in subscriptions:
+        if sub["refused"]:
+            continue
+        task = sub["task"]
+        received = dict((seq, at) for seq, at in reversed(sub["events"]))  # first receipt
+        for seq, at in by_task.get(task, []):
+            offered += 1
+            got = received.get(seq)
+            if got is None:
+                if stopped_at is not None:
+                    censored += 1
+                    lags.append(stopped_at - at)
+                continue
+            delivered += 1
+            lags.append(got - at)
+            if (task, seq) in published:
+                web_lags.append(got - published[(task, seq)])
+            last_receipt = max(last_receipt, got)
+        missed_terminal += not sub["terminal"]
+        incomplete += not sub["completed"]
+        errors += bool(sub["error"])
+    start = emission.started_at
+    end = max(emission.ended_at, last_receipt)
+    window = max(1e-6, end - start)
+    emit_window = max(1e-6, emission.ended_at - start)
+    client_cpu = [sampler.percent(f"client{n}", start, end) for n in range(clients)]
+    client_values = [v for v in client_cpu if v is not None]
+    web_cpu = sampler.used("web", start, end)
+    per_delivery = web_cpu / delivered if web_cpu is not None and delivered else None
+    machine = sampler.percent("machine", start, end)
+    return {
+        "subscribers": subscribers,
+        "tasks": len(by_task),
+        "perTask": per_task,
+        "clientProcesses": clients,
+        "eventsEmitted": len(emitted),
+        "emittedPerSecond": round(len(emitted) / emit_window, 1),
+        "emitterLateMs": spread_ms(emission.late),
+        "emitterFailures": emission.failures,
+        "windowSeconds": round(window, 2),
+        "offeredPerSecond": round(offered / emit_window, 1),
+        "deliveries": delivered,
+        "deliveriesPerSecond": round(delivered / window, 1),
+        "missedDeliveries": offered - delivered,
+        "lagMs": spread_ms(lags),
+        "lagIsLowerBound": censored > 0,
+        "webLagMs": spread_ms(web_lags),
+        "refused": refused,
+        "refusedReasons": dict(reasons),
+        "missedTerminal": missed_terminal,
+        "incomplete": incomplete,
+        "subscriptionErrors": errors,
+        "web": {
+            "cpuPercent": _round(sampler.percent("web", start, end)),
+            # Waiting for a CPU while runnable: the share other processes took from it.
+            "runQueueWaitPercent": _round(sampler.percent("webWait", start, end)),
+            "cpuUsPerDelivery": _round(None if per_delivery is None else per_delivery * 1e6),
+            # What one whole core would deliver at that cost.
+            "deliveriesPerCoreSecond": _round(None if not per_delivery else 1 / per_delivery, 0),
+        },
+        "clientCpuPercent": {
+            "total": _round(sum(client_values)),
+            "maxProcess": _round(max(client_values, default=None)),
+            "selfReportedSeconds": round(sum(r["cpuSeconds"] for r in results), 2),
+        },
+        "emitterCpuPercent": _round(sampler.percent("emitter", start, end)),
+        # The whole machine, 100 = every core busy (this benchmark and anything else).
+        "machineBusyPercent": _round(machine),
+    }
+
+
+def _forget(client: redis.Redis, prefix: str) -> None:
+    """Delete this level's keys (the task store's private prefix)."""
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+
+
+# -- profiling -------------------------------------------------------------------
+def _start_profiler(folder: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    spy = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("--profile needs py-spy: pip install py-spy")
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [spy, "record", "--pid", str(pid), "--rate", "100", "--nonblocking"]
+    command += ["--duration", str(math.ceil(seconds)), "--format", "raw"]
+    command += ["--output", str(folder / "web.collapsed")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _finish_profiler(spy: subprocess.Popen[bytes], folder: Path) -> dict[str, Any]:
+    try:
+        spy.wait(60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+    path = folder / "web.collapsed"
+    if not path.exists():
+        err = spy.stderr.read().decode(errors="replace") if spy.stderr else ""
+        return {"error": f"py-spy wrote nothing: {err[-500:]}"}
+    return {"collapsed": str(path), **profile_summary(path.read_text().splitlines())}
+
+
+_LINE = re.compile(r":\d+\)$")
+AREAS = (
+    "asyncio",
+    "twisted",
+    "autobahn",
+    "daphne",
+    "channels_redis",
+    "channels",
+    "redis",
+    "strawberry",
+    "graphql",
+    "msgpack",
+    "json",
+    "django",
+    "asgiref",
+    "actors",
+    "graph",
+    "project",
+)
+
+
+def _area(frame: str) -> str:
+    path = frame[frame.rfind("(") + 1 :]
+    for area in AREAS:
+        if f"/{area}/" in path or path.startswith(f"{area}/"):
+            return area
+    if "site-packages" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/lib/python" in path:
+        return "stdlib:" + path.rsplit("/", 1)[-1].split(".", 1)[0].split(":", 1)[0]
+    return "other"
+
+
+def profile_summary(
+    lines: Iterable[str], top: int = 20, root: str = "<module> (daphne"
+) -> dict[str, Any]:
+    """Top frames of py-spy's collapsed stacks: self and inclusive share, and self by library.
+
+    Only the event loop's thread counts (stacks from `root`): it is the web's
+    bottleneck, and py-spy takes threads blocked in a queue or a sleep (the
+    thread pool, the GC probe) for busy ones.
+    """
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    total = elsewhere = 0
+    for line in lines:
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        if not stack.startswith(root):
+            elsewhere += count
+            continue
+        frames = [_LINE.sub(")", frame) for frame in stack.split(";")]
+        total += count
+        own[frames[-1]] += count
+        areas[_area(frames[-1])] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+
+    def share(counter: Counter[str]) -> list[list[Any]]:
+        return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)]
+
+    return {
+        "samples": total,
+        "otherThreadSamples": elsewhere,
+        "selfPercent": share(own),
+        "inclusivePercent": share(inclusive),
+        "selfByLibraryPercent": share(areas) if total else [],
+    }
+
+
+# -- the run ---------------------------------------------------------------------
+def goals(levels: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    best = max(levels, key=lambda level: level["deliveriesPerSecond"], default=None)
+    at_rss = next((lv for lv in levels if lv["subscribers"] == GOAL_RSS_LEVEL), None)
+    deliveries = best["deliveriesPerSecond"] if best else None
+    p95 = best["lagMs"]["p95"] if best else None
+    rss = at_rss["web"]["rssPeakMb"] if at_rss else None
+    held = at_rss is not None and at_rss["refused"] == 0
+    return {
+        "deliveries/s ≥ 5000": {
+            "target": GOAL_DELIVERIES,
+            "value": deliveries,
+            "level": best["subscribers"] if best else None,
+            "met": None if deliveries is None else deliveries >= GOAL_DELIVERIES,
+        },
+        "p95 lag ≤ 50 ms": {
+            "target": GOAL_P95_MS,
+            "value": p95,
+            "level": best["subscribers"] if best else None,
+            "met": None if p95 is None else p95 <= GOAL_P95_MS,
+        },
+        "web RSS ≤ 1 GB at 2000": {
+            "target": GOAL_RSS_MB,
+            "value": rss,
+            "level": GOAL_RSS_LEVEL,
+            # Held: every one of the 2,000 subscriptions was established.
+            "refused": at_rss["refused"] if at_rss else None,
+            "met": None if rss is None else rss <= GOAL_RSS_MB and held,
+        },
+    }
+
+
+def run(
+    levels: Sequence[int] = LEVELS,
+    seconds: float | None = None,
+    quick: bool = False,
+    *,
+    clients: int = 4,
+    per_task: int = PER_TASK,
+    rate: float = RATE,
+    redis_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    profile: Path | None = None,
+    keep: bool = False,
+    web_gc: str = "default",
+) -> dict[str, Any]:
+    """Run every level (fresh web node each) and return the report, JSON-serialisable.
+
+    `quick`: one small level for a smoke test (about 15 s). `profile`: py-spy the web
+    process during the largest level (see module docstring). `keep`: leave the work
+    folder (web and client logs) in place; its path is in the report. `web_gc`:
+    "tuned" to try the GC fix (see module docstring).
+    """
+    if quick:
+        levels, seconds, clients = QUICK_LEVELS, seconds or 4.0, min(clients, 2)
+    seconds = seconds or 8.0
+    began = time.time()
+    work = Path(tempfile.mkdtemp(prefix="atelier-fanout-"))
+    embedded = None
+    if redis_url is None:
+        embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
+        redis_url = embedded.url if embedded else LOCAL_URL
+    largest = max(levels)
+    try:
+        results = [
+            run_level(
+                redis_url,
+                work,
+                level,
+                seconds=seconds,
+                clients=clients,
+                per_task=per_task,
+                rate=rate,
+                extra_env=extra_env,
+                profile=profile if level == largest else None,
+                web_gc=web_gc,
+            )
+            for level in levels
+        ]
+    finally:
+        if embedded:
+            embedded.stop()
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return {
+        "machine": {"cpus": os.cpu_count(), "loadAverage": list(os.getloadavg())},
+        "seconds": seconds,
+        "rate": rate,
+        "perTask": per_task,
+        "levels": results,
+        "goals": goals(results),
+        "wallSeconds": round(time.time() - began, 1),
+        **({"workFolder": str(work)} if keep else {}),
+    }
+
+
+def table(report: Mapping[str, Any]) -> str:
+    head = (
+        "subs tasks  deliv/s (offered)  lag p50/p95/p99 ms        web CPU% (waited)  "
+        "µs/deliv  GC s (max pause)  RSS held/peak MB  refused  no-terminal  clients CPU%  "
+        "machine busy%  emitter late p95 ms"
+    )
+    rows = [head]
+    for lv in report["levels"]:
+        lag, web = lv["lagMs"], lv["web"]
+        lags = f"{lag['p50']}/{lag['p95']}/{lag['p99']}" + ("+" if lv["lagIsLowerBound"] else "")
+        rows.append(
+            f"{lv['subscribers']:>4} {lv['tasks']:>5}  "
+            f"{lv['deliveriesPerSecond']:>7.0f} ({lv['offeredPerSecond']:>6.0f})  "
+            f"{lags:<24}  {web['cpuPercent']!s:>6} ({web['runQueueWaitPercent']!s:>5})  "
+            f"{web['cpuUsPerDelivery']!s:>9}  {_gc_cell(web.get('gc')):>16}  "
+            f"{web['rssHeldMb']:>7}/{web['rssPeakMb']:<8}  "
+            f"{lv['refused']:>7}  {lv['missedTerminal']:>11}  "
+            f"{lv['clientCpuPercent']['total']!s:>12}  {lv['machineBusyPercent']!s:>13}  "
+            f"{lv['emitterLateMs']['p95']!s:>18}"
+        )
+    rows.append("(lag +: lower bound, deliveries were still pending when the clients stopped)")
+    for name, goal in report["goals"].items():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[goal["met"]]
+        refused = f", {goal['refused']} refused" if goal.get("refused") else ""
+        rows.append(f"goal {name}: {goal['value']} (level {goal['level']}{refused}) {verdict}")
+    return "\n".join(rows)
+
+
+def _gc_cell(gc: Mapping[str, Any] | None) -> str:
+    if not gc:
+        return "-"
+    return f"{sum(gc['cpuSeconds']):.2f} ({max(gc['maxPauseSecondsEver']):.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one small level, ~15 s")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    parser.add_argument("--seconds", type=float, default=None, help="emission per level")
+    parser.add_argument("--clients", type=int, default=4, help="subscriber processes")
+    parser.add_argument("--per-task", type=int, default=PER_TASK)
+    parser.add_argument("--rate", type=float, default=RATE, help="events per task per second")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy the largest level")
+    parser.add_argument(
+        "--web-gc",
+        choices=("default", "tuned"),
+        default="default",
+        help="tuned: try gc.freeze() after start and gc.set_threshold(50000, 20, 100) in the web",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the logs' folder")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here too")
+    args = parser.parse_args()
+    report = run(
+        levels=tuple(int(n) for n in args.levels.split(",")),
+        seconds=args.seconds,
+        quick=args.quick,
+        clients=args.clients,
+        per_task=args.per_task,
+        rate=args.rate,
+        profile=args.profile,
+        keep=args.keep,
+        web_gc=args.web_gc,
+    )
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.json:
+        args.json.write_text(text)
+    print(text)
+    print(table(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Small helpers shared by the benchmarks: percentiles, process stats from /proc, goals, tables.
+
+    percentile(values, q)       nearest-rank percentile (q in 0..100) of a non-empty list
+    summary(values)             {"p50", "p95", "max"} of a non-empty list, rounded to 0.01
+    rss_mb(pid)                 resident memory of one process, in MiB (VmRSS)
+    cpu_seconds(pid)            user + system CPU time one process has used so far
+    tree(pid)                   pid and all its live descendants (daphne and Dramatiq fork)
+    tree_cpu_seconds(pid)       cpu_seconds summed over tree(pid)
+    worker_pid(main_pid)        the worker process a Dramatiq main process forked
+    goal(value, target, ...)    {"target", "value", "met"} for a result's `goals`
+    table(headers, rows)        a plain-text table for the console
+
+Linux only (/proc); no psutil needed. Everything here is pure and cheap, so the
+benchmarks can call it while they measure.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+PROC = Path("/proc")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile: the value at rank round(q% of n-1) in sorted order."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """p50 (the median), p95 and max, rounded to two decimals."""
+    return {
+        "p50": round(statistics.median(values), 2),
+        "p95": round(percentile(values, 95), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (VmRSS) of one process, in MiB."""
+    for line in (PROC / str(pid) / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on: field n of proc(5) is at index n - 3.
+    The command name before it is in parentheses and may hold spaces."""
+    text = (PROC / str(pid) / "stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time `pid` has used so far (0.0 once it is gone)."""
+    try:
+        fields = _stat(pid)
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Direct live children of `pid` (every thread's list, so none is missed)."""
+    found: set[int] = set()
+    try:
+        threads = list((PROC / str(pid) / "task").iterdir())
+    except OSError:
+        return []
+    for thread in threads:
+        try:
+            found.update(int(child) for child in (thread / "children").read_text().split())
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its live descendants."""
+    pids, frontier = [pid], [pid]
+    while frontier:
+        kids = [kid for parent in frontier for kid in children(parent)]
+        pids.extend(kids)
+        frontier = kids
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid` and its live descendants. A child that exited is no longer
+    counted, so take deltas over processes that live through the measurement."""
+    return sum(cpu_seconds(each) for each in tree(pid))
+
+
+def worker_pid(main_pid: int) -> int:
+    """Dramatiq forks its worker process from the main one: the first child."""
+    kids = children(main_pid)
+    if not kids:
+        raise RuntimeError(f"dramatiq process {main_pid} has no worker process (yet)")
+    return kids[0]
+
+
+def goal(value: float | None, target: float, *, at_least: bool = True) -> dict[str, Any]:
+    """One entry of a result's `goals`: met when value >= target (or <= with
+    at_least=False). A value that could not be measured (None) is never met."""
+    met = value is not None and (value >= target if at_least else value <= target)
+    return {"target": target, "value": value, "met": met}
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain-text table, columns left-aligned; floats with up to 2 decimals."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        return "-" if value is None else str(value)
+
+    lines = [[cell(value) for value in row] for row in rows]
+    widths = [max([len(str(h)), *(len(line[i]) for line in lines)]) for i, h in enumerate(headers)]
+
+    def render(values: Sequence[str]) -> str:
+        return "  ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([render([str(h) for h in headers]), rule, *(render(line) for line in lines)])
