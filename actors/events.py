@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -61,7 +62,7 @@ async def follow(
     snapshot: Callable[[], Awaitable[TaskRecord | None]],
     messages: AsyncIterable[dict[str, Any]],
     *,
-    resync_after: float = 10.0,
+    resync_after: float = 30.0,
     transient: tuple[type[BaseException], ...] = (),
     retry_after: float = 1.0,
     nudged: Callable[[], Awaitable[object]] | None = None,
@@ -91,7 +92,7 @@ async def follow(
     # generator's __anext__ would close the generator for good.
     pending: asyncio.Future[dict[str, Any]] | None = None
     nudge: asyncio.Future[Any] | None = None
-    wait = resync_after
+    wait = _jittered(resync_after)
     outage_since: float | None = None
     try:
         while not current.status.terminal:
@@ -129,7 +130,7 @@ async def follow(
                         time.monotonic() - outage_since,
                     )
                     outage_since = None
-                wait = resync_after
+                wait = _jittered(resync_after)
             if record is None:
                 return
             if record.seq > current.seq:
@@ -139,3 +140,9 @@ async def follow(
         for future in (pending, nudge):
             if future is not None:
                 future.cancel()
+
+
+def _jittered(seconds: float) -> float:
+    """`seconds`, give or take a fifth: thousands of quiet subscribers then re-read their
+    tasks spread over time rather than all in the same instant."""
+    return seconds * random.uniform(0.8, 1.2)
