@@ -1,0 +1,905 @@
+"""Throughput and per-task overhead of the whole job system, against two baselines.
+
+Starts its own daphne and Dramatiq workers (tests/stack.py, a private key prefix
+on the local Redis, or an embedded one), then:
+
+  ours        `tasks` of the cheapest real task (tiny-random, 64x64, one step, no
+              prompt refinement) submitted over GraphQL HTTP by `clients` concurrent
+              clients, each following its task to the terminal event over its own
+              websocket (graphql-transport-ws); `workers` worker processes.
+              tasks/s = tasks / (first submit .. last terminal event).
+  baseline A  the same TextToImage.run calls in a plain loop in one process (model
+              loaded once, same parameters, OMP_NUM_THREADS=1 like the workers).
+              "A x workers, ideal" is A times the worker count; "A x workers,
+              measured" runs that many loops side by side on this machine.
+  baseline B  bare Dramatiq on the same Redis: send + a no-op actor + ack, same
+              worker layout (bench/bare_dramatiq.py).
+  overhead    `sequential` tasks one at a time (one client), each right after one
+              bare call in baseline A's process, so noise hits both alike: p50 of
+              (client-observed submit .. terminal event - that bare call), plus the
+              time outside the pipeline call (client time - the pipeline's own run
+              time in the worker) and a breakdown from the task's own timestamps;
+              then `idle_tasks` tasks each after `idle_gap` s of idle workers.
+
+Figures are ratios to baselines measured in the same run; absolute numbers are
+in the result too.
+
+    python -m bench.throughput [--tasks 1000] [--clients 16] [--workers 2] [--quick]
+        [--worker-env dramatiq_worker_timeout=10]  (experiments on the workers' settings)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench import bare_dramatiq
+from bench.stats import cpu_seconds, goal, summary, table, tree_cpu_seconds
+from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
+from tests.stack import ALICE_KEY, ROOT, WORKER_READY, Stack
+
+CHEAPEST: dict[str, dict[str, Any]] = {
+    "imageGeneration": {
+        "prompt": "x",
+        "width": 64,
+        "height": 64,
+        "steps": 1,
+        "refinePrompt": False,
+    }
+}
+SUBMIT = """
+mutation Submit($input: SubmitTaskInput!) { submitTask(input: $input) { id status } }
+"""
+# What a UI following a task asks for (see the README's example), plus the
+# timestamps and pipeline timings the overhead breakdown needs.
+FOLLOW = """
+subscription Follow($id: ID!) {
+  taskProgress(id: $id) {
+    id status stage step totalSteps progress sequence createdAt startedAt finishedAt
+    error { code message }
+    result { seed metadata image { url width height } }
+  }
+}
+"""
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+# Generous limits: the benchmark measures the system, not its admission control.
+STACK_ENV = {
+    "ATELIER_PRELOAD": "IMAGE_GENERATION",
+    "ATELIER_SUBMIT_RATE": "100000",
+    "ATELIER_SUBMIT_BURST": "100000",
+    "ATELIER_MAX_UNFINISHED_PER_KEY": "100000",
+    "ATELIER_MAX_QUEUED": "100000",
+    "ATELIER_WS_MAX_SUBSCRIPTIONS": "1000",
+    "ATELIER_WS_MAX_MESSAGES_PER_SECOND": "100000",
+    "ATELIER_WS_MESSAGE_BURST": "100000",
+}
+
+# An assumption, not a measurement: Stable Diffusion 1.5, 512x512, 20 steps, fp16,
+# diffusers on one H100 takes roughly 0.6-1.0 s (about 30-40 denoising it/s with
+# classifier-free guidance, plus text encoding and VAE decode). No such model or
+# GPU is used here; the figure only puts the overhead in proportion.
+REFERENCE_SD15_H100_20_STEPS_MS = (600.0, 1000.0)
+
+
+# -- a lean GraphQL client: HTTP submit, graphql-transport-ws follow ------------------
+
+
+@dataclass
+class TaskRun:
+    """What one client saw of one task (times: perf_counter seconds)."""
+
+    id: str = ""
+    submitted: float = 0.0  # submit request sent
+    accepted: float = 0.0  # submit response received
+    running: float | None = None  # first RUNNING event
+    terminal: float = 0.0  # terminal event received
+    received_at: datetime | None = None  # terminal event, wall clock
+    events: int = 0
+    final: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def total_ms(self) -> float:
+        return (self.terminal - self.submitted) * 1000
+
+
+class Follower:
+    """One websocket, one subscription at a time (graphql-transport-ws)."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.operations = 0
+
+    @classmethod
+    async def open(cls, url: str, key: str | None) -> Follower:
+        ws = await connect(url, subprotocols=["graphql-transport-ws"], max_size=None)  # type: ignore[list-item]
+        payload = {"Authorization": f"Bearer {key}"} if key else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if ack.get("type") != "connection_ack":
+            raise RuntimeError(f"no connection_ack: {ack}")
+        return cls(ws)
+
+    async def follow(self, run: TaskRun, timeout: float) -> None:
+        self.operations += 1
+        op = str(self.operations)
+        message = {
+            "id": op,
+            "type": "subscribe",
+            "payload": {"query": FOLLOW, "variables": {"id": run.id}},
+        }
+        await self.ws.send(json.dumps(message))
+        while True:
+            event = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            kind = event.get("type")
+            if kind == "ping":
+                await self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            if event.get("id") != op:
+                continue
+            if kind == "next":
+                payload = event["payload"]
+                if payload.get("errors"):
+                    raise RuntimeError(f"subscription error: {payload['errors']}")
+                task = payload["data"]["taskProgress"]
+                run.events += 1
+                if run.running is None and task["status"] == "RUNNING":
+                    run.running = time.perf_counter()
+                if task["status"] in TERMINAL:
+                    run.terminal = time.perf_counter()
+                    run.received_at = datetime.now().astimezone()
+                    run.final = task
+            elif kind == "error":
+                raise RuntimeError(f"subscription error: {event.get('payload')}")
+            elif kind == "complete":
+                if not run.final:
+                    raise RuntimeError(f"task {run.id}: completed without a terminal event")
+                return
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def one_task(
+    http: httpx.AsyncClient, follower: Follower, task_input: Mapping[str, Any], timeout: float
+) -> TaskRun:
+    run = TaskRun(submitted=time.perf_counter())
+    response = await http.post(
+        "/graphql", json={"query": SUBMIT, "variables": {"input": task_input}}
+    )
+    run.accepted = time.perf_counter()
+    body = response.json()
+    if body.get("errors") or response.status_code != 200:
+        run.error = f"submit: {response.status_code} {body.get('errors')}"
+        return run
+    run.id = body["data"]["submitTask"]["id"]
+    await follower.follow(run, timeout)
+    if run.final["status"] != "SUCCEEDED":
+        run.error = f"task {run.id} ended {run.final['status']}: {run.final.get('error')}"
+    return run
+
+
+async def run_clients(
+    http_url: str,
+    ws_url: str,
+    *,
+    tasks: int,
+    clients: int,
+    task_input: Mapping[str, Any] = CHEAPEST,
+    key: str | None = ALICE_KEY,
+    timeout: float = 120.0,
+    gap: float = 0.0,
+) -> tuple[list[TaskRun], float]:
+    """`tasks` tasks over `clients` concurrent clients, each submitting and following
+    one task at a time on its own websocket (waiting `gap` seconds before each).
+    Returns the runs and the wall time from the first submit to the last terminal
+    event, in seconds. Connections are opened before the clock starts."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=http_url, headers=headers, timeout=timeout, limits=limits
+    ) as http:
+        followers = await asyncio.gather(*(Follower.open(ws_url, key) for _ in range(clients)))
+        remaining = tasks
+        runs: list[TaskRun] = []
+
+        async def client(follower: Follower) -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                if gap:
+                    await asyncio.sleep(gap)
+                runs.append(await one_task(http, follower, task_input, timeout))
+
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(*(client(follower) for follower in followers))
+        finally:
+            await asyncio.gather(*(follower.close() for follower in followers))
+    done = [run.terminal for run in runs if run.terminal] or [time.perf_counter()]
+    return runs, max(done) - started
+
+
+async def paired_tasks(
+    http_url: str,
+    ws_url: str,
+    child: LoopChild,
+    count: int,
+    *,
+    key: str | None = ALICE_KEY,
+    timeout: float = 120.0,
+) -> list[tuple[TaskRun, float]]:
+    """`count` cheapest tasks one at a time, each right after one bare pipeline call
+    in `child` (ms), so machine noise hits a task and its bare call alike."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    pairs = []
+    async with httpx.AsyncClient(base_url=http_url, headers=headers, timeout=timeout) as http:
+        follower = await Follower.open(ws_url, key)
+        try:
+            for _ in range(count):
+                bare = await asyncio.to_thread(child.call, "go 1")
+                run = await one_task(http, follower, CHEAPEST, timeout)
+                pairs.append((run, float(bare["callMs"][0])))
+        finally:
+            await follower.close()
+    return pairs
+
+
+# -- baseline A: the pipeline in a plain loop, in child processes --------------------
+
+
+def _loop_child(model_dir: Path) -> None:
+    """A child process: load the model, warm it up and say "ready"; then answer
+    "go N" (N cheapest calls) and "twenty N" (N 20-step calls) with their timings,
+    one JSON line each; anything else ends it."""
+    import torch
+
+    from pipelines.models import ModelStore
+    from pipelines.text_to_image import TextToImage, TextToImageParams
+
+    pipeline = TextToImage.load("tiny-random", ModelStore(root=model_dir))
+    spec: dict[str, Any] = CHEAPEST["imageGeneration"]
+    params = TextToImageParams(
+        prompt=spec["prompt"],
+        width=spec["width"],
+        height=spec["height"],
+        steps=spec["steps"],
+        refine_prompt=spec["refinePrompt"],
+    )
+    twenty = TextToImageParams(
+        prompt=params.prompt,
+        width=params.width,
+        height=params.height,
+        steps=20,
+        refine_prompt=False,
+    )
+
+    def timed(each: TextToImageParams, count: int) -> dict[str, Any]:
+        durations = []
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            begun = time.perf_counter()
+            pipeline.run(each)
+            if pipeline.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            durations.append((time.perf_counter() - begun) * 1000)
+        return {
+            "wallS": time.perf_counter() - started,
+            "cpuS": time.process_time() - cpu,
+            "callMs": durations,
+        }
+
+    for _ in range(3):  # warm-up: kernels, allocator, caches
+        pipeline.run(params)
+    print(json.dumps({"ready": True, "device": pipeline.device}), flush=True)
+    for line in sys.stdin:
+        command, _, count = line.strip().partition(" ")
+        if command == "go":
+            print(json.dumps(timed(params, int(count))), flush=True)
+        elif command == "twenty":
+            print(json.dumps(timed(twenty, int(count))), flush=True)
+        else:
+            return
+
+
+class LoopChild:
+    """A pipeline loop in its own process (OMP_NUM_THREADS=1, as the workers run)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "bench.throughput", "--_loop-child", str(model_dir)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def send(self, command: str) -> None:
+        assert self.popen.stdin
+        self.popen.stdin.write(command + "\n")
+        self.popen.stdin.flush()
+
+    def call(self, command: str) -> dict[str, Any]:
+        self.send(command)
+        return self.answer()
+
+    def answer(self) -> dict[str, Any]:
+        assert self.popen.stdout
+        line = self.popen.stdout.readline()
+        if not line:
+            raise RuntimeError(f"pipeline loop exited ({self.popen.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(OSError):  # BrokenPipeError: it exited already
+                self.send("exit")
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+def baseline_a(
+    children: Sequence[LoopChild], *, calls: int, parallel_calls: int, twenty_step_calls: int
+) -> dict[str, Any]:
+    """Baseline A: with several children, all loops side by side first
+    (`parallel_calls` each; skipped at 0); then the first loop alone, then its
+    20-step calls. Closes all children but the first (the caller's to close)."""
+    try:
+        device = [child.answer() for child in children][-1]["device"]
+        side_by_side: dict[str, Any] | None = None
+        if len(children) > 1 and parallel_calls > 0:
+            for child in children:
+                child.send(f"go {parallel_calls}")
+            answers = [child.answer() for child in children]
+            wall = max(answer["wallS"] for answer in answers)
+            total = len(children) * parallel_calls
+            side_by_side = {
+                "processes": len(children),
+                "calls": total,
+                "wallS": round(wall, 3),
+                "tasksPerS": round(total / wall, 2),
+                "callMs": summary([ms for answer in answers for ms in answer["callMs"]]),
+            }
+        for child in children[1:]:
+            child.close()
+        children[0].send(f"go {calls}")
+        alone = children[0].answer()
+        children[0].send(f"twenty {twenty_step_calls}")
+        twenty = children[0].answer()
+    finally:
+        for child in children[1:]:
+            child.close()
+    return {
+        "device": device,
+        "calls": calls,
+        "wallS": round(alone["wallS"], 3),
+        "tasksPerS": round(calls / alone["wallS"], 2),
+        "callMs": summary(alone["callMs"]),
+        "cpuMsPerCall": round(alone["cpuS"] / calls * 1000, 2),
+        "twentyStepMs": summary(twenty["callMs"]),
+        "sideBySide": side_by_side,
+    }
+
+
+# -- the stack -------------------------------------------------------------------------
+
+
+def start_stack(stack: Stack, workers: int) -> Stack:
+    """Start `workers` workers and the web node, and wait until all are ready (the
+    workers first: loading torch and the model takes them longest)."""
+    try:
+        started = [stack.start_worker() for _ in range(workers)]
+        stack.start_web()
+        for worker in started:
+            stack.wait_for_log(worker, WORKER_READY, timeout=300)
+    except BaseException:
+        print(stack.logs(), file=sys.stderr)
+        stack.stop()
+        raise
+    return stack
+
+
+def redis_pid(url: str) -> int | None:
+    """The Redis server's pid, when it runs on this machine (its CPU is then readable)."""
+    try:
+        client = redis.Redis.from_url(url)
+        pid = int(client.info("server")["process_id"])
+        client.close()
+    except (redis.RedisError, KeyError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}/stat").exists() else None
+
+
+class CpuMeter:
+    """CPU seconds used by named process trees (and this process) over a window."""
+
+    def __init__(self, roots: Mapping[str, Sequence[int]]) -> None:
+        self.roots = roots
+        self.start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        used = {
+            name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in self.roots.items()
+        }
+        used["bench client"] = cpu_seconds(os.getpid())
+        return used
+
+    def per_task_ms(self, tasks: int) -> dict[str, float]:
+        end = self._read()
+        return {name: round((end[name] - self.start[name]) / tasks * 1000, 2) for name in end}
+
+
+def _iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def breakdown(runs: Sequence[TaskRun]) -> dict[str, dict[str, float]]:
+    """Where a task's time went, from the client's clock and the record's timestamps
+    (all on this machine's clock). p50 of each part; medians do not add up."""
+    parts: dict[str, list[float]] = {
+        "submitRoundTripMs": [],
+        "createdToStartedMs": [],
+        "startedToFinishedMs": [],
+        "pipelineRunMs": [],
+        "finishedToClientMs": [],
+    }
+    for run in runs:
+        task = run.final
+        created, started, finished = (
+            _iso(task.get("createdAt")),
+            _iso(task.get("startedAt")),
+            _iso(task.get("finishedAt")),
+        )
+        parts["submitRoundTripMs"].append((run.accepted - run.submitted) * 1000)
+        if created and started and finished and run.received_at:
+            parts["createdToStartedMs"].append((started - created).total_seconds() * 1000)
+            parts["startedToFinishedMs"].append((finished - started).total_seconds() * 1000)
+            parts["finishedToClientMs"].append((run.received_at - finished).total_seconds() * 1000)
+        pipeline_ms = _pipeline_ms(run)
+        if pipeline_ms is not None:
+            parts["pipelineRunMs"].append(pipeline_ms)
+    return {name: summary(values) for name, values in parts.items() if values}
+
+
+# -- the benchmark -----------------------------------------------------------------------
+
+
+def measure(
+    *,
+    tasks: int = 1000,
+    clients: int = 16,
+    workers: int = 2,
+    warmup: int = 32,
+    baseline_calls: int = 100,
+    parallel_calls: int = 50,
+    bare_messages: int = 1000,
+    sequential: int = 40,
+    twenty_step_calls: int = 3,
+    idle_tasks: int = 6,
+    idle_gap: float = 2.0,
+    redis_url: str | None = None,
+    model_dir: Path | None = None,
+    worker_env: Mapping[str, str] | None = None,
+    overlap_startup: bool = False,
+) -> dict[str, Any]:
+    """Run baselines A and B, then ours, then the sequential overhead run.
+
+    `overlap_startup` starts the stack while baseline A's processes load (faster,
+    for smoke runs; the idle stack's polling then runs beside baselines A and B).
+
+    Result keys: config, ours, baselineA, baselineAIdeal, baselineASideBySide,
+    baselineB, ratios, overhead, goals, notes, wallS. Absolute figures are in
+    tasks/s and ms; `goals` holds {"target", "value", "met"} per goal.
+    """
+    bench_started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="atelier-throughput-"))
+    model_dir = model_dir or ROOT / "var" / "bench-models"
+    _ensure_model(model_dir)
+    embedded = None
+    if redis_url is None:
+        embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
+        redis_url = embedded.url if embedded else LOCAL_URL
+    notes: list[str] = []
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = round(now - clock, 1)
+        clock = now
+
+    stack = Stack(redis_url, work / "stack", model_dir, {**STACK_ENV, **(worker_env or {})})
+    children = [LoopChild(model_dir) for _ in range(workers if parallel_calls else 1)]
+    try:
+        if overlap_startup:  # the stack starts while the loops load; it idles while they run
+            start_stack(stack, workers)
+            phase("stackStart")
+        a = baseline_a(
+            children,
+            calls=baseline_calls,
+            parallel_calls=parallel_calls,
+            twenty_step_calls=twenty_step_calls,
+        )
+        phase("baselineA")
+        # The same Dramatiq settings as our workers get (tests/stack.py, the Procfile).
+        b = bare_dramatiq.run(
+            messages=bare_messages,
+            processes=workers,
+            redis_url=redis_url,
+            prefetch=int(stack.env.get("dramatiq_queue_prefetch", 0)),
+            worker_timeout=int(stack.env.get("dramatiq_worker_timeout", 1000)),
+            folder=work / "bare",
+        )
+        phase("baselineB")
+        if not overlap_startup:
+            start_stack(stack, workers)
+            phase("stackStart")
+        try:
+            asyncio.run(run_clients(stack.http_url, stack.ws_url, tasks=warmup, clients=clients))
+            phase("warmup")
+            roots: dict[str, list[int]] = {
+                "web": [p.popen.pid for p in stack.processes if p.name.startswith("web")],
+                "workers": [p.popen.pid for p in stack.processes if p.name.startswith("worker")],
+            }
+            pid = redis_pid(redis_url)
+            if pid is not None:
+                roots["redis (whole server)"] = [pid]
+            else:
+                notes.append("Redis's CPU is not on this machine: not measured")
+            meter = CpuMeter(roots)
+            runs, wall = asyncio.run(
+                run_clients(stack.http_url, stack.ws_url, tasks=tasks, clients=clients)
+            )
+            cpu = meter.per_task_ms(tasks)
+            phase("ours")
+            pairs = asyncio.run(paired_tasks(stack.http_url, stack.ws_url, children[0], sequential))
+            phase("sequential")
+            idle_runs: list[TaskRun] = []
+            if idle_tasks:
+                idle_runs, _ = asyncio.run(
+                    run_clients(
+                        stack.http_url, stack.ws_url, tasks=idle_tasks, clients=1, gap=idle_gap
+                    )
+                )
+                phase("idle")
+        except BaseException:
+            print(stack.logs(), file=sys.stderr)
+            raise
+        finally:
+            stack.stop()
+            phase("stop")
+    finally:
+        children[0].close()
+        stack.stop()
+        stack.purge()  # a shared Redis keeps nothing of ours
+        if embedded:
+            embedded.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    sequential_runs = [run for run, _ in pairs]
+    failed = [run.error for run in runs + sequential_runs + idle_runs if run.error]
+    ours_rate = (len(runs) - len([r for r in runs if r.error])) / wall
+    ideal = a["tasksPerS"] * workers
+    side = a["sideBySide"]
+    ok_pairs = [(run, bare) for run, bare in pairs if not run.error]
+    ok_sequential = [run for run, _ in ok_pairs]
+    bare_calls = [bare for _, bare in ok_pairs]
+    bare_p50 = round(statistics.median(bare_calls), 2) if bare_calls else None
+    overhead_p50 = _median([run.total_ms - bare for run, bare in ok_pairs])
+    outside_p50 = _median(
+        [run.total_ms - ms for run in ok_sequential if (ms := _pipeline_ms(run)) is not None]
+    )
+    twenty_ms = a["twentyStepMs"]["p50"]
+
+    def share(ms: float) -> float | None:
+        return None if overhead_p50 is None else round(overhead_p50 / ms * 100, 2)
+
+    ratio_b = round(ours_rate / b["tasksPerS"], 3)
+    worker_cpu = cpu["workers"]
+    notes += [
+        "ours: tasks/s over the wall time from the first submit to the last terminal event, "
+        f"{clients} clients each with one task in flight (HTTP submit, then follow over its "
+        "own websocket)",
+        "baseline A: TextToImage.run in a loop in one process, same parameters, "
+        "OMP_NUM_THREADS=1 as the workers; 'A x workers, ideal' is that rate times the "
+        "worker count, 'A side by side' runs that many loops at once on this machine "
+        "(what its cores really allow)",
+        "ratios.idealOverB: what oursOverB would be if the job system cost nothing (A x "
+        "workers over B): B's actor is a no-op, ours runs a real pipeline call",
+        "overhead: one task at a time, each right after one bare call in baseline A's "
+        "process (paired, so noise hits both alike); overheadMsP50 is the p50 of (client-"
+        "observed submit-to-terminal time - that bare call). outsidePipelineMsP50 is the "
+        "p50 of (client time - the pipeline's own run time inside the worker, from the "
+        "result metadata): the cost outside TextToImage.run. The breakdown's parts are "
+        "separate medians and do not add up",
+        "percentOfReferenceSd15H100 uses an ASSUMED 0.6-1.0 s for SD1.5 512x512 20 steps "
+        "on an H100 (not measured here); percentOfTinyRandom20Steps uses the measured "
+        "20-step tiny-random call at 64x64 on this machine's device",
+        "cpuMsPerTask: CPU time of each process tree over the measured run / tasks; "
+        "'redis (whole server)' includes anything else using that Redis",
+    ]
+    if failed:
+        notes.append(f"{len(failed)} tasks failed, e.g. {failed[:3]}")
+    result = {
+        "config": {
+            "tasks": tasks,
+            "clients": clients,
+            "workers": workers,
+            "task": CHEAPEST,
+            "device": a["device"],
+            "cpus": os.cpu_count(),
+            "loadAverageAtEnd": os.getloadavg()[0],
+            "redis": "embedded (private)" if embedded else redis_url,
+            "workerEnv": dict(worker_env or {}),
+            "overlapStartup": overlap_startup,
+        },
+        "ours": {
+            "tasks": len(runs),
+            "failed": len([r for r in runs if r.error]),
+            "wallS": round(wall, 3),
+            "tasksPerS": round(ours_rate, 2),
+            "taskMs": summary([r.total_ms for r in runs if not r.error]),
+            "eventsPerTask": round(statistics.mean(r.events for r in runs), 2),
+            "breakdownMs": breakdown([r for r in runs if not r.error]),
+            **_utilization(runs, wall, workers),
+            "cpuMsPerTask": cpu,
+            "workerCpuMsPerTaskBeyondBareCall": round(worker_cpu - a["cpuMsPerCall"], 2),
+        },
+        "baselineA": {
+            key: a[key] for key in ("calls", "wallS", "tasksPerS", "callMs", "cpuMsPerCall")
+        },
+        "baselineAIdeal": {"workers": workers, "tasksPerS": round(ideal, 2)},
+        "baselineASideBySide": side,
+        "baselineB": b,
+        "ratios": {
+            "oursOverB": ratio_b,
+            "oursOverA": round(ours_rate / a["tasksPerS"], 3),
+            "oursOverAIdeal": round(ours_rate / ideal, 3),
+            "oursOverASideBySide": round(ours_rate / side["tasksPerS"], 3) if side else None,
+            "idealOverB": round(ideal / b["tasksPerS"], 3),
+        },
+        "overhead": {
+            "tasks": len(ok_sequential),
+            "taskMs": summary([r.total_ms for r in ok_sequential]) if ok_sequential else None,
+            "bareCallMs": summary(bare_calls) if bare_calls else None,
+            "overheadMsP50": overhead_p50,
+            "outsidePipelineMsP50": outside_p50,
+            "breakdownMs": breakdown(ok_sequential),
+            "afterIdle": _after_idle(idle_runs, idle_gap, bare_p50),
+            "tinyRandom20StepsMsP50": twenty_ms,
+            "percentOfTinyRandom20Steps": share(twenty_ms),
+            "percentOfReferenceSd15H100": {
+                "assumption": "SD1.5 512x512 20 steps fp16 on an H100 takes 0.6-1.0 s",
+                "at600Ms": share(REFERENCE_SD15_H100_20_STEPS_MS[0]),
+                "at1000Ms": share(REFERENCE_SD15_H100_20_STEPS_MS[1]),
+            },
+        },
+        "goals": {
+            "throughputOverBareDramatiq": goal(ratio_b, 0.3),
+            "perTaskOverheadMsP50": goal(overhead_p50, 5.0, at_least=False),
+        },
+        "notes": notes,
+        "phasesS": phases,
+        "wallS": round(time.perf_counter() - bench_started, 1),
+    }
+    return result
+
+
+def _utilization(runs: Sequence[TaskRun], wall: float, workers: int) -> dict[str, Any]:
+    """How busy the workers were: the tasks' RUNNING time (startedAt..finishedAt) over
+    workers x wall time, and the mean time a worker spent per task outside RUNNING
+    (between one task's end and the next one's start: ack, fetch, Dramatiq's consumer
+    backoff, the START script). Meaningful when the queue never ran dry."""
+    running = 0.0
+    for run in runs:
+        started, finished = _iso(run.final.get("startedAt")), _iso(run.final.get("finishedAt"))
+        if started and finished:
+            running += (finished - started).total_seconds()
+    if not runs or wall <= 0:
+        return {}
+    return {
+        "workerUtilization": round(running / (wall * workers), 3),
+        "workerGapPerTaskMs": round((wall * workers - running) / len(runs) * 1000, 2),
+    }
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _pipeline_ms(run: TaskRun) -> float | None:
+    """The pipeline's own run time inside the worker (TextToImage.run, progress
+    callbacks included), from the result's metadata."""
+    timings = ((run.final.get("result") or {}).get("metadata") or {}).get("timings") or {}
+    return float(timings["totalMs"]) if "totalMs" in timings else None
+
+
+def _after_idle(
+    runs: Sequence[TaskRun], gap: float, bare_call: float | None
+) -> dict[str, Any] | None:
+    """Tasks submitted after the workers sat idle for `gap` seconds: what a client of a
+    quiet system sees (Dramatiq's consumers back off up to dramatiq_worker_timeout
+    between empty polls, so pickup after idle can be slower than back to back)."""
+    ok = [run for run in runs if not run.error]
+    if not ok:
+        return None
+    return {
+        "tasks": len(ok),
+        "idleS": gap,
+        "taskMs": summary([run.total_ms for run in ok]),
+        "overheadMsP50": (
+            None
+            if bare_call is None
+            else round(statistics.median(run.total_ms for run in ok) - bare_call, 2)
+        ),
+        "breakdownMs": breakdown(ok),
+    }
+
+
+def _ensure_model(model_dir: Path) -> None:
+    from pipelines import tiny_random
+
+    target = model_dir / "diffusers" / tiny_random.NAME
+    if not (target / "model_index.json").is_file():
+        tiny_random.build(target)
+
+
+def render(result: Mapping[str, Any]) -> str:
+    ours, a, b = result["ours"], result["baselineA"], result["baselineB"]
+    side, ideal, ratios = result["baselineASideBySide"], result["baselineAIdeal"], result["ratios"]
+    rows: list[list[Any]] = [
+        ["ours (GraphQL + Dramatiq + events)", ours["tasksPerS"], ours["wallS"], 1.0],
+        ["A: pipeline loop, 1 process", a["tasksPerS"], a["wallS"], ratios["oursOverA"]],
+        [f"A x {ideal['workers']}, ideal", ideal["tasksPerS"], None, ratios["oursOverAIdeal"]],
+    ]
+    if side:
+        rows.append(
+            [
+                f"A, {side['processes']} loops side by side",
+                side["tasksPerS"],
+                side["wallS"],
+                ratios["oursOverASideBySide"],
+            ]
+        )
+    rows.append(["B: bare Dramatiq no-op", b["tasksPerS"], b["wallS"], ratios["oursOverB"]])
+    overhead = result["overhead"]
+    bare = (overhead["bareCallMs"] or {}).get("p50")
+    reference = overhead["percentOfReferenceSd15H100"]
+    lines = [
+        table(["", "tasks/s", "wall s", "ours / this"], rows),
+        f"(if the job system cost nothing, ours / B would be {ratios['idealOverB']})",
+        "",
+        f"per-task overhead p50: {overhead['overheadMsP50']} ms over the bare call "
+        f"(paired; bare call p50 {bare} ms); outside the pipeline call: "
+        f"{overhead['outsidePipelineMsP50']} ms",
+        f"  = {overhead['percentOfTinyRandom20Steps']}% of a measured tiny-random 20-step "
+        f"call ({overhead['tinyRandom20StepsMsP50']} ms); {reference['at1000Ms']}-"
+        f"{reference['at600Ms']}% of an ASSUMED 0.6-1.0 s SD1.5 20-step H100 call",
+        "breakdown (p50, sequential): "
+        + ", ".join(f"{k} {v['p50']}" for k, v in overhead["breakdownMs"].items()),
+        "breakdown (p50, under load): "
+        + ", ".join(f"{k} {v['p50']}" for k, v in ours["breakdownMs"].items()),
+        _idle_line(overhead.get("afterIdle")),
+        f"workers busy {ours.get('workerUtilization')} of the time under load; "
+        f"{ours.get('workerGapPerTaskMs')} ms per task between tasks",
+        "CPU ms per task: "
+        + ", ".join(f"{k} {v}" for k, v in ours["cpuMsPerTask"].items())
+        + f" (a bare call: {a['cpuMsPerCall']})",
+        "",
+        table(
+            ["goal", "target", "value", "met"],
+            [[name, g["target"], g["value"], g["met"]] for name, g in result["goals"].items()],
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _idle_line(idle: Mapping[str, Any] | None) -> str:
+    if not idle:
+        return "after idle: not measured"
+    return f"after {idle['idleS']} s idle: overhead p50 {idle['overheadMsP50']} ms; " + ", ".join(
+        f"{k} {v['p50']}" for k, v in idle["breakdownMs"].items()
+    )
+
+
+QUICK = {
+    "tasks": 60,
+    "clients": 8,
+    "warmup": 8,
+    "baseline_calls": 20,
+    "parallel_calls": 0,
+    "bare_messages": 200,
+    "sequential": 6,
+    "twenty_step_calls": 1,
+    "idle_tasks": 0,
+    "overlap_startup": True,
+}
+
+
+def run(*, quick: bool = False, **options: Any) -> dict[str, Any]:
+    """`measure(**options)`, in its reduced smoke form with quick=True (QUICK's
+    options, any given here still winning); the result also carries "table", the
+    console rendering."""
+    result = measure(**{**(QUICK if quick else {}), **options})
+    result["quick"] = quick
+    result["table"] = render(result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--baseline-calls", type=int, default=100)
+    parser.add_argument("--bare-messages", type=int, default=1000)
+    parser.add_argument("--sequential", type=int, default=40)
+    parser.add_argument("--parallel-calls", type=int, default=50, help="0: no side-by-side A")
+    parser.add_argument("--idle-tasks", type=int, default=6)
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the stack (e.g. dramatiq_worker_timeout=100)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a ~20 s smoke run (CI)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--_loop-child", dest="loop_child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loop_child:
+        _loop_child(args.loop_child)
+        return
+    options: dict[str, Any] = {
+        "tasks": args.tasks,
+        "clients": args.clients,
+        "workers": args.workers,
+        "baseline_calls": args.baseline_calls,
+        "bare_messages": args.bare_messages,
+        "sequential": args.sequential,
+        "parallel_calls": args.parallel_calls,
+        "idle_tasks": args.idle_tasks,
+        "redis_url": args.redis_url,
+        "worker_env": dict(item.split("=", 1) for item in args.worker_env),
+    }
+    if args.quick:  # the smoke sizes; where and how to run still come from the arguments
+        options = {key: options[key] for key in ("redis_url", "worker_env")}
+    result = run(quick=args.quick, **options)
+    text = json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2)
+    if args.json:
+        args.json.write_text(text)
+    print(text)
+    print()
+    print(result["table"])
+
+
+if __name__ == "__main__":
+    main()
