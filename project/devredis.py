@@ -46,10 +46,18 @@ def server_binary() -> str:
 class EmbeddedRedis:
     """A private redis-server on a free loopback port, with its data under `folder`."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        binary: str | None = None,
+    ) -> None:
         self.folder = folder
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.binary = binary or server_binary()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +68,7 @@ class EmbeddedRedis:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
-                server_binary(),
+                self.binary,
                 "--bind",
                 "127.0.0.1",
                 "--port",
