@@ -319,9 +319,10 @@ def test_follow_retries_a_resync_through_an_outage_and_ends_on_the_terminal_reco
         (3, TaskStatus.SUCCEEDED),
     ]
     gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
-    assert gaps[0] >= 1.0  # the first resync after the quiet period
+    # The quiet period is jittered by a fifth either way (events._jittered).
+    assert gaps[0] >= 0.8  # the first resync after the quiet period
     assert all(gap < 0.5 for gap in gaps[1:4])  # then quick retries through the outage
-    assert gaps[4] >= 1.0  # back to the quiet period once the record is readable
+    assert gaps[4] >= 0.8  # back to the quiet period once the record is readable
 
 
 def test_follow_raises_an_outage_on_the_first_snapshot() -> None:
