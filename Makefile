@@ -12,7 +12,7 @@ export ATELIER_MODEL_DIR ?= $(CURDIR)/models
 # rembg imports numba (through pymatting); a persistent cache saves its JIT on every start.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
-.PHONY: install run test lint format models bench bench-pipelines bench-latency schema clean clients
+.PHONY: install run test lint format models bench bench-smoke bench-pipelines bench-latency schema clean clients
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,9 +53,13 @@ schema: install
 	$(BIN)/python -m graph.export schema.graphql
 
 # Every benchmark, one table, bench/results/latest.json (several minutes; not part of
-# `make test`, which runs the --quick smoke variant).
+# `make test`).
 bench: install
 	$(BIN)/python -m bench
+
+# The quick form of every benchmark, checked end to end (about 2 minutes here).
+bench-smoke: install
+	$(BIN)/pytest -q bench/smoke_test.py
 
 bench-pipelines: install
 	$(BIN)/python -m bench.pipelines

@@ -14,7 +14,6 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
@@ -182,9 +181,7 @@ def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
         QueryDepthLimiter(max_depth=limits.max_depth),
         MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         MaxTokensLimiter(max_token_count=limits.max_tokens),
-        # Thousands of subscribers send the same few documents: parse and validate
-        # each once, and share one parsed tree instead of a copy per subscription.
-        ParserCache(maxsize=256),
+        # Thousands of subscribers send the same few documents: validate each once.
         ValidationCache(maxsize=256),
     ]
     if not limits.introspection:
