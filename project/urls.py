@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from project import views
 
@@ -6,4 +6,5 @@ urlpatterns = [
     re_path(r"^images/(?P<task_id>[0-9a-f-]{36})/(?P<variant>result|preview)\.png$", views.image),
     path("healthz", views.healthz),
     path("readyz", views.readyz),
+    path("", include("project.demo")),
 ]

@@ -1,0 +1,198 @@
+"""Headless Chromium (Debian's `chromium` and `chromium-driver`) driven by Selenium, and
+the demo page as the tests see it.
+
+Without the browser the tests that need it skip, unless ATELIER_REQUIRE_BROWSER=1
+(as in CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver import Chrome as WebDriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
+
+WINDOW = (1280, 1000)
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+# Every change the page makes to the progress bar, step and preview, recorded in
+# the page itself: events can arrive faster than a test could poll for them.
+RECORDER = """
+const seen = (window.__seen = { progress: [], steps: [], previewLoads: 0 });
+const $ = (id) => document.getElementById(id);
+new MutationObserver(() => seen.progress.push(Number($("progress").value)))
+  .observe($("progress"), { attributes: true, attributeFilter: ["value"] });
+new MutationObserver(() => seen.steps.push($("step").textContent))
+  .observe($("step"), { childList: true, characterData: true, subtree: true });
+$("preview").addEventListener("load", () => { seen.previewLoads += 1; });
+"""
+
+
+def binaries() -> tuple[str, str]:
+    """Paths of Chromium and its driver; skips the test (fails under
+    ATELIER_REQUIRE_BROWSER=1) when either is missing."""
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    missing = [path for path in (browser, driver) if not Path(path).is_file()]
+    if missing:
+        reason = (
+            f"headless Chromium is not installed ({', '.join(missing)} missing; "
+            "apt-get install chromium chromium-driver)"
+        )
+        if os.environ.get("ATELIER_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"ATELIER_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return browser, driver
+
+
+@contextmanager
+def chromium(browser: str, driver_path: str) -> Iterator[WebDriver]:
+    """A headless Chromium session, quit on exit. The driver's path is given, so Selenium
+    Manager never looks for (or downloads) one."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # tests run as root in containers
+        "--disable-dev-shm-usage",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--disable-sync",
+        "--force-prefers-reduced-motion",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class DemoPage:
+    """The demo page at `/`, driven through its labelled controls."""
+
+    def __init__(self, driver: WebDriver, base_url: str) -> None:
+        self.driver = driver
+        self.base_url = base_url
+
+    def open(self) -> None:
+        self.driver.get(self.base_url + "/")
+        self.wait_until(lambda: self.driver.execute_script("return document.body.dataset.ready"))
+        self.driver.execute_script(RECORDER)
+
+    def element(self, element_id: str) -> WebElement:
+        return self.driver.find_element(By.ID, element_id)
+
+    def fill(self, **values: str | int) -> None:
+        """Types into inputs by id (underscores for dashes): `fill(negative_prompt="x")`."""
+        for name, value in values.items():
+            field = self.element(name.replace("_", "-"))
+            field.clear()
+            field.send_keys(str(value))
+
+    def choose_kind(self, kind: str) -> None:
+        Select(self.element("kind")).select_by_value(kind)
+
+    def set_checked(self, element_id: str, checked: bool) -> None:
+        box = self.element(element_id)
+        if box.is_selected() != checked:
+            box.click()
+
+    def run(self) -> None:
+        self.element("submit").click()
+
+    def cancel(self) -> None:
+        self.element("cancel").click()
+
+    @property
+    def status(self) -> str:
+        return self.element("status").get_attribute("data-status") or ""
+
+    @property
+    def step(self) -> int | None:
+        """The step shown ("7 of 30" -> 7); None before a step-wise stage."""
+        shown = self.element("step").text
+        return int(shown.split(" of ")[0]) if " of " in shown else None
+
+    @property
+    def task_id(self) -> str:
+        return self.element("task-id").text
+
+    @property
+    def error(self) -> tuple[str, str]:
+        """The error box's code and text; ("", "") while hidden."""
+        box = self.element("error")
+        if not box.is_displayed():
+            return "", ""
+        return box.get_attribute("data-code") or "", box.text
+
+    def seen(self) -> dict[str, Any]:
+        return self.driver.execute_script("return window.__seen")
+
+    def image_size(self, element_id: str) -> tuple[int, int]:
+        """The natural size of a loaded <img>; (0, 0) until it has loaded."""
+        return tuple(
+            self.driver.execute_script(
+                "const img = arguments[0];"
+                "return img.complete ? [img.naturalWidth, img.naturalHeight] : [0, 0];",
+                self.element(element_id),
+            )
+        )
+
+    def loaded_size(self, element_id: str, timeout: float = 30) -> tuple[int, int]:
+        """The natural size of an <img> once it has loaded (a broken one never does)."""
+        self.wait_until(lambda: self.image_size(element_id) != (0, 0), timeout)
+        return self.image_size(element_id)
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
+                lambda _: condition()
+            )
+        except TimeoutException:
+            raise AssertionError(f"timed out after {timeout} s; {self.describe()}") from None
+
+    def wait_for_status(self, *statuses: str, timeout: float = 60) -> str:
+        return self.wait_until(lambda: self.status in statuses and self.status, timeout)
+
+    def wait_for_end(self, timeout: float = 60) -> str:
+        return self.wait_for_status(*TERMINAL, timeout=timeout)
+
+    def browser_errors(self) -> list[str]:
+        """Errors the browser logged since the last look: failed loads, CSP refusals,
+        exceptions in the page's script."""
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def describe(self) -> str:
+        """What the page shows, and what the browser logged, for failure messages."""
+        shown = {name: self.element(name).text for name in ("status", "stage", "step", "error")}
+        logs = [entry["message"] for entry in self.driver.get_log("browser")]
+        return f"page shows {shown}; data-status={self.status!r}; browser log: {logs}"
+
+    def overflows_horizontally(self) -> bool:
+        """Whether the page is wider than the window (it would scroll sideways)."""
+        return self.driver.execute_script(
+            "return document.documentElement.scrollWidth > window.innerWidth"
+        )
+
+    def screenshot(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert self.driver.save_screenshot(str(path)), path
+        return path
