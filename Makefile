@@ -57,7 +57,8 @@ schema: install
 bench: install
 	$(BIN)/python -m bench
 
-# The quick form of every benchmark, checked end to end (about 2 minutes here).
+# The quick form of every benchmark, checked end to end (about a minute here; also run by
+# `make test`).
 bench-smoke: install
 	$(BIN)/pytest -q bench/smoke_test.py
 

@@ -1,6 +1,5 @@
-"""`make bench` in its quick form: every benchmark starts, measures and reports
-(`make bench-smoke`; not yet part of `make test`, whose run time it would raise by
-about two minutes).
+"""`make bench` in its quick form: every benchmark starts, measures and reports.
+Part of `make test` (about a minute); `make bench-smoke` runs it alone.
 
 The figures of a smoke run mean little (few tasks, a loaded CI machine); what this
 checks is that each benchmark runs end to end and produces its goals.
