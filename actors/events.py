@@ -87,29 +87,18 @@ async def follow(
     if current is None:
         return
     yield current
-    iterator = aiter(messages)
-    # One pending read at a time, never cancelled on a resync: cancelling an async
-    # generator's __anext__ would close the generator for good.
-    pending: asyncio.Future[dict[str, Any]] | None = None
-    nudge: asyncio.Future[Any] | None = None
-    wait = _jittered(resync_after)
+    if current.status.terminal:
+        return
+    inbox = _Inbox(messages, nudged, _jittered(resync_after))
     outage_since: float | None = None
     try:
         while not current.status.terminal:
-            pending = pending or asyncio.ensure_future(anext(iterator))
-            if nudged is not None and nudge is None:
-                nudge = asyncio.ensure_future(nudged())
-            waiting: set[asyncio.Future[Any]] = {pending} if nudge is None else {pending, nudge}
-            await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            if pending.done():
-                try:
-                    record: TaskRecord | None = from_event(pending.result())
-                except StopAsyncIteration:
-                    return
-                pending = None
-            else:
-                if nudge is not None and nudge.done():
-                    nudge = None
+            item = await inbox.next()
+            if item is _ENDED:
+                return
+            if isinstance(item, dict):
+                record: TaskRecord | None = from_event(item)
+            else:  # quiet for too long, or nudged: re-read the record
                 try:
                     record = await snapshot()
                 except transient as error:
@@ -121,7 +110,7 @@ async def follow(
                             error,
                             retry_after,
                         )
-                    wait = retry_after
+                    inbox.resync_in(retry_after)
                     continue
                 if outage_since is not None:
                     logger.info(
@@ -130,16 +119,92 @@ async def follow(
                         time.monotonic() - outage_since,
                     )
                     outage_since = None
-                wait = _jittered(resync_after)
+                inbox.resync_in(_jittered(resync_after))
             if record is None:
                 return
             if record.seq > current.seq:
                 current = record
                 yield current
     finally:
-        for future in (pending, nudge):
-            if future is not None:
-                future.cancel()
+        inbox.close()
+
+
+_ENDED = object()  # the message source ended
+_RESYNC = object()  # read the record again
+
+
+class _Inbox:
+    """What a follower waits on, merged into one queue: the group's messages (read by a
+    task of their own), a resync when they stop for a while, and nudges.
+
+    Waiting is one `Queue.get` per event, and no wait at all when one is already in:
+    a web node runs this for every subscriber on every event, so no task, future or
+    timer is made per event; the quiet-period timer is re-armed only when it fires.
+    """
+
+    def __init__(
+        self,
+        messages: AsyncIterable[dict[str, Any]],
+        nudged: Callable[[], Awaitable[object]] | None,
+        quiet: float,
+    ) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._quiet = quiet
+        self._timer: asyncio.TimerHandle | None = None
+        self._reread = asyncio.Event()
+        self._tasks = [asyncio.ensure_future(self._read(messages))]
+        if nudged is not None:
+            self._tasks.append(asyncio.ensure_future(self._nudges(nudged)))
+        self.resync_in(quiet)
+
+    async def next(self) -> Any:
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def resync_in(self, seconds: float) -> None:
+        """A resync `seconds` after the last message (or now), unless one comes first."""
+        self._quiet = seconds
+        self._last = self._loop.time()
+        self._reread.set()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(self._last + seconds, self._check_quiet)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+
+    def _check_quiet(self) -> None:
+        due = self._last + self._quiet
+        if self._loop.time() >= due:
+            self._timer = None
+            self._queue.put_nowait(_RESYNC)
+        else:  # messages came meanwhile: wait out the rest of the quiet period
+            self._timer = self._loop.call_at(due, self._check_quiet)
+
+    async def _read(self, messages: AsyncIterable[dict[str, Any]]) -> None:
+        try:
+            async for message in messages:
+                self._last = self._loop.time()
+                self._queue.put_nowait(message)
+        except Exception as error:
+            self._queue.put_nowait(error)
+        else:
+            self._queue.put_nowait(_ENDED)
+
+    async def _nudges(self, nudged: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            await nudged()
+            # One nudge at a time: the next is awaited once this one's re-read is done.
+            self._reread.clear()
+            self._queue.put_nowait(_RESYNC)
+            await self._reread.wait()
 
 
 def _jittered(seconds: float) -> float:

@@ -28,6 +28,7 @@ from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable
 from graph.inputs import SubmitTaskInput
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
+from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
 from graph.validation import parse_submission, require_unicode
@@ -186,7 +187,13 @@ def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection())
-    return _Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=SharedEventExecutor,
+    )
 
 
 schema = make_schema()
