@@ -8,6 +8,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from actors.config import QUEUES, JobSettings
+from actors.consumer import PromptRedisBroker
 from actors.records import TaskKind, TaskRecord
 
 Actors = dict[TaskKind, dramatiq.Actor]
@@ -15,7 +16,7 @@ Actors = dict[TaskKind, dramatiq.Actor]
 
 def make_broker(settings: JobSettings) -> RedisBroker:
     client = settings.redis.client(socket_connect_timeout=5, health_check_interval=30)
-    broker = RedisBroker(client=client, namespace=settings.broker_namespace)
+    broker = PromptRedisBroker(client=client, namespace=settings.broker_namespace)
     dramatiq.set_broker(broker)
     return broker
 
