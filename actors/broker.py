@@ -21,6 +21,13 @@ def make_broker(settings: JobSettings) -> RedisBroker:
     return broker
 
 
+def message_keys(namespace: str, queue: str) -> tuple[str, str]:
+    """Dramatiq's Redis keys for `queue` (see dramatiq/brokers/redis/dispatch.lua): the
+    list of message ids no worker has fetched yet, and the sorted set of the ids of
+    dead-lettered messages."""
+    return f"{namespace}:{queue}", f"{namespace}:{queue}.XQ"
+
+
 def declare_actors(
     broker: RedisBroker, settings: JobSettings, run: Callable[[str], None]
 ) -> Actors:

@@ -56,6 +56,10 @@ class JobSettings:
     shutdown_grace: float = 30.0
     # How long a worker retries a write while Redis is unreachable.
     redis_patience: float = 60.0
+    # How often each worker announces itself in the worker registry (actors.workers),
+    # and how long after its last announcement it counts as gone.
+    heartbeat_every: float = 5.0
+    worker_stale_after: float = 20.0
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)
 

@@ -13,8 +13,10 @@ from typing import Any
 
 from dramatiq.middleware import TimeLimitExceeded
 
+from actors import metrics
 from actors.config import JobSettings
 from actors.lease import LeaseKeeper
+from actors.logcontext import task_context
 from actors.outage import when_redis_answers
 from actors.pipeline_cache import PipelineCache
 from actors.progress import Interrupted, Publish, Superseded, TaskReporter
@@ -68,6 +70,12 @@ class TaskRunner:
         self._drain_deadline = time.monotonic() + grace
 
     def run(self, task_id: str) -> None:
+        """Run the task, if it is this worker's to run. What is logged meanwhile, here
+        and in the threads this run starts, carries the task's id."""
+        with task_context(task_id):
+            self._run(task_id)
+
+    def _run(self, task_id: str) -> None:
         claim = uuid.uuid4().hex
         record = self._write(
             lambda: self.store.start(
@@ -84,15 +92,21 @@ class TaskRunner:
             return
         if record.attempts > 1:
             logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)
+        metrics.task_started(record)
+        started = time.monotonic()
         with LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3) as lease:
             reporter = TaskReporter(
                 self.store, self.publish, record, lambda: self._stop_reason(lease)
             )
             outcome = self._outcome(record, reporter)
             if outcome is None:
+                metrics.run_ended(record.kind, metrics.LOST, time.monotonic() - started)
                 logger.warning("task %s: this run lost its lease; writing nothing", task_id)
                 return
             final = self._write(outcome, f"write the outcome of task {task_id}", task_id)
+        ended, seconds = _run_outcome(final), time.monotonic() - started
+        metrics.run_ended(record.kind, ended, seconds)
+        logger.info("task %s (%s): %s after %.2f s", task_id, record.kind.value, ended, seconds)
         if final is None:
             return
         self._publish(final)
@@ -238,3 +252,12 @@ class TaskRunner:
         if reporter is not None and key not in self.cache:
             reporter(Progress("loading model"))
         return self.cache.get(key, load), params_type
+
+
+def _run_outcome(final: TaskRecord | None) -> str:
+    """How a run ended, for `metrics.TASK_RUN`."""
+    if final is None:
+        return metrics.LOST  # the outcome was not ours to write: another run holds the task
+    if final.status is TaskStatus.QUEUED:
+        return metrics.REQUEUED
+    return final.status.value

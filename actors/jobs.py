@@ -1,4 +1,5 @@
-"""The job system as `graph/` sees it: submit, cancel, get, list, watch. Async throughout."""
+"""The job system as `graph/` sees it: submit, cancel, get, list, watch, and the
+operators' view (queues, running tasks, workers). Async throughout."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Mapping,
+    Sequence,
 )
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
@@ -21,14 +23,17 @@ from actors.admission import Admission
 from actors.broker import Actors, send_task
 from actors.config import JobSettings
 from actors.events import follow, group_name, publish
+from actors.logcontext import task_context
 from actors.outage import (
     Breaker,
     Comebacks,
     StoreUnavailable,
     outages_raise_unavailable,
 )
+from actors.overview import Overview, QueueDepth, RunningTask
 from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store import TaskStore
+from actors.workers import WorkerInfo, WorkerRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +93,10 @@ class JobSystem:
         self._admission = admission
         self._comebacks = Comebacks(store.client.ping)
         self._breaker = Breaker()
+        registry = WorkerRegistry(
+            store.client, prefix=store.prefix, stale_after=settings.worker_stale_after
+        )
+        self._overview = Overview(store, registry, settings)
 
     @_translated
     async def submit(
@@ -122,28 +131,29 @@ class JobSystem:
             queue=self._settings.queue_for(kind, params.get("model")),
             params=dict(params),
         )
-        record, created = await asyncio.to_thread(
-            self.store.create, record, inputs, idempotency_key=idempotency_key
-        )
-        if not created:
-            return record
-        try:
-            await asyncio.to_thread(send_task, self._actors, record)
-        except Exception as error:
-            logger.exception("could not enqueue task %s", record.id)
-            failed = await asyncio.to_thread(
-                self.store.fail, record, "ENQUEUE_FAILED", "the task could not be queued"
+        with task_context(record.id):  # the web's log lines about it carry its id
+            record, created = await asyncio.to_thread(
+                self.store.create, record, inputs, idempotency_key=idempotency_key
             )
-            if failed is not None:
-                await self._publish(failed)
-            raise EnqueueFailed(record.id) from error
-        try:
-            await asyncio.to_thread(self.store.dispatched, record.id)
-        except Exception:
-            # The task is queued either way; the sweeper sends a second message,
-            # which the worker drops (actors.store: leases and dispatch).
-            logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
-        return record
+            if not created:
+                return record
+            try:
+                await asyncio.to_thread(send_task, self._actors, record)
+            except Exception as error:
+                logger.exception("could not enqueue task %s", record.id)
+                failed = await asyncio.to_thread(
+                    self.store.fail, record, "ENQUEUE_FAILED", "the task could not be queued"
+                )
+                if failed is not None:
+                    await self._publish(failed)
+                raise EnqueueFailed(record.id) from error
+            try:
+                await asyncio.to_thread(self.store.dispatched, record.id)
+            except Exception:
+                # The task is queued either way; the sweeper sends a second message,
+                # which the worker drops (actors.store: leases and dispatch).
+                logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
+            return record
 
     @_translated
     async def get(self, owner: str, task_id: str) -> TaskRecord | None:
@@ -165,9 +175,10 @@ class JobSystem:
         before = await self.get(owner, task_id)
         if before is None or before.status.terminal:
             return before
-        record = await asyncio.to_thread(self.store.cancel, task_id)
-        if record is not None and record.seq != before.seq:
-            await self._publish(record)
+        with task_context(task_id):
+            record = await asyncio.to_thread(self.store.cancel, task_id)
+            if record is not None and record.seq != before.seq:
+                await self._publish(record)
         return record
 
     @_translated
@@ -185,6 +196,22 @@ class JobSystem:
     @_translated
     async def preview_png(self, task_id: str) -> bytes | None:
         return await asyncio.to_thread(self.store.preview_png, task_id)
+
+    # -- the operators' view: callers check who may see it -------------------
+    @_translated
+    async def queue_depths(self) -> Sequence[QueueDepth]:
+        """Every queue a task can be sent to, with what waits on it."""
+        return await asyncio.to_thread(self._overview.queues)
+
+    @_translated
+    async def running_tasks(self, limit: int) -> Sequence[RunningTask]:
+        """Up to `limit` RUNNING tasks, anyone's; the soonest lease expiry first."""
+        return await asyncio.to_thread(self._overview.running, limit)
+
+    @_translated
+    async def workers(self) -> Sequence[WorkerInfo]:
+        """Worker processes heard from within `worker_stale_after` seconds."""
+        return await asyncio.to_thread(self._overview.workers)
 
     async def watch(
         self, owner: str, task_id: str, listen: Listen

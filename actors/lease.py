@@ -10,6 +10,7 @@ import logging
 import threading
 from types import TracebackType
 
+from actors.logcontext import carried
 from actors.outage import OUTAGES
 from actors.records import TaskRecord
 from actors.store import TaskStore
@@ -25,8 +26,9 @@ class LeaseKeeper:
         self._stop = threading.Event()
         # Set when another run owns the task now (the lease lapsed and was reaped).
         self.lost = threading.Event()
+        # In the task's context, so that what it logs carries the task's id.
         self._thread = threading.Thread(
-            target=self._renew, name=f"lease-{record.id[:8]}", daemon=True
+            target=carried(self._renew), name=f"lease-{record.id[:8]}", daemon=True
         )
 
     def __enter__(self) -> LeaseKeeper:

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import redis
 
+from actors.metrics import redis_error
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -41,6 +43,7 @@ def when_redis_answers(
         try:
             return call()
         except OUTAGES as error:
+            redis_error(error)
             if time.monotonic() >= deadline:
                 raise
             logger.warning("Redis unavailable (%s); retrying to %s", error, what)
@@ -62,6 +65,7 @@ def outages_raise_unavailable() -> Iterator[None]:
     try:
         yield
     except OUTAGES as error:
+        redis_error(error)
         raise StoreUnavailable(f"the task store is unavailable ({type(error).__name__})") from error
 
 

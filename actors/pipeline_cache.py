@@ -19,6 +19,13 @@ class PipelineCache:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._loaded
 
+    def loaded(self) -> tuple[Hashable, ...]:
+        """The keys of the pipelines held now, least recently used first.
+
+        Safe to call from another thread: the copy is one step under the GIL.
+        """
+        return tuple(self._loaded)
+
     def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """The pipeline for `key`, loading it (and evicting the stalest) when absent."""
         if key in self._loaded:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from actors.metrics import StepClock, redis_error
 from actors.outage import OUTAGES
 from actors.records import TaskRecord
 from actors.store import TaskStore
@@ -71,9 +72,17 @@ class TaskReporter:
         self._store = store
         self._publish = publish
         self._stop_reason = stop_reason
+        self._steps = StepClock(record.kind)
         self.record = record
 
     def __call__(self, event: Progress) -> None:
+        self._steps.arrived(event.stage, event.step)
+        try:
+            self._report(event)
+        finally:
+            self._steps.returned()
+
+    def _report(self, event: Progress) -> None:
         reason = self._stop_reason()
         if reason is not None:
             raise reason
@@ -90,6 +99,7 @@ class TaskReporter:
                 preview=preview,
             )
         except OUTAGES as error:
+            redis_error(error)
             logger.warning("progress of task %s not recorded: %s", self.record.id, error)
             return
         if record is None:

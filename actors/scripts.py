@@ -8,7 +8,7 @@ not apply.
 Every script but PROGRESS and RENEW takes the task's keys in this order:
   1 record  2 result  3 preview  4 idempotency key  5 owner index
   6 owner's live-task counter  7 queue  8 queue tickets  9 leases
-  10 undispatched tasks  11.. inputs
+  10 undispatched tasks  11 task counts  12.. inputs
 A worker's writes carry the attempt number it started (a fencing token): once
 another worker has taken the task over, the old one's writes are refused.
 
@@ -19,7 +19,9 @@ on hosts whose clocks disagree still agree on which lease has run out.
 # Shared by the scripts below. `terminate` ends a task; its ARGV block, from
 # `first`: status, finished_at, expires_at, ttl, stage, error_code,
 # error_message, result_json. The task's keys get the TTL, inputs are deleted,
-# and the owner index expires once the owner has no live task left.
+# and the owner index expires once the owner has no live task left. Every task
+# ends here exactly once, so this is where the task counts (see store.TaskCounts)
+# count it; they live as long as tasks keep ending, like everything else.
 # `requeue` puts a RUNNING task back in its queue and marks it undispatched
 # until whoever requeued it has sent its message (see store.dispatched).
 _COMMON = """
@@ -51,13 +53,19 @@ local function terminate(first, result_bytes)
   end
   redis.call("HSET", KEYS[1], unpack(fields))
   redis.call("HINCRBY", KEYS[1], "seq", 1)
+  local kind = redis.call("HGET", KEYS[1], "kind")
+  redis.call("HINCRBY", KEYS[11], "finished:" .. kind .. ":" .. status, 1)
+  if status == "FAILED" then
+    redis.call("HINCRBY", KEYS[11], "failed:" .. kind .. ":" .. ARGV[first + 5], 1)
+  end
+  redis.call("EXPIRE", KEYS[11], ttl)
   redis.call("EXPIRE", KEYS[1], ttl)
   redis.call("EXPIRE", KEYS[3], ttl)
   redis.call("EXPIRE", KEYS[4], ttl)
   leave_queue(id)
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZREM", KEYS[10], id)
-  for i = 11, #KEYS do redis.call("DEL", KEYS[i]) end
+  for i = 12, #KEYS do redis.call("DEL", KEYS[i]) end
   if redis.call("DECR", KEYS[6]) <= 0 then
     redis.call("DEL", KEYS[6])
     redis.call("EXPIRE", KEYS[5], ttl)
@@ -101,13 +109,14 @@ if ARGV[3] == "1" then
 end
 local nfields = tonumber(ARGV[6])
 redis.call("HSET", KEYS[1], unpack(ARGV, 7, 6 + nfields * 2))
+redis.call("HINCRBY", KEYS[11], "submitted:" .. redis.call("HGET", KEYS[1], "kind"), 1)
 redis.call("ZADD", KEYS[7], redis.call("INCR", KEYS[8]), ARGV[1])
 redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
 redis.call("PERSIST", KEYS[5])
 redis.call("INCR", KEYS[6])
 redis.call("ZADD", KEYS[10], now_ms() + tonumber(ARGV[5]), ARGV[1])
 local first_input = 7 + nfields * 2
-for i = 11, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 11]) end
+for i = 12, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 12]) end
 return {1, ARGV[1]}
 """
 )

@@ -12,6 +12,10 @@ Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal)
   leases                  sorted set: RUNNING task id -> lease expiry (ms, Redis clock)
   undispatched            sorted set: QUEUED task id whose queue message may not have
                           been sent -> when the sweeper should send it (ms)
+  counts                  hash: tasks submitted and ended, by kind (see `TaskCounts`).
+                          Every end renews its TTL: it lives while tasks keep ending and
+                          goes one TTL after the last, when the counts restart from zero
+                          (a counter reset, to Prometheus).
 
 Leases and dispatch. A worker holds a lease on its RUNNING task and renews it;
 a lapsed lease means the worker died, and the task is requeued (or ends
@@ -30,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import cast
 
@@ -38,6 +43,7 @@ import redis
 from actors import scripts
 from actors.records import (
     ResultInfo,
+    TaskKind,
     TaskRecord,
     TaskStatus,
     from_hash,
@@ -47,6 +53,38 @@ from actors.records import (
 )
 
 Inputs = Mapping[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCounts:
+    """Tasks created and ended since the counts began, over every web node and worker.
+
+    Counted inside the scripts that create and end a task (hash fields
+    `submitted:<kind>`, `finished:<kind>:<status>`, `failed:<kind>:<error code>`),
+    so each task is counted once, however many processes saw it.
+    """
+
+    submitted: dict[TaskKind, int] = field(default_factory=dict)
+    finished: dict[tuple[TaskKind, TaskStatus], int] = field(default_factory=dict)
+    failed: dict[tuple[TaskKind, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[bytes, bytes]) -> TaskCounts:
+        submitted: dict[TaskKind, int] = {}
+        finished: dict[tuple[TaskKind, TaskStatus], int] = {}
+        failed: dict[tuple[TaskKind, str], int] = {}
+        for name, value in raw.items():
+            what, _, rest = name.decode().partition(":")
+            kind, _, detail = rest.partition(":")
+            if kind not in TaskKind.__members__:
+                continue  # written by newer code
+            if what == "submitted":
+                submitted[TaskKind(kind)] = int(value)
+            elif what == "finished" and detail in TaskStatus.__members__:
+                finished[TaskKind(kind), TaskStatus(detail)] = int(value)
+            elif what == "failed":
+                failed[TaskKind(kind), detail] = int(value)
+        return cls(submitted, finished, failed)
 
 
 class TaskStore:
@@ -95,6 +133,11 @@ class TaskStore:
     def undispatched_key(self) -> str:
         return f"{self.prefix}undispatched"
 
+    @property
+    def counts_key(self) -> str:
+        """The hash behind `TaskCounts`."""
+        return f"{self.prefix}counts"
+
     def idempotency_key(self, owner: str, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return f"{self.prefix}idem:{owner}:{digest}"
@@ -113,6 +156,7 @@ class TaskStore:
             self.queue_key(record.queue) + ":tickets",
             self.leases_key,
             self.undispatched_key,
+            self.counts_key,
             *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
         ]
 
@@ -410,6 +454,9 @@ class TaskStore:
                     found.append(record)
             start += batch
         return found[:limit]
+
+    def counts(self) -> TaskCounts:
+        return TaskCounts.from_hash(cast(dict[bytes, bytes], self.client.hgetall(self.counts_key)))
 
     def ping(self) -> bool:
         return bool(self.client.ping())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 ANONYMOUS = "anonymous"
 
@@ -32,6 +33,19 @@ class Authenticator:
             if hmac.compare_digest(known, digest):
                 found = owner
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class Operators:
+    """Who may see the operators' view (`Query.operations`): the callers named by
+    admin keys, or everyone when no keys are configured at all (local development,
+    where the one anonymous caller is also the operator)."""
+
+    names: frozenset[str] = frozenset()
+    everyone: bool = False
+
+    def admit(self, caller: str) -> bool:
+        return self.everyone or caller in self.names
 
 
 def _digest(key: str) -> bytes:

@@ -29,6 +29,12 @@ class Unauthenticated(ApiError):
     code = "UNAUTHENTICATED"
 
 
+class Forbidden(ApiError):
+    """A known caller asked for what its key does not allow (the operators' view)."""
+
+    code = "FORBIDDEN"
+
+
 class RateLimited(ApiError):
     code = "RATE_LIMITED"
 

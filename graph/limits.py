@@ -26,5 +26,8 @@ class InputLimits:
     max_image_pixels: int = 16_000_000
     max_idempotency_key_chars: int = 200
     max_tasks_listed: int = 100
+    # Operations.runningTasks(limit): one running task per worker thread, so this
+    # bounds the reply of a very large deployment, not a typical one.
+    max_running_listed: int = 1000
     image_models: frozenset[str] = field(default_factory=frozenset)
     background_models: frozenset[str] = field(default_factory=frozenset)

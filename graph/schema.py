@@ -23,11 +23,20 @@ from actors.admission import Refused
 from actors.events import EVENT_TYPE
 from actors.jobs import EnqueueFailed, StoreUnavailable, is_task_id
 from actors.records import TaskStatus
+from graph.auth import Operators
 from graph.context import Context
-from graph.errors import BadUserInput, NotFound, RateLimited, ServiceUnavailable, unavailable
+from graph.errors import (
+    BadUserInput,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    unavailable,
+)
 from graph.inputs import SubmitTaskInput
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
+from graph.operations import Operations
 from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
@@ -62,6 +71,16 @@ class Query:
             )
         records = await context.jobs.list(context.owner, status=status, limit=limit)
         return [task_from_record(record, context) for record in records]
+
+    @strawberry.field(
+        description="Queues, running tasks and workers. Admin keys only (ATELIER_ADMIN_KEYS): "
+        "any other caller gets the error FORBIDDEN."
+    )
+    def operations(self, info: ContextInfo) -> Operations | None:
+        caller = info.context.owner  # UNAUTHENTICATED comes first
+        if not cast(_Schema, info.schema).operators.admit(caller):
+            raise Forbidden("the operators' view needs an admin key")
+        return Operations()
 
 
 @strawberry.type
@@ -162,6 +181,9 @@ def _outage(error: GraphQLError) -> bool:
 
 
 class _Schema(strawberry.Schema):
+    # Who may see the operators' view: configuration, carried like the query limits.
+    operators: Operators = Operators()
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -173,8 +195,11 @@ class _Schema(strawberry.Schema):
         super().process_errors([e for e in errors if not _outage(e)], execution_context)
 
 
-def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
-    """The schema with its request limits; introspection can be turned off for production."""
+def make_schema(
+    limits: QueryLimits | None = None, operators: Operators | None = None
+) -> strawberry.Schema:
+    """The schema with its request limits (introspection can be turned off for
+    production) and the callers who may see the operators' view (none by default)."""
     limits = limits or QueryLimits()
     extensions: list[Any] = [
         PublicErrors,
@@ -187,13 +212,15 @@ def make_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection())
-    return _Schema(
+    schema = _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=SharedEventExecutor,
     )
+    schema.operators = operators or Operators()
+    return schema
 
 
 schema = make_schema()

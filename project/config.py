@@ -30,7 +30,10 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = DEV_SECRET
-    api_keys: dict[str, str] = field(default_factory=dict)  # key -> owner name
+    # key -> owner name: every key a caller may use, admin keys included.
+    api_keys: dict[str, str] = field(default_factory=dict)
+    # key -> name: the keys that also open the operators' view.
+    admin_keys: dict[str, str] = field(default_factory=dict)
     public_url: str | None = None
     debug: bool = True
     channel_prefix: str = "atelier-channels"
@@ -41,6 +44,8 @@ class Config:
     ws_message_burst: int = 40
     ws_init_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ("*",)
+    # /readyz fails while no worker was heard from recently (see project.views.readyz).
+    ready_requires_workers: bool = True
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -96,6 +101,35 @@ def _api_keys(text: str) -> dict[str, str]:
     return {key: owner for owner, key in _pairs(text, ":").items()}
 
 
+def _keys(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(every valid key, the admin keys), each key -> name.
+
+    Tasks belong to names, so an admin's name must be its own: a name given both
+    an ordinary key and an admin key, or one key given two names, is refused.
+    """
+    ordinary = _api_keys(env.get("ATELIER_API_KEYS", ""))
+    admin = _api_keys(env.get("ATELIER_ADMIN_KEYS", ""))
+    for key, name in admin.items():
+        if ordinary.get(key, name) != name:
+            raise SystemExit(f"ATELIER_ADMIN_KEYS: {name!r}'s key is also {ordinary[key]!r}'s")
+    shared = {name for key, name in ordinary.items() if key not in admin} & {*admin.values()}
+    if shared:
+        names = ", ".join(sorted(shared))
+        raise SystemExit(f"ATELIER_ADMIN_KEYS: {names} also named in ATELIER_API_KEYS")
+    return {**ordinary, **admin}, admin
+
+
+def _heartbeat(env: dict[str, str]) -> tuple[float, float]:
+    every = _float(env, "ATELIER_HEARTBEAT_EVERY", 5.0)
+    stale_after = _float(env, "ATELIER_WORKER_STALE_AFTER", 20.0)
+    if not 0 < every < stale_after:
+        raise SystemExit(
+            "ATELIER_WORKER_STALE_AFTER must exceed ATELIER_HEARTBEAT_EVERY (both positive; "
+            f"got {stale_after:g} and {every:g})"
+        )
+    return every, stale_after
+
+
 def load(env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     time_limits = {
@@ -103,6 +137,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         for kind, default in JobSettings().time_limits.items()
     }
     admission = AdmissionPolicy()
+    heartbeat_every, worker_stale_after = _heartbeat(env)
+    api_keys, admin_keys = _keys(env)
     redis_url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     try:
         RedisTarget.parse(redis_url)
@@ -126,6 +162,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         dispatch_grace=_float(env, "ATELIER_DISPATCH_GRACE", 30.0),
         sweep_every=_float(env, "ATELIER_SWEEP_EVERY", 5.0),
         shutdown_grace=_float(env, "ATELIER_SHUTDOWN_GRACE", 30.0),
+        heartbeat_every=heartbeat_every,
+        worker_stale_after=worker_stale_after,
         admission=AdmissionPolicy(
             submit_rate=_float(env, "ATELIER_SUBMIT_RATE", admission.submit_rate),
             submit_burst=_int(env, "ATELIER_SUBMIT_BURST", admission.submit_burst),
@@ -161,7 +199,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         host=env.get("ATELIER_HOST", "127.0.0.1"),
         port=_int(env, "ATELIER_PORT", 8000),
         secret_key=env.get("ATELIER_SECRET_KEY") or DEV_SECRET,
-        api_keys=_api_keys(env.get("ATELIER_API_KEYS", "")),
+        api_keys=api_keys,
+        admin_keys=admin_keys,
         public_url=(env.get("ATELIER_PUBLIC_URL") or "").rstrip("/") or None,
         debug=debug,
         channel_prefix=env.get("ATELIER_CHANNEL_PREFIX", "atelier-channels"),
@@ -170,6 +209,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         ws_max_messages_per_second=_float(env, "ATELIER_WS_MAX_MESSAGES_PER_SECOND", 20.0),
         ws_message_burst=_int(env, "ATELIER_WS_MESSAGE_BURST", 40),
         ws_init_timeout=_float(env, "ATELIER_WS_INIT_TIMEOUT", 5.0),
+        ready_requires_workers=_bool(env, "ATELIER_READY_REQUIRES_WORKERS", True),
         allowed_origins=tuple(
             part.strip().rstrip("/")
             for part in env.get("ATELIER_ALLOWED_ORIGINS", "*").split(",")

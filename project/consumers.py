@@ -25,6 +25,7 @@ from actors.outage import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
 from project import services, shutdown
+from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
 from project.outagelayer import OutageTolerantLayer
 from project.refusals import header
 from project.wslimits import TOO_MANY_REQUESTS, LegacyWSHandler, TransportWSHandler, WebsocketLimits
@@ -106,6 +107,7 @@ class WSConsumer(GraphQLWSConsumer):
         )
         self._messages = limits.message_bucket()
         self._closed = False
+        self._counted = False  # in WEBSOCKETS
 
     @property  # type: ignore[override]
     def channel_layer(self) -> Any:
@@ -122,7 +124,8 @@ class WSConsumer(GraphQLWSConsumer):
         """Strawberry's, leaving no trace of a group it failed to join (Redis out)."""
         try:
             async with super().listen_to_channel(type, timeout=timeout, groups=groups) as messages:
-                yield messages
+                with SUBSCRIPTIONS.track_inprogress():
+                    yield messages
         except OUTAGES:
             # The layer notes a member before subscribing on Redis; this drops the note
             # (the group has no Redis subscription to undo).
@@ -134,6 +137,8 @@ class WSConsumer(GraphQLWSConsumer):
 
     async def connect(self) -> None:
         shutdown.track(self)
+        WEBSOCKETS.inc()
+        self._counted = True
         await super().connect()
 
     def going_away(self) -> Any:
@@ -187,6 +192,9 @@ class WSConsumer(GraphQLWSConsumer):
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self._closed = True
         shutdown.forget(self)
+        if self._counted:
+            self._counted = False
+            WEBSOCKETS.dec()
         await super().websocket_disconnect(message)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]

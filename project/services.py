@@ -18,6 +18,7 @@ from actors.admission import Admission
 from actors.broker import declare_actors, make_broker
 from actors.jobs import JobSystem
 from actors.store import TaskStore
+from graph.auth import Operators
 from graph.links import LinkSigner
 from graph.schema import make_schema
 from project.config import Config
@@ -61,12 +62,13 @@ def job_system() -> JobSystem:
     return JobSystem(store(), actors, get_channel_layer(), admission, settings)
 
 
-READY_TIMEOUT = 1.0  # seconds Redis has to answer PING for /readyz
+READY_TIMEOUT = 1.0  # seconds Redis has to answer each of /readyz's reads
 
 
 @functools.cache
 def readiness_probe() -> redis.asyncio.Redis:
-    """An asyncio client for /readyz: one PING, no retries, a short deadline."""
+    """An asyncio client for /readyz: PING and a count of live workers, no retries,
+    a short deadline."""
     return config().jobs.redis.async_client(
         socket_connect_timeout=READY_TIMEOUT,
         socket_timeout=READY_TIMEOUT,
@@ -89,7 +91,9 @@ def shutting_down() -> bool:
 
 @functools.cache
 def schema() -> strawberry.Schema:
-    return make_schema(config().query_limits)
+    cfg = config()
+    operators = Operators(names=frozenset(cfg.admin_keys.values()), everyone=not cfg.api_keys)
+    return make_schema(cfg.query_limits, operators)
 
 
 @functools.cache
@@ -101,8 +105,9 @@ def announce() -> None:
     cfg = config()
     if not cfg.api_keys:
         logger.warning(
-            "no API keys configured (ATELIER_API_KEYS): every caller is one anonymous user; "
-            "fine for local development only"
+            "no API keys configured (ATELIER_API_KEYS, ATELIER_ADMIN_KEYS): every caller is "
+            "one anonymous user, who also sees the operators' view (queues, everyone's "
+            "running tasks, workers); fine for local development only"
         )
     if cfg.secret_key == "atelier-development-secret-change-me":
         logger.warning("ATELIER_SECRET_KEY is not set: result links use a development secret")

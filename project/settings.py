@@ -1,11 +1,15 @@
 """Django settings. Everything configurable comes from `project.config` (the environment)."""
 
+import os
+
 from redis.asyncio.retry import Retry
 
 from project.config import load
+from project.logformat import TEXT, log_format
 from project.redispolicy import fail_fast
 
 ATELIER = load()
+LOG_FORMAT = log_format(os.environ)  # text, or JSON lines (ATELIER_LOG_FORMAT=json)
 SECRET_KEY = ATELIER.secret_key
 # Django's debug pages would show tracebacks to clients; ATELIER_DEBUG governs GraphiQL.
 DEBUG = False
@@ -31,9 +35,12 @@ CHANNEL_LAYERS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "text": {"format": TEXT},
+        "json": {"()": "project.logformat.JsonFormatter"},
+    },
     "filters": {"redis_outage": {"()": "project.logfilters.QuietRedisOutage"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "loggers": {"channels_redis.pubsub": {"filters": ["redis_outage"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
 }

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import redis
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from actors.workers import count_live
 from graph.links import LinkState
 from project import services
+
+_T = TypeVar("_T")
 
 
 async def image(request: HttpRequest, task_id: str, variant: str) -> HttpResponse:
@@ -41,17 +46,44 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when Redis answers PING within `READY_TIMEOUT`, else 503 saying
-    what is not ready. Also 503 once the process is shutting down."""
+    """Readiness: Redis answers, and some worker was heard from within
+    ATELIER_WORKER_STALE_AFTER seconds (see actors.workers). 200 when both hold, else
+    503; `checks` says which failed, `workers` how many are live. With
+    ATELIER_READY_REQUIRES_WORKERS=0 the workers check is reported but does not
+    fail. Each read has `READY_TIMEOUT`: never a hang. 503 once shutting down."""
     if services.shutting_down():
         return JsonResponse({"status": "shutting down", "checks": {}}, status=503)
+    cfg = services.config()
+    probe = services.readiness_probe()
+    _, redis_problem = await _ask(probe.ping(), "PING")
+    if redis_problem is not None:
+        checks = {"redis": redis_problem, "workers": "not checked: Redis is not ready"}
+        return JsonResponse({"status": "not ready", "checks": checks}, status=503)
+    window = cfg.jobs.worker_stale_after
+    live, workers_problem = await _ask(
+        count_live(probe, prefix=cfg.jobs.key_prefix, stale_after=window), "a worker count"
+    )
+    if live == 0:
+        workers_problem = f"none seen in the last {window:g} s"
+    ready = workers_problem is None or not cfg.ready_requires_workers
+    if workers_problem is not None and ready:
+        workers_problem += " (not required)"
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": {"redis": "ok", "workers": workers_problem or "ok"},
+        "workers": live,
+    }
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+async def _ask(call: Awaitable[_T], what: str) -> tuple[_T | None, str | None]:
+    """(the answer, None), or (None, what went wrong) within `READY_TIMEOUT`."""
     timeout = services.READY_TIMEOUT
     try:
-        await asyncio.wait_for(services.readiness_probe().ping(), timeout=timeout)
+        return await asyncio.wait_for(call, timeout=timeout), None
     except (TimeoutError, redis.exceptions.TimeoutError):
-        problem = f"no answer to PING within {timeout:g} s"
-    except (redis.exceptions.RedisError, OSError) as error:
-        problem = f"unreachable ({type(error).__name__})"
-    else:
-        return JsonResponse({"status": "ready", "checks": {"redis": "ok"}})
-    return JsonResponse({"status": "not ready", "checks": {"redis": problem}}, status=503)
+        return None, f"no answer to {what} within {timeout:g} s"
+    except (redis.exceptions.ConnectionError, OSError) as error:
+        return None, f"unreachable ({type(error).__name__})"
+    except redis.exceptions.RedisError as error:
+        return None, f"{what} failed ({type(error).__name__})"

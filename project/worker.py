@@ -9,7 +9,7 @@ the queue; give Dramatiq's --worker-shutdown-timeout (ms) some margin beyond it.
 from __future__ import annotations
 
 import functools
-import logging
+import os
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
@@ -19,13 +19,21 @@ from actors.execution import TaskRunner
 from actors.lifecycle import WorkerLifecycle
 from actors.maintenance import Maintenance, Sweeper
 from actors.preload import PreloadPipelines
+from actors.presence import WorkerPresence
 from actors.records import TaskRecord
 from actors.store import TaskStore
+from actors.workers import WorkerRegistry
 from project.config import load
+from project.logformat import configure_worker, log_format
+from project.workermetrics import WorkerExposition
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+configure_worker(log_format(os.environ))
 config = load()
 broker = make_broker(config.jobs)
+exposition = WorkerExposition.from_env(os.environ)
+if exposition.enabled:
+    # First: a worker process points its metrics at their files before anything else boots.
+    broker.add_middleware(exposition.middleware())
 
 
 @functools.cache
@@ -67,6 +75,13 @@ def sweeper() -> Sweeper:
     return Sweeper(maintenance, every=jobs.sweep_every)
 
 
+def registry() -> WorkerRegistry:
+    jobs = config.jobs
+    return WorkerRegistry(
+        store().client, prefix=jobs.key_prefix, stale_after=jobs.worker_stale_after
+    )
+
+
 broker.add_middleware(
     PreloadPipelines(
         config.jobs.preload,
@@ -75,4 +90,12 @@ broker.add_middleware(
     )
 )
 broker.add_middleware(WorkerLifecycle(sweeper, lambda: runner().drain(config.jobs.shutdown_grace)))
+broker.add_middleware(
+    WorkerPresence(
+        registry,
+        loaded=lambda: runner().cache.loaded(),
+        every=config.jobs.heartbeat_every,
+        identity=lambda: runner().worker,
+    )
+)
 actors = declare_actors(broker, config.jobs, lambda task_id: runner().run(task_id))

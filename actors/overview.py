@@ -1,0 +1,88 @@
+"""The operators' view of the job system: queue depths, running tasks, live workers.
+
+Every read is bounded: O(1) per queue, one range of the leases index (at most
+`limit` tasks), and O(number of workers) for the registry. Nothing scans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from dramatiq.common import dq_name
+
+from actors.config import JobSettings
+from actors.records import TaskRecord, TaskStatus, from_hash
+from actors.store import TaskStore
+from actors.workers import WorkerInfo, WorkerRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    name: str
+    # Messages in Dramatiq's list, ready for a worker to fetch.
+    ready: int
+    # Messages held back until a time (Dramatiq's delay queue).
+    delayed: int
+    # QUEUED tasks on this queue (the store's queue index), including any whose
+    # message a worker has fetched but not started yet.
+    queued_tasks: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunningTask:
+    record: TaskRecord
+    # When its worker must renew the lease; past it, the worker is presumed dead.
+    lease_expires_at: datetime
+
+
+class Overview:
+    def __init__(self, store: TaskStore, registry: WorkerRegistry, settings: JobSettings) -> None:
+        self._store = store
+        self._registry = registry
+        self._settings = settings
+
+    def queues(self) -> list[QueueDepth]:
+        """Every queue a task can be sent to, by name."""
+        names = self._settings.queues
+        namespace = self._settings.broker_namespace
+        with self._store.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                # Dramatiq's Redis layout: "<namespace>:<queue>" is the list of ready
+                # message ids; its delay queue is the queue named by dq_name.
+                pipe.llen(f"{namespace}:{name}")
+                pipe.llen(f"{namespace}:{dq_name(name)}")
+                pipe.zcard(self._store.queue_key(name))
+            counts = cast(list[int], pipe.execute())
+        return [
+            QueueDepth(name, *(int(n) for n in counts[3 * i : 3 * i + 3]))
+            for i, name in enumerate(names)
+        ]
+
+    def running(self, limit: int) -> list[RunningTask]:
+        """Up to `limit` RUNNING tasks, the soonest lease expiry first (so a task whose
+        worker was lost, not yet swept, leads)."""
+        client = self._store.client
+        leased = cast(
+            list[tuple[bytes, float]],
+            client.zrange(self._store.leases_key, 0, limit - 1, withscores=True),
+        )
+        if not leased:
+            return []
+        with client.pipeline(transaction=False) as pipe:
+            for task_id, _ in leased:
+                pipe.hgetall(self._store.key(task_id.decode()))
+            raws = cast(list[dict[bytes, bytes]], pipe.execute())
+        running = []
+        for (_, expiry), raw in zip(leased, raws, strict=True):
+            if not raw:
+                continue
+            record = from_hash({k.decode(): v.decode() for k, v in raw.items()})
+            if record.status is TaskStatus.RUNNING:  # else it ended between the reads
+                running.append(RunningTask(record, datetime.fromtimestamp(expiry / 1000, UTC)))
+        return running
+
+    def workers(self) -> list[WorkerInfo]:
+        """Workers heard from within the staleness window, longest-silent first."""
+        return self._registry.live()
