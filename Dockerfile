@@ -18,7 +18,7 @@ CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port ${ATELIER_PORT:-8000} projec
 
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime AS worker
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    dramatiq_queue_prefetch=1 dramatiq_worker_timeout=100 NUMBA_CACHE_DIR=/tmp/numba-cache \
+    dramatiq_queue_prefetch=1 NUMBA_CACHE_DIR=/tmp/numba-cache \
     ATELIER_LOG_FORMAT=json ATELIER_WORKER_METRICS_HOST=0.0.0.0 ATELIER_WORKER_METRICS_PORT=9191
 WORKDIR /app
 COPY pyproject.toml README.md Procfile ./

@@ -1,6 +1,10 @@
-"""Fan-out: many websocket subscribers following running tasks' progress through one web node.
+"""Fan-out: many websocket subscribers following running tasks' progress through web nodes.
 
-For each level (number of subscribers) it starts a fresh daphne (tests/stack.py,
+Each level runs once per number of web nodes (`--web-nodes`, default 1 then 2: a
+daphne process uses one core, so a 2-core box serves with two, the client
+processes dealt to them in turn as a load balancer would).
+
+For each level (number of subscribers) it starts fresh daphnes (tests/stack.py,
 private prefixes, on the local Redis or an embedded one), starts one task per
 `per_task` subscribers through the worker's own store-and-publish path
 (bench/fanout_emitter.py: TaskStore + TaskReporter + ThreadedPublisher, no
@@ -17,11 +21,11 @@ Measured per level:
   - lag p50/p95/p99/max: receipt - the moment the emitter called the reporter
     (before the store write); `webLagMs` is receipt - the moment the event went to
     the channel layer (after the store write);
-  - web CPU % (utime+stime from /proc/<pid>/stat, 100 % = one core) over the
-    window, web CPU µs per delivery (steadier than rates on a shared machine),
+  - web CPU % (utime+stime from /proc/<pid>/stat, 100 % = one core; the nodes
+    added up) over the window, web CPU µs per delivery (steadier than rates on a shared machine),
     how long its event-loop thread waited for a CPU (/proc/<pid>/schedstat: what
     other processes took from it), RSS once every subscription is held, and peak
-    RSS (VmHWM);
+    RSS (VmHWM), the largest node's;
   - CPU % of the client processes, of this process (the emitter) and of Redis
     (INFO, the whole server: shared with anything else using it);
   - connections refused (connect, handshake, init or subscribe failed), deliveries
@@ -30,7 +34,8 @@ Measured per level:
     generation), through a small probe loaded into it as a sitecustomize (GC_PROBE).
 
     python -m bench.fanout [--quick] [--levels 100,500,2000] [--seconds 8]
-                           [--clients 4] [--profile DIR] [--web-gc tuned] [--keep]
+                           [--clients 4] [--web-nodes 1,2] [--profile DIR]
+                           [--web-gc tuned] [--keep]
                            [--json PATH]
 
 --profile DIR records the web process with py-spy (`pip install py-spy`) during
@@ -63,10 +68,13 @@ from typing import Any
 import redis
 
 from bench.fanout_emitter import Emission, Emitter
-from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
+from project.devredis import LOCAL_URL, EmbeddedRedis, free_port, reachable
 from tests.stack import ALICE_KEY, BIN, ROOT, Stack
 
 LEVELS = (100, 500, 2000)
+# One web node (one core's worth: daphne is single-threaded), then two on this box,
+# behind no balancer: the client processes are dealt to the nodes in turn.
+WEB_NODES = (1, 2)
 QUICK_LEVELS = (100,)
 PER_TASK = 20
 RATE = 10.0
@@ -84,6 +92,7 @@ GC_PROBE = """
 import gc, json, os, sys, threading, time
 _path = os.environ.get("FANOUT_GC_STATS")
 if _path and "daphne" in sys.argv[0]:
+    _marker, _path = _path + ".freeze", f"{_path}.{os.getpid()}"
     _stats = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0], "cpuSeconds": [0.0, 0.0, 0.0],
               "maxPauseSeconds": [0.0, 0.0, 0.0]}
     _began = [0.0, 0.0]
@@ -107,7 +116,7 @@ if _path and "daphne" in sys.argv[0]:
         frozen = False
         while True:
             time.sleep(0.5)
-            if _tuned and not frozen and os.path.exists(_path + ".freeze"):
+            if _tuned and not frozen and os.path.exists(_marker):
                 gc.freeze()
                 frozen = True
             _stats["at"] = time.time()
@@ -239,10 +248,13 @@ class Clients:
 
     @classmethod
     def spawn(
-        cls, folder: Path, url: str, assignment: list[list[str]], concurrency: int
+        cls, folder: Path, urls: list[str], assignment: list[list[str]], concurrency: int
     ) -> Clients:
+        """One process per entry of `assignment`, connecting to the web nodes' `urls` in
+        turn (a load balancer's round robin)."""
         clients = cls()
         for index, tasks in enumerate(assignment):
+            url = urls[index % len(urls)]
             out = folder / f"client-{index}.json"
             spec = folder / f"client-{index}.spec.json"
             spec.write_text(
@@ -329,6 +341,7 @@ def run_level(
     *,
     seconds: float,
     clients: int,
+    nodes: int = 1,
     per_task: int = PER_TASK,
     rate: float = RATE,
     connect_concurrency: int = 16,
@@ -337,7 +350,9 @@ def run_level(
     web_gc: str = "default",
     drain: float = 4.0,
 ) -> dict[str, Any]:
-    folder = work / f"level-{subscribers}"
+    """One level: `subscribers` over `nodes` web nodes (the client processes dealt to
+    them in turn; one node's process is profiled when `profile` is given)."""
+    folder = work / f"level-{subscribers}-{nodes}node"
     probe = work / "gcprobe"
     probe.mkdir(exist_ok=True)
     (probe / "sitecustomize.py").write_text(GC_PROBE)
@@ -355,43 +370,48 @@ def run_level(
     procs: Clients | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
-        web = stack.start_web()
-        web_pid = web.popen.pid
-        rss_idle = memory_mb(web_pid, "VmRSS")
+        webs = [stack.start_web()]
+        urls = [stack.ws_url]
+        for _ in range(nodes - 1):
+            port = free_port()
+            webs.append(stack.start_web(port=port))
+            urls.append(f"ws://127.0.0.1:{port}/graphql")
+        pids = [web.popen.pid for web in webs]
+        rss_idle = [memory_mb(pid, "VmRSS") for pid in pids]
         Path(f"{gc_stats}.freeze").touch()  # the app is loaded (web_gc="tuned" freezes it)
         emitter = Emitter(
             redis_url, stack.env["ATELIER_KEY_PREFIX"], stack.env["ATELIER_CHANNEL_PREFIX"]
         )
         tasks = emitter.start_tasks(math.ceil(subscribers / per_task))
-        assignment = assign([t.id for t in tasks], subscribers, per_task, clients)
+        assignment = assign([t.id for t in tasks], subscribers, per_task, max(clients, nodes))
         connect_began = time.time()
-        procs = Clients.spawn(folder, stack.ws_url, assignment, connect_concurrency)
+        procs = Clients.spawn(folder, urls, assignment, connect_concurrency)
         procs.wait_ready(timeout=180)
         connect_seconds = time.time() - connect_began
-        rss_held = memory_mb(web_pid, "VmRSS")
+        rss_held = [memory_mb(pid, "VmRSS") for pid in pids]
         counters: dict[str, Callable[[], float]] = {
-            "web": lambda: cpu_seconds(web_pid),
-            "webWait": lambda: run_queue_seconds(web_pid),
+            "web": lambda: sum(map(cpu_seconds, pids)),
+            "webWait": lambda: sum(map(run_queue_seconds, pids)),
             "emitter": lambda: cpu_seconds(os.getpid()),
             "machine": machine_busy_seconds,
         }
         for n, popen in enumerate(procs.popens):
             counters[f"client{n}"] = functools.partial(cpu_seconds, popen.pid)
         redis_before = redis_cpu(emitter.client)
-        gc_before = _read_json(gc_stats)
+        gc_before = [_read_json(Path(f"{gc_stats}.{pid}")) for pid in pids]
         start_at = time.time() + 0.3
         if profile is not None:
-            spy = _start_profiler(profile, web_pid, seconds + 2)
+            spy = _start_profiler(profile, pids[0], seconds + 2)
         with Sampler(counters) as sampler:
             emission = emitter.run(tasks, steps=steps, rate=rate, start_at=start_at)
             redis_after = redis_cpu(emitter.client)
             redis_at = time.time()
             results, stopped_at = procs.finish(timeout=drain)
-        rss_peak = memory_mb(web_pid, "VmHWM")
+        rss_peak = [memory_mb(pid, "VmHWM") for pid in pids]
         time.sleep(0.6)  # the probe's next write
-        gc_after = _read_json(gc_stats)
+        gc_after = [_read_json(Path(f"{gc_stats}.{pid}")) for pid in pids]
         profiled = _finish_profiler(spy, profile) if spy is not None and profile else None
-        web_log = web.output()
+        web_logs = [web.output() for web in webs]
     finally:
         if procs is not None:
             procs.kill()
@@ -410,15 +430,19 @@ def run_level(
         clients=len(assignment),
         per_task=per_task,
     )
+    summary["webNodes"] = nodes
     summary["web"].update(
         {
-            "rssIdleMb": round(rss_idle, 1),
-            "rssHeldMb": round(rss_held, 1),
-            "rssPeakMb": round(rss_peak, 1),
-            "errorsInLog": web_log.count("Traceback"),
+            # Per node: the largest of the nodes'.
+            "rssIdleMb": round(max(rss_idle), 1),
+            "rssHeldMb": round(max(rss_held), 1),
+            "rssPeakMb": round(max(rss_peak), 1),
+            "errorsInLog": sum(log.count("Traceback") for log in web_logs),
         }
     )
-    summary["web"]["gc"] = _gc_delta(gc_before, gc_after, web_gc)
+    summary["web"]["gc"] = _gc_total(
+        [_gc_delta(b, a, web_gc) for b, a in zip(gc_before, gc_after, strict=True)]
+    )
     summary["connectSeconds"] = round(connect_seconds, 2)
     summary["redisCpuPercent"] = _round(
         100 * (redis_after - redis_before) / max(1e-6, redis_at - start_at)
@@ -453,6 +477,23 @@ def _gc_delta(
         "maxPauseSecondsEver": [round(v, 3) for v in after["maxPauseSeconds"]],
         "frozenObjects": after["frozen"],
     }
+
+
+def _gc_total(nodes: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The nodes' collections added up (pauses: the longest)."""
+    if not nodes or any(node is None for node in nodes):
+        return None
+    known = [node for node in nodes if node is not None]
+    total = dict(known[0])
+    for node in known[1:]:
+        for name in ("collections", "cpuSeconds", "pauseSeconds"):
+            total[name] = [round(a + b, 3) for a, b in zip(total[name], node[name], strict=True)]
+        total["maxPauseSecondsEver"] = [
+            max(a, b)
+            for a, b in zip(total["maxPauseSecondsEver"], node["maxPauseSecondsEver"], strict=True)
+        ]
+        total["frozenObjects"] += node["frozenObjects"]
+    return total
 
 
 def summarise(
@@ -666,36 +707,43 @@ def profile_summary(
 
 # -- the run ---------------------------------------------------------------------
 def goals(levels: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    best = max(levels, key=lambda level: level["deliveriesPerSecond"], default=None)
-    at_rss = next((lv for lv in levels if lv["subscribers"] == GOAL_RSS_LEVEL), None)
-    deliveries = best["deliveriesPerSecond"] if best else None
-    p95 = best["lagMs"]["p95"] if best else None
-    rss = at_rss["web"]["rssPeakMb"] if at_rss else None
-    held = at_rss is not None and at_rss["refused"] == 0
-    measured = {
-        "deliveries/s ≥ 5000": {
+    """The issue's goals: "≥ 5,000 deliveries/s with p95 lag ≤ 50 ms" is judged on the
+    level that delivered most while its p95 lag stayed within 50 ms (else, when none
+    did, on the level with the lowest p95: what came nearest); RSS on one node holding
+    2,000 subscriptions."""
+    within = [lv for lv in levels if lv["lagMs"]["p95"] is not None]
+    held_lag = [lv for lv in within if lv["lagMs"]["p95"] <= GOAL_P95_MS]
+    best: dict[str, Any] | None = None
+    if held_lag:
+        best = max(held_lag, key=lambda level: level["deliveriesPerSecond"])
+    elif within:
+        best = min(within, key=lambda level: level["lagMs"]["p95"])
+    at_rss = next(
+        (lv for lv in levels if lv["subscribers"] == GOAL_RSS_LEVEL and lv["webNodes"] == 1), None
+    )
+    measured: dict[str, dict[str, Any]] = {}
+    if best is not None:
+        deliveries, p95 = best["deliveriesPerSecond"], best["lagMs"]["p95"]
+        measured["deliveries/s ≥ 5000 with p95 lag ≤ 50 ms"] = {
             "target": GOAL_DELIVERIES,
             "value": deliveries,
-            "level": best["subscribers"] if best else None,
-            "met": None if deliveries is None else deliveries >= GOAL_DELIVERIES,
-        },
-        "p95 lag ≤ 50 ms": {
-            "target": GOAL_P95_MS,
-            "value": p95,
-            "level": best["subscribers"] if best else None,
-            "met": None if p95 is None else p95 <= GOAL_P95_MS,
-        },
-        "web RSS ≤ 1 GB at 2000": {
+            "p95LagMs": p95,
+            "level": best["subscribers"],
+            "webNodes": best["webNodes"],
+            "met": deliveries >= GOAL_DELIVERIES and p95 <= GOAL_P95_MS,
+        }
+    if at_rss is not None:  # not in a quick run
+        rss = at_rss["web"]["rssPeakMb"]
+        measured["web RSS ≤ 1 GB at 2000"] = {
             "target": GOAL_RSS_MB,
             "value": rss,
             "level": GOAL_RSS_LEVEL,
+            "webNodes": 1,
             # Held: every one of the 2,000 subscriptions was established.
-            "refused": at_rss["refused"] if at_rss else None,
-            "met": None if rss is None else rss <= GOAL_RSS_MB and held,
-        },
-    }
-    # A goal whose level did not run (e.g. 2000 subscribers in a quick run) is not reported.
-    return {name: entry for name, entry in measured.items() if entry["value"] is not None}
+            "refused": at_rss["refused"],
+            "met": rss <= GOAL_RSS_MB and at_rss["refused"] == 0,
+        }
+    return measured
 
 
 def run(
@@ -704,6 +752,7 @@ def run(
     quick: bool = False,
     *,
     clients: int = 4,
+    web_nodes: Sequence[int] = WEB_NODES,
     per_task: int = PER_TASK,
     rate: float = RATE,
     redis_url: str | None = None,
@@ -712,7 +761,8 @@ def run(
     keep: bool = False,
     web_gc: str = "default",
 ) -> dict[str, Any]:
-    """Run every level (fresh web node each) and return the report, JSON-serialisable.
+    """Run every level (fresh web nodes each) with each number of `web_nodes` and return
+    the report, JSON-serialisable.
 
     `quick`: one small level for a smoke test (about 15 s). `profile`: py-spy the web
     process during the largest level (see module docstring). `keep`: leave the work
@@ -721,6 +771,7 @@ def run(
     """
     if quick:
         levels, seconds, clients = QUICK_LEVELS, seconds or 4.0, min(clients, 2)
+        web_nodes = (1,)
     seconds = seconds or 8.0
     began = time.time()
     work = Path(tempfile.mkdtemp(prefix="atelier-fanout-"))
@@ -737,12 +788,14 @@ def run(
                 level,
                 seconds=seconds,
                 clients=clients,
+                nodes=nodes,
                 per_task=per_task,
                 rate=rate,
                 extra_env=extra_env,
-                profile=profile if level == largest else None,
+                profile=profile if level == largest and nodes == 1 else None,
                 web_gc=web_gc,
             )
+            for nodes in web_nodes
             for level in levels
         ]
     finally:
@@ -764,7 +817,7 @@ def run(
 
 def table(report: Mapping[str, Any]) -> str:
     head = (
-        "subs tasks  deliv/s (offered)  lag p50/p95/p99 ms        web CPU% (waited)  "
+        "nodes subs tasks  deliv/s (offered)  lag p50/p95/p99 ms        web CPU% (waited)  "
         "µs/deliv  GC s (max pause)  RSS held/peak MB  refused  no-terminal  clients CPU%  "
         "machine busy%  emitter late p95 ms"
     )
@@ -773,7 +826,7 @@ def table(report: Mapping[str, Any]) -> str:
         lag, web = lv["lagMs"], lv["web"]
         lags = f"{lag['p50']}/{lag['p95']}/{lag['p99']}" + ("+" if lv["lagIsLowerBound"] else "")
         rows.append(
-            f"{lv['subscribers']:>4} {lv['tasks']:>5}  "
+            f"{lv['webNodes']:>5} {lv['subscribers']:>4} {lv['tasks']:>5}  "
             f"{lv['deliveriesPerSecond']:>7.0f} ({lv['offeredPerSecond']:>6.0f})  "
             f"{lags:<24}  {web['cpuPercent']!s:>6} ({web['runQueueWaitPercent']!s:>5})  "
             f"{web['cpuUsPerDelivery']!s:>9}  {_gc_cell(web.get('gc')):>16}  "
@@ -786,7 +839,9 @@ def table(report: Mapping[str, Any]) -> str:
     for name, goal in report["goals"].items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[goal["met"]]
         refused = f", {goal['refused']} refused" if goal.get("refused") else ""
-        rows.append(f"goal {name}: {goal['value']} (level {goal['level']}{refused}) {verdict}")
+        lag = f", p95 lag {goal['p95LagMs']} ms" if "p95LagMs" in goal else ""
+        where = f"level {goal['level']}, {goal['webNodes']} web node(s){lag}{refused}"
+        rows.append(f"goal {name}: {goal['value']} ({where}) {verdict}")
     return "\n".join(rows)
 
 
@@ -802,6 +857,9 @@ def main() -> None:
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
     parser.add_argument("--seconds", type=float, default=None, help="emission per level")
     parser.add_argument("--clients", type=int, default=4, help="subscriber processes")
+    parser.add_argument(
+        "--web-nodes", default=",".join(map(str, WEB_NODES)), help="web nodes per run, e.g. 1,2"
+    )
     parser.add_argument("--per-task", type=int, default=PER_TASK)
     parser.add_argument("--rate", type=float, default=RATE, help="events per task per second")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy the largest level")
@@ -819,6 +877,7 @@ def main() -> None:
         seconds=args.seconds,
         quick=args.quick,
         clients=args.clients,
+        web_nodes=tuple(int(n) for n in args.web_nodes.split(",")),
         per_task=args.per_task,
         rate=args.rate,
         profile=args.profile,

@@ -84,6 +84,8 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 # Generous limits: the benchmark measures the system, not its admission control.
 STACK_ENV = {
     "ATELIER_PRELOAD": "IMAGE_GENERATION",
+    # As the Procfile runs workers (Dramatiq's default idle poll; tests/stack.py's is 100).
+    "dramatiq_worker_timeout": "1000",
     "ATELIER_SUBMIT_RATE": "100000",
     "ATELIER_SUBMIT_BURST": "100000",
     "ATELIER_MAX_UNFINISHED_PER_KEY": "100000",
