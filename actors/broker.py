@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 
 from actors.config import QUEUES, JobSettings
 from actors.consumer import PromptRedisBroker
@@ -21,11 +23,18 @@ def make_broker(settings: JobSettings) -> RedisBroker:
     return broker
 
 
-def message_keys(namespace: str, queue: str) -> tuple[str, str]:
-    """Dramatiq's Redis keys for `queue` (see dramatiq/brokers/redis/dispatch.lua): the
-    list of message ids no worker has fetched yet, and the sorted set of the ids of
-    dead-lettered messages."""
-    return f"{namespace}:{queue}", f"{namespace}:{queue}.XQ"
+class QueueKeys(NamedTuple):
+    """Dramatiq's Redis keys for one queue (see dramatiq/brokers/redis/dispatch.lua)."""
+
+    ready: str  # list of the ids of messages no worker has fetched yet
+    delayed: str  # the same for its delay queue (messages held back until a time)
+    dead_letters: str  # sorted set of the ids of dead-lettered messages
+
+
+def message_keys(namespace: str, queue: str) -> QueueKeys:
+    return QueueKeys(
+        f"{namespace}:{queue}", f"{namespace}:{dq_name(queue)}", f"{namespace}:{queue}.XQ"
+    )
 
 
 def declare_actors(

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from dramatiq.common import dq_name
-
+from actors.broker import message_keys
 from actors.config import JobSettings
 from actors.records import TaskRecord, TaskStatus, from_hash
 from actors.store import TaskStore
@@ -49,10 +48,9 @@ class Overview:
         namespace = self._settings.broker_namespace
         with self._store.client.pipeline(transaction=False) as pipe:
             for name in names:
-                # Dramatiq's Redis layout: "<namespace>:<queue>" is the list of ready
-                # message ids; its delay queue is the queue named by dq_name.
-                pipe.llen(f"{namespace}:{name}")
-                pipe.llen(f"{namespace}:{dq_name(name)}")
+                keys = message_keys(namespace, name)
+                pipe.llen(keys.ready)
+                pipe.llen(keys.delayed)
                 pipe.zcard(self._store.queue_key(name))
             counts = cast(list[int], pipe.execute())
         return [

@@ -125,14 +125,15 @@ def port_roles(roles: Mapping[str, Sequence[int]], redis_port: int) -> dict[int,
 
 
 def script_names() -> dict[str, str]:
-    """SHA1 -> name of every Lua script the system runs: the task store's, admission's
-    and Dramatiq's dispatch script (named by its command: dramatiq:fetch, :ack, ...)."""
+    """SHA1 -> name of every Lua script the system runs: the task store's, admission's,
+    the worker registry's and Dramatiq's dispatch script (named by its command:
+    dramatiq:fetch, :ack, ...)."""
     from dramatiq.brokers import redis as dramatiq_redis
 
-    from actors import admission, scripts
+    from actors import admission, scripts, workers
 
     names = {}
-    for module, prefix in ((scripts, "store:"), (admission, "admission:")):
+    for module, prefix in ((scripts, "store:"), (admission, "admission:"), (workers, "workers:")):
         for name, value in vars(module).items():
             if name.lstrip("_").isupper() and isinstance(value, str) and "redis.call" in value:
                 names[hashlib.sha1(value.encode()).hexdigest()] = prefix + name.lstrip("_").lower()

@@ -80,10 +80,10 @@ class ClusterCollector(Collector):
     def _read(self) -> list[Metric]:
         with self._client.pipeline(transaction=False) as pipe:
             for queue in self._queues:
-                unfetched, dead_letters = message_keys(self._namespace, queue)
+                keys = message_keys(self._namespace, queue)
                 pipe.zcard(self._store.queue_key(queue))
-                pipe.llen(unfetched)
-                pipe.zcard(dead_letters)
+                pipe.llen(keys.ready)
+                pipe.zcard(keys.dead_letters)
             pipe.zcard(self._store.leases_key)
             pipe.hgetall(self._store.counts_key)
             replies: list[Any] = pipe.execute()

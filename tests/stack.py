@@ -178,6 +178,20 @@ class Stack:
             process.stop()
         self.processes.clear()
 
+    @contextmanager
+    def held(self, purge: bool = True) -> Iterator[Stack]:
+        """This stack, stopped on exit (and its keys purged, unless its Redis may be gone
+        by then); its processes' logs printed if the block fails."""
+        try:
+            yield self
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            self.stop()
+            if purge:
+                self.purge()
+
     def purge(self) -> None:
         """Delete this stack's keys (task store, queues, channel layer) from Redis, so
         test runs leave nothing behind in a shared one."""
@@ -214,16 +228,9 @@ def running_stack(
 ) -> Iterator[Stack]:
     """A web node and one worker ready for tasks, stopped on exit; their logs printed
     if starting fails."""
-    stack = Stack(redis_url, folder, model_dir, dict(extra_env or {}))
-    try:
+    with Stack(redis_url, folder, model_dir, dict(extra_env or {})).held() as stack:
         stack.start_web()
         # Preloading pipelines takes a while on a loaded machine: tests that time a
         # task must not be timing the worker's start.
         stack.wait_for_log(stack.start_worker(), WORKER_READY, timeout=300)
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
-        stack.purge()

@@ -191,16 +191,9 @@ def bare(redis_url: str, stack_models: Path, tmp_path: Path) -> Iterator[Stack]:
         "ATELIER_PRELOAD": "IMAGE_GENERATION",
         "ATELIER_SHUTDOWN_GRACE": "1",
     }
-    stack = Stack(redis_url, tmp_path, stack_models, env)
-    try:
+    with Stack(redis_url, tmp_path, stack_models, env).held() as stack:
         stack.start_web()
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
-        stack.purge()
 
 
 def readyz(stack: Stack) -> httpx.Response:

@@ -40,16 +40,9 @@ def idle_stack(
     redis_url: str, stack_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """A web node alone: what is submitted stays QUEUED."""
-    stack = Stack(redis_url, tmp_path_factory.mktemp("idle"), stack_models)
-    try:
+    with Stack(redis_url, tmp_path_factory.mktemp("idle"), stack_models).held() as stack:
         stack.start_web()
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
-        stack.purge()
 
 
 @pytest.fixture

@@ -100,14 +100,9 @@ def private_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
 @pytest.fixture
 def lone_web(private_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[Stack]:
     stack = Stack(private_redis.url, tmp_path / "stack", tmp_path / "models")
-    try:
+    with stack.held(purge=False):  # the test may leave its private Redis stopped
         stack.start_web()
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
 
 
 def timed_scrape(url: str) -> tuple[Scrape, float]:

@@ -66,15 +66,10 @@ def stack(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[Stack]:
         tmp_path / "models",
         {"ATELIER_PRELOAD": "IMAGE_GENERATION"},
     )
-    try:
+    with stack.held(purge=False):  # its private Redis may be stopped by then
         stack.start_worker()  # the slowest to start: first, so the web starts meanwhile
         stack.start_web()
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
 
 
 class Loop:

@@ -34,15 +34,9 @@ LONG = {"imageGeneration": {"prompt": "a slow cat", "width": 64, "height": 64, "
 def web(
     redis_url: str, stack_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    stack = Stack(redis_url, tmp_path_factory.mktemp("faults"), stack_models, ENV)
-    try:
+    with Stack(redis_url, tmp_path_factory.mktemp("faults"), stack_models, ENV).held() as stack:
         stack.start_web()
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
 
 
 @pytest.fixture
