@@ -32,3 +32,13 @@ class QuietRedisOutage(logging.Filter):
         record.args, record.exc_info, record.exc_text = None, None, None
         self._last, self._dropped = now, 0
         return True
+
+
+class ReadinessIsNotAnError(logging.Filter):
+    """Django logs every 5xx answer at ERROR, and a load balancer asks /readyz every few
+    seconds: a node waiting for its first worker, or for Redis, would fill the log with
+    errors that are states. The access log still has each 503, and the body says why."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        return getattr(request, "path", None) != "/readyz"

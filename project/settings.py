@@ -39,8 +39,14 @@ LOGGING = {
         "text": {"format": TEXT},
         "json": {"()": "project.logformat.JsonFormatter"},
     },
-    "filters": {"redis_outage": {"()": "project.logfilters.QuietRedisOutage"}},
+    "filters": {
+        "redis_outage": {"()": "project.logfilters.QuietRedisOutage"},
+        "readiness": {"()": "project.logfilters.ReadinessIsNotAnError"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "loggers": {"channels_redis.pubsub": {"filters": ["redis_outage"]}},
+    "loggers": {
+        "channels_redis.pubsub": {"filters": ["redis_outage"]},
+        "django.request": {"filters": ["readiness"]},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
 }

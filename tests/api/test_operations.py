@@ -225,6 +225,10 @@ def test_without_workers_the_web_is_not_ready_and_tasks_wait_in_the_queue(bare: 
     }
     assert queues["image_generation.sd15"]["depth"] == 1
     assert all(q["depth"] == 0 for name, q in queues.items() if not name.startswith("image_"))
+    # Not being ready is a state, not an error: only the access log has the 503s.
+    log = "\n".join(process.output() for process in bare.processes)
+    assert '"GET /readyz" 503' in log
+    assert "Service Unavailable: /readyz" not in log
 
 
 def test_readyz_turns_ready_with_a_worker_and_unready_once_it_is_lost(bare: Stack) -> None:
