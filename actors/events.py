@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -97,7 +98,7 @@ async def follow(
             if item is _ENDED:
                 return
             if isinstance(item, dict):
-                record: TaskRecord | None = from_event(item)
+                record: TaskRecord | None = _decoded(item)
             else:  # quiet for too long, or nudged: re-read the record
                 try:
                     record = await snapshot()
@@ -205,6 +206,24 @@ class _Inbox:
             self._reread.clear()
             self._queue.put_nowait(_RESYNC)
             await self._reread.wait()
+
+
+# Records decoded from events, by task and sequence number: a web node's followers of
+# one task all receive each of its events, and a record never changes (frozen), so
+# the first follower's decoding serves the others.
+_DECODED: OrderedDict[tuple[str, str], TaskRecord] = OrderedDict()
+_DECODED_KEPT = 4096
+
+
+def _decoded(message: dict[str, Any]) -> TaskRecord:
+    snapshot = message["task"]
+    key = (snapshot.get("id", ""), snapshot.get("seq", ""))
+    record = _DECODED.get(key)
+    if record is None:
+        record = _DECODED[key] = from_event(message)
+        if len(_DECODED) > _DECODED_KEPT:
+            _DECODED.popitem(last=False)
+    return record
 
 
 def _jittered(seconds: float) -> float:

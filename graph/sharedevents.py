@@ -61,6 +61,12 @@ RESULTS = SharedEventResults()
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, sharing subscription events' results (see the module)."""
 
+    _request_key: Hashable | None  # _UNKNOWN until worked out
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_key = _UNKNOWN
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         key = self._shared_key()
         if key is None:
@@ -75,10 +81,24 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         # for the others.
         return asyncio.shield(shared) if isinstance(shared, asyncio.Future) else shared
 
+    def build_per_event_executor(self, payload: Any) -> Any:
+        # What the subscription's events share, worked out once: the copy carries it.
+        if self._request_key is _UNKNOWN:
+            self._request_key = self._make_request_key()
+        return super().build_per_event_executor(payload)
+
     def _shared_key(self) -> Hashable | None:
         event = self.root_value
         if not isinstance(event, Task) or event.status is TaskStatus.QUEUED:
             return None
+        request = self._request_key
+        if request is _UNKNOWN:
+            request = self._make_request_key()
+        if request is None:
+            return None
+        return (request, str(event.id), event.sequence)
+
+    def _make_request_key(self) -> Hashable | None:
         location = self.operation.loc
         if location is None:
             return None
@@ -93,6 +113,7 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             variables,
             getattr(context, "caller", None),
             getattr(context, "base_url", None),
-            str(event.id),
-            event.sequence,
         )
+
+
+_UNKNOWN: Any = object()

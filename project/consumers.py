@@ -28,6 +28,7 @@ from project import services, shutdown
 from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
 from project.outagelayer import OutageTolerantLayer
 from project.refusals import header
+from project.wsencoding import encode_message
 from project.wslimits import TOO_MANY_REQUESTS, LegacyWSHandler, TransportWSHandler, WebsocketLimits
 
 logger = logging.getLogger("atelier.transport")
@@ -96,6 +97,9 @@ class WSConsumer(GraphQLWSConsumer):
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+
+    def encode_json(self, data: object) -> str:
+        return encode_message(data)
 
     def __init__(self, schema: strawberry.Schema, limits: WebsocketLimits) -> None:
         super().__init__(
