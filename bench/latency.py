@@ -25,21 +25,11 @@ from typing import Any
 from gql import Client, gql
 
 from bench.stats import goal, percentile, rss_mb, worker_pid
-from bench.throughput import STACK_ENV
+from bench.throughput import CHEAPEST, STACK_ENV
 from pipelines import tiny_random
 from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from tests.client import PROGRESS, SUBMIT, Api
 from tests.stack import WORKER_READY, Stack
-
-CHEAPEST = {
-    "imageGeneration": {
-        "prompt": "x",
-        "width": 64,
-        "height": 64,
-        "steps": 1,
-        "refinePrompt": False,
-    }
-}
 
 
 async def one_task(session: Client) -> tuple[float, float]:

@@ -41,7 +41,6 @@ import contextlib
 import csv
 import hashlib
 import io
-import json
 import multiprocessing
 import os
 import re
@@ -59,7 +58,7 @@ from typing import Any, cast
 
 import redis
 
-from bench.stats import cpu_seconds, table, tree
+from bench.stats import cpu_seconds, report, run_measured, table, tree
 from bench.throughput import (
     CHEAPEST,
     STACK_ENV,
@@ -793,13 +792,8 @@ QUICK: dict[str, Any] = {
 
 
 def run(*, quick: bool = False, **options: Any) -> dict[str, Any]:
-    """`measure(**options)`, in its reduced smoke form with quick=True (QUICK's
-    options, any given here still winning); the result also carries "table", the
-    console rendering."""
-    result = measure(**{**(QUICK if quick else {}), **options})
-    result["quick"] = quick
-    result["table"] = render(result)
-    return result
+    """`measure(**options)`; with quick=True in its smoke form (QUICK)."""
+    return run_measured(measure, render, QUICK, quick=quick, **options)
 
 
 def main() -> None:
@@ -823,13 +817,7 @@ def main() -> None:
         "idle_s": args.idle,
         "monitor_tasks": args.monitor_tasks,
     }
-    result = run(quick=True) if args.quick else run(**options)
-    text = json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2)
-    if args.json:
-        args.json.write_text(text)
-    print(text)
-    print()
-    print(result["table"])
+    report(run(quick=True) if args.quick else run(**options), args.json)
 
 
 if __name__ == "__main__":

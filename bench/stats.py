@@ -16,9 +16,10 @@ benchmarks can call it while they measure.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,31 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([render([str(h) for h in headers]), rule, *(render(line) for line in lines)])
+
+
+def run_measured(
+    measure: Callable[..., dict[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+    quick_options: Mapping[str, Any],
+    *,
+    quick: bool,
+    **options: Any,
+) -> dict[str, Any]:
+    """`measure(**options)`, in its reduced smoke form with quick=True (`quick_options`,
+    any given here still winning); the result also carries "table", its console
+    rendering."""
+    result = measure(**{**(quick_options if quick else {}), **options})
+    result["quick"] = quick
+    result["table"] = render(result)
+    return result
+
+
+def report(result: Mapping[str, Any], json_path: Path | None) -> None:
+    """Print a `run_measured` result as JSON, then its table; also write the JSON to
+    `json_path` when given."""
+    text = json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2)
+    if json_path:
+        json_path.write_text(text)
+    print(text)
+    print()
+    print(result["table"])

@@ -52,7 +52,15 @@ import redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench import bare_dramatiq
-from bench.stats import cpu_seconds, goal, summary, table, tree_cpu_seconds
+from bench.stats import (
+    cpu_seconds,
+    goal,
+    report,
+    run_measured,
+    summary,
+    table,
+    tree_cpu_seconds,
+)
 from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from tests.stack import ALICE_KEY, ROOT, WORKER_READY, Stack
 
@@ -846,13 +854,8 @@ QUICK = {
 
 
 def run(*, quick: bool = False, **options: Any) -> dict[str, Any]:
-    """`measure(**options)`, in its reduced smoke form with quick=True (QUICK's
-    options, any given here still winning); the result also carries "table", the
-    console rendering."""
-    result = measure(**{**(QUICK if quick else {}), **options})
-    result["quick"] = quick
-    result["table"] = render(result)
-    return result
+    """`measure(**options)`; with quick=True in its smoke form (QUICK)."""
+    return run_measured(measure, render, QUICK, quick=quick, **options)
 
 
 def main() -> None:
@@ -894,13 +897,7 @@ def main() -> None:
     }
     if args.quick:  # the smoke sizes; where and how to run still come from the arguments
         options = {key: options[key] for key in ("redis_url", "worker_env")}
-    result = run(quick=args.quick, **options)
-    text = json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2)
-    if args.json:
-        args.json.write_text(text)
-    print(text)
-    print()
-    print(result["table"])
+    report(run(quick=args.quick, **options), args.json)
 
 
 if __name__ == "__main__":
