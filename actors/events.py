@@ -7,10 +7,10 @@ import logging
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from actors.memo import Recent
 from actors.records import TaskRecord, from_event, to_event
 
 logger = logging.getLogger(__name__)
@@ -211,19 +211,13 @@ class _Inbox:
 # Records decoded from events, by task and sequence number: a web node's followers of
 # one task all receive each of its events, and a record never changes (frozen), so
 # the first follower's decoding serves the others.
-_DECODED: OrderedDict[tuple[str, str], TaskRecord] = OrderedDict()
-_DECODED_KEPT = 4096
+_DECODED: Recent[tuple[str, str], TaskRecord] = Recent(4096)
 
 
 def _decoded(message: dict[str, Any]) -> TaskRecord:
     snapshot = message["task"]
     key = (snapshot.get("id", ""), snapshot.get("seq", ""))
-    record = _DECODED.get(key)
-    if record is None:
-        record = _DECODED[key] = from_event(message)
-        if len(_DECODED) > _DECODED_KEPT:
-            _DECODED.popitem(last=False)
-    return record
+    return _DECODED.get_or_make(key, lambda: from_event(message))
 
 
 def _jittered(seconds: float) -> float:

@@ -17,13 +17,14 @@ are not shared.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from actors.memo import Recent
 from actors.records import TaskStatus
 from graph.types import Task
 
@@ -32,40 +33,11 @@ from graph.types import Task
 MAX_SHARED_EVENTS = 4096
 
 
-class SharedEventResults:
-    """A bounded map of event keys to execution results (or futures of them)."""
-
-    def __init__(self, maxsize: int = MAX_SHARED_EVENTS) -> None:
-        self._maxsize = maxsize
-        self._results: OrderedDict[Hashable, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable) -> Any | None:
-        result = self._results.get(key)
-        if result is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return result
-
-    def put(self, key: Hashable, result: Any) -> None:
-        self._results[key] = result
-        if len(self._results) > self._maxsize:
-            self._results.popitem(last=False)
-
-
-RESULTS = SharedEventResults()
+RESULTS: Recent[Hashable, Any] = Recent(MAX_SHARED_EVENTS)
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, sharing subscription events' results (see the module)."""
-
-    _request_key: Hashable | None  # _UNKNOWN until worked out
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._request_key = _UNKNOWN
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         key = self._shared_key()
@@ -83,22 +55,22 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Any:
         # What the subscription's events share, worked out once: the copy carries it.
-        if self._request_key is _UNKNOWN:
-            self._request_key = self._make_request_key()
+        _ = self.request_key
         return super().build_per_event_executor(payload)
 
     def _shared_key(self) -> Hashable | None:
         event = self.root_value
         if not isinstance(event, Task) or event.status is TaskStatus.QUEUED:
             return None
-        request = self._request_key
-        if request is _UNKNOWN:
-            request = self._make_request_key()
+        request = self.request_key
         if request is None:
             return None
         return (request, str(event.id), event.sequence)
 
-    def _make_request_key(self) -> Hashable | None:
+    @functools.cached_property
+    def request_key(self) -> Hashable | None:
+        """What subscribers must have in common to share an event's result; None when
+        this request's events are not shared."""
         location = self.operation.loc
         if location is None:
             return None
@@ -114,6 +86,3 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             getattr(context, "caller", None),
             getattr(context, "base_url", None),
         )
-
-
-_UNKNOWN: Any = object()

@@ -8,24 +8,17 @@ by the identity of its bytes, so the others get it as it is (no one alters it).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-_KEPT = 1024
+from actors.memo import ByIdentity
 
 
 class SharedDecodingLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # id(bytes) -> (bytes, decoded): holding the bytes keeps the id from being reused.
-        self._decoded: OrderedDict[int, tuple[bytes, Any]] = OrderedDict()
+        self._decoded: ByIdentity[bytes, Any] = ByIdentity(1024)
 
     def deserialize(self, message: bytes) -> Any:
-        entry = self._decoded.get(id(message))
-        if entry is None or entry[0] is not message:
-            entry = self._decoded[id(message)] = (message, super().deserialize(message))
-            if len(self._decoded) > _KEPT:
-                self._decoded.popitem(last=False)
-        return entry[1]
+        return self._decoded(message, super().deserialize)
