@@ -16,6 +16,10 @@ from actors.records import TaskRecord, from_event, to_event
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "task.event"
+# The group a message was sent to, named in the message itself: every operation of a
+# websocket shares one channel, and delivery per operation goes by this field
+# (see project.grouprouting).
+GROUP_FIELD = "group"
 
 
 def group_name(task_id: str) -> str:
@@ -23,7 +27,8 @@ def group_name(task_id: str) -> str:
 
 
 async def publish(layer: Any, record: TaskRecord) -> None:
-    await layer.group_send(group_name(record.id), to_event(record))
+    group = group_name(record.id)
+    await layer.group_send(group, {**to_event(record), GROUP_FIELD: group})
 
 
 class ThreadedPublisher:
@@ -123,7 +128,8 @@ async def follow(
                 inbox.resync_in(_jittered(resync_after))
             if record is None:
                 return
-            if record.seq > current.seq:
+            # Only this task's changes, whatever reached this listener's channel.
+            if record.id == current.id and record.seq > current.seq:
                 current = record
                 yield current
     finally:

@@ -25,11 +25,13 @@ from actors.outage import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
 from project import services, shutdown
+from project.grouprouting import GroupRouting
 from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
 from project.outagelayer import OutageTolerantLayer
 from project.refusals import header
 from project.wsencoding import encode_message
-from project.wslimits import TOO_MANY_REQUESTS, LegacyWSHandler, TransportWSHandler, WebsocketLimits
+from project.wshandlers import LegacyWSHandler, TransportWSHandler
+from project.wslimits import TOO_MANY_REQUESTS, WebsocketLimits
 
 logger = logging.getLogger("atelier.transport")
 
@@ -88,12 +90,17 @@ class HTTPConsumer(GraphQLHTTPConsumer):
         return _context(caller, _base_url(self.scope, "https"), request=request, response=response)
 
 
+# graphql-ws's code for "Internal server error" (daphne cannot send 1011).
+INTERNAL_ERROR = (4500, "Internal server error")
+
+
 def _sendable(code: int) -> bool:
     return code == 1000 or 3000 <= code <= 4999
 
 
-class WSConsumer(GraphQLWSConsumer):
-    """One websocket connection, held to `WebsocketLimits` (see `project.wslimits`)."""
+class WSConsumer(GroupRouting, GraphQLWSConsumer):
+    """One websocket connection, held to `WebsocketLimits` (see `project.wslimits`);
+    each of its operations receives only its own groups' events (`project.grouprouting`)."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -125,7 +132,8 @@ class WSConsumer(GraphQLWSConsumer):
     async def listen_to_channel(
         self, type: str, *, timeout: float | None = None, groups: Sequence[str] = ()
     ) -> AsyncIterator[Any]:
-        """Strawberry's, leaving no trace of a group it failed to join (Redis out)."""
+        """`GroupRouting`'s, counted, leaving no trace of a group it failed to join
+        (Redis out)."""
         try:
             async with super().listen_to_channel(type, timeout=timeout, groups=groups) as messages:
                 with SUBSCRIPTIONS.track_inprogress():
@@ -144,6 +152,18 @@ class WSConsumer(GraphQLWSConsumer):
         WEBSOCKETS.inc()
         self._counted = True
         await super().connect()
+        assert self.run_task is not None
+        self.run_task.add_done_callback(self._handler_ended)
+
+    def _handler_ended(self, task: asyncio.Task[Any]) -> None:
+        """A protocol handler that failed stops reading: close its socket rather than
+        leave it open with starved subscriptions and unanswered pings."""
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("websocket handler failed; closing", exc_info=task.exception())
+        if not self._closed:
+            code, reason = INTERNAL_ERROR
+            self._closing = asyncio.ensure_future(self.close(code=code, reason=reason))
 
     def going_away(self) -> Any:
         """Close with 1001 now and send nothing more; what to wait on (see `project.shutdown`)."""

@@ -18,25 +18,11 @@ Both subprotocols get the same limits, each answered the way its protocol allows
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
-
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import (
-    ConnectionInitMessage,
-    StartMessage,
-)
 
 from project.config import Config
-from project.refusals import subscription_limit_reached
 
 INIT_TIMEOUT = (4408, "Connection initialisation timeout")
 TOO_MANY_REQUESTS = (4429, "Too many requests")
@@ -84,66 +70,3 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws with the operation limit reported as `RATE_LIMITED`.
-
-    The connection_init timeout (4408) is strawberry's own.
-    """
-
-    async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        limit = self.max_subscriptions_per_connection
-        if (
-            limit is not None
-            and self.connection_acknowledged
-            and message["id"] not in self.operations
-            and len(self.operations) >= limit
-        ):
-            error = subscription_limit_reached(limit)
-            await self.send_message(
-                {"id": message["id"], "type": "error", "payload": [error.formatted]}
-            )
-            return
-        await super().handle_subscribe(message)
-
-
-class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
-    """graphql-ws with the operation limit reported as `RATE_LIMITED`, and an
-    init timeout (strawberry has none for this protocol)."""
-
-    _init_received = False
-
-    async def handle(self) -> None:
-        timer = asyncio.create_task(self._close_unless_initialised())
-        try:
-            await super().handle()
-        finally:
-            timer.cancel()
-            with suppress(asyncio.CancelledError):
-                await timer
-
-    async def _close_unless_initialised(self) -> None:
-        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
-        if not self._init_received:
-            code, reason = INIT_TIMEOUT
-            await self.websocket.close(code=code, reason=reason)
-
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        self._init_received = True
-        await super().handle_connection_init(message)
-
-    async def handle_start(self, message: StartMessage) -> None:
-        limit = self.max_subscriptions_per_connection
-        if (
-            limit is not None
-            and self.connection_acknowledged
-            and message["id"] not in self.tasks
-            and len(self.tasks) >= limit
-        ):
-            error = subscription_limit_reached(limit)
-            await self.send_message(
-                {"type": "error", "id": message["id"], "payload": error.formatted}
-            )
-            return
-        await super().handle_start(message)
