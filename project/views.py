@@ -15,6 +15,10 @@ from project import services
 
 _T = TypeVar("_T")
 
+# An image opened on its own is shown by the browser's image document, which needs
+# nothing but the image itself.
+IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
 
 async def image(request: HttpRequest, task_id: str, variant: str) -> HttpResponse:
     """A result or preview PNG, for a link signed by `graph.links.LinkSigner`."""
@@ -36,6 +40,10 @@ async def image(request: HttpRequest, task_id: str, variant: str) -> HttpRespons
     response = HttpResponse(data, content_type="image/png")
     # Previews change under the same link; results never do.
     response["Cache-Control"] = "no-store" if variant == "preview" else "private, max-age=3600"
+    # The bytes are a PNG and nothing else: no sniffing them into a script or a page,
+    # and were a browser to render them as a document, it may run and load nothing.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = IMAGE_CSP
     return response
 
 

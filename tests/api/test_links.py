@@ -21,7 +21,13 @@ def finished(api: Api) -> dict:
 def test_link_opens_without_headers_and_tampering_is_forbidden(api: Api) -> None:
     task = finished(api)
     url = task["result"]["image"]["url"]
-    assert httpx.get(url, timeout=10).status_code == 200
+    opened = httpx.get(url, timeout=10)
+    assert opened.status_code == 200
+    # A PNG, never sniffed into anything else, and inert if rendered as a document.
+    assert opened.headers["content-type"] == "image/png"
+    assert opened.headers["x-content-type-options"] == "nosniff"
+    policy = opened.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "sandbox" in policy, policy
 
     parts = urlsplit(url)
     query = parse_qs(parts.query)
