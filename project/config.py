@@ -43,6 +43,7 @@ class Config:
     ws_max_messages_per_second: float = 20.0
     ws_message_burst: int = 40
     ws_init_timeout: float = 5.0
+    ws_max_buffered_bytes: int = 16 * 1024 * 1024
     allowed_origins: tuple[str, ...] = ("*",)
     # /readyz fails while no worker was heard from recently (see project.views.readyz).
     ready_requires_workers: bool = True
@@ -209,6 +210,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         ws_max_messages_per_second=_float(env, "ATELIER_WS_MAX_MESSAGES_PER_SECOND", 20.0),
         ws_message_burst=_int(env, "ATELIER_WS_MESSAGE_BURST", 40),
         ws_init_timeout=_float(env, "ATELIER_WS_INIT_TIMEOUT", 5.0),
+        ws_max_buffered_bytes=_int(env, "ATELIER_WS_MAX_BUFFERED_BYTES", 16 * 1024 * 1024),
         ready_requires_workers=_bool(env, "ATELIER_READY_REQUIRES_WORKERS", True),
         allowed_origins=tuple(
             part.strip().rstrip("/")

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import REGISTRY, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -45,6 +45,15 @@ TIMEOUT = 1.0  # seconds Redis has to answer a scrape's reads
 WEBSOCKETS = Gauge("atelier_websocket_connections", "GraphQL websockets open on this web node.")
 SUBSCRIPTIONS = Gauge(
     "atelier_subscriptions", "taskProgress subscriptions following a task on this web node."
+)
+SUPERSEDED = Counter(
+    "atelier_websocket_results_superseded",
+    "Results never sent to a websocket client that was not reading: a newer result of the "
+    "same operation replaced them.",
+)
+SLOW_CLOSES = Counter(
+    "atelier_websocket_slow_client_closes",
+    "Websockets closed with 4413: more than ATELIER_WS_MAX_BUFFERED_BYTES waited for the client.",
 )
 
 

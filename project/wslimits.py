@@ -14,6 +14,9 @@ Both subprotocols get the same limits, each answered the way its protocol allows
 - More client messages than the token bucket allows (`messages_per_second`,
   up to `burst` at once): closed with 4429 ("Too many requests"), and nothing
   sent after that is read. Daphne sends close codes without their reasons.
+- A client that stops reading: what it has not taken waits coalesced (an
+  operation's newer result replaces its older one, see `project.outbox`); past
+  `max_buffered_bytes` of that, closed with 4413 ("Client too slow").
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class WebsocketLimits:
     max_subscriptions: int = 20
     messages_per_second: float = 20.0
     burst: int = 40
+    # Frames held back, after coalescing, from a client that stopped reading.
+    max_buffered_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: Config) -> WebsocketLimits:
@@ -42,6 +47,7 @@ class WebsocketLimits:
             max_subscriptions=config.ws_max_subscriptions,
             messages_per_second=config.ws_max_messages_per_second,
             burst=config.ws_message_burst,
+            max_buffered_bytes=config.ws_max_buffered_bytes,
         )
 
     def message_bucket(self) -> TokenBucket:

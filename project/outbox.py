@@ -1,0 +1,68 @@
+"""Frames held back from a websocket client that is not reading, coalesced per operation.
+
+While the client keeps up, frames go straight out. Once its socket stops taking
+bytes (see `project.backpressure`), frames wait here instead, and an operation's
+newer result replaces its older one still waiting: each `taskProgress` event is the
+whole task, so a late client skips intermediate states but keeps their order, and
+never loses a terminal state, an `error` or a `complete`, which are never replaced.
+What waits is then at most one result per operation plus a few control frames,
+and `bytes` says how much; past the connection's limit the socket is closed
+(`SLOW_CLIENT`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+# Results an operation's newer result supersedes, in either protocol.
+_RESULTS = frozenset({"next", "data"})
+
+SLOW_CLIENT = (4413, "Client too slow: send buffer limit exceeded")
+
+
+@dataclass(slots=True)
+class _Frame:
+    op: str | None
+    text: str
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self._frames: deque[_Frame] = deque()
+        # An operation's waiting result, while it is that operation's last waiting frame.
+        self._latest: dict[str, _Frame] = {}
+        self.bytes = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._frames)
+
+    def put(self, kind: str | None, op: str | None, text: str) -> bool:
+        """Queue a frame; True if it replaced a waiting result of its operation."""
+        if op is not None and kind in _RESULTS:
+            waiting = self._latest.get(op)
+            if waiting is not None:
+                self.bytes += len(text) - len(waiting.text)
+                waiting.text = text
+                return True
+        frame = _Frame(op, text)
+        self._frames.append(frame)
+        self.bytes += len(text)
+        if op is not None:
+            if kind in _RESULTS:
+                self._latest[op] = frame
+            else:  # an error or complete: nothing may overtake it
+                self._latest.pop(op, None)
+        return False
+
+    def take(self) -> str:
+        frame = self._frames.popleft()
+        self.bytes -= len(frame.text)
+        if frame.op is not None and self._latest.get(frame.op) is frame:
+            del self._latest[frame.op]
+        return frame.text
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._latest.clear()
+        self.bytes = 0
