@@ -361,6 +361,8 @@ def run_level(
     gc_stats = folder / "web-gc.json"
     env = {
         "ATELIER_DEBUG": "0",
+        # Every subscriber is a websocket of its own, all from this machine's address.
+        "ATELIER_WS_MAX_PER_CLIENT": "0",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(probe), os.environ.get("PYTHONPATH")])),
         "FANOUT_GC_STATS": str(gc_stats),
         "FANOUT_WEB_GC": web_gc,

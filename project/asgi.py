@@ -2,8 +2,10 @@
 
 In front of the consumers sit the transport guards: `BodyLimit` on every HTTP
 request (413 over `ATELIER_MAX_BODY_BYTES`), `OriginGuard` on GraphQL over HTTP
-and websockets (403 for browser origins not in `ATELIER_ALLOWED_ORIGINS`); the
-websocket consumer itself applies `project.wslimits`.
+and websockets (403 for browser origins not in `ATELIER_ALLOWED_ORIGINS`),
+`WebsocketCaps` on websockets (`project.connectioncaps`); the websocket consumer
+itself applies `project.wslimits`. HTTP connections are held to a header and an
+idle timeout (`project.httptimeouts`).
 
 Under daphne, shutting down (SIGTERM, SIGINT) first closes every GraphQL
 websocket with 1001 (Going Away) and waits for the close handshakes, so clients
@@ -22,8 +24,9 @@ from django.urls import re_path
 
 django_application = get_asgi_application()
 
-from project import services, shutdown  # noqa: E402
+from project import httptimeouts, services, shutdown  # noqa: E402
 from project.bodylimit import BodyLimit  # noqa: E402
+from project.connectioncaps import ConnectionCaps, WebsocketCaps  # noqa: E402
 from project.consumers import HTTPConsumer, WSConsumer  # noqa: E402
 from project.origins import OriginGuard, OriginPolicy  # noqa: E402
 from project.wslimits import WebsocketLimits  # noqa: E402
@@ -48,21 +51,25 @@ application = ProtocolTypeRouter(
             ),
             max_bytes=config.max_body_bytes,
         ),
-        "websocket": OriginGuard(
-            URLRouter(
-                [
-                    re_path(
-                        r"^graphql/?$",
-                        WSConsumer.as_asgi(
-                            schema=schema, limits=WebsocketLimits.from_config(config)
-                        ),
-                    )
-                ]
+        "websocket": WebsocketCaps(
+            OriginGuard(
+                URLRouter(
+                    [
+                        re_path(
+                            r"^graphql/?$",
+                            WSConsumer.as_asgi(
+                                schema=schema, limits=WebsocketLimits.from_config(config)
+                            ),
+                        )
+                    ]
+                ),
+                origins,
             ),
-            origins,
+            ConnectionCaps(total=config.ws_max_connections, per_client=config.ws_max_per_client),
         ),
     }
 )
+httptimeouts.install(config.http_header_timeout, config.http_idle_timeout)
 
 
 shutdown.install_before_shutdown_trigger()

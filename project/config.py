@@ -44,6 +44,10 @@ class Config:
     ws_message_burst: int = 40
     ws_init_timeout: float = 5.0
     ws_max_buffered_bytes: int = 16 * 1024 * 1024
+    ws_max_connections: int = 10_000
+    ws_max_per_client: int = 200
+    http_header_timeout: float = 10.0
+    http_idle_timeout: float = 60.0
     allowed_origins: tuple[str, ...] = ("*",)
     # /readyz fails while no worker was heard from recently (see project.views.readyz).
     ready_requires_workers: bool = True
@@ -211,6 +215,10 @@ def load(env: dict[str, str] | None = None) -> Config:
         ws_message_burst=_int(env, "ATELIER_WS_MESSAGE_BURST", 40),
         ws_init_timeout=_float(env, "ATELIER_WS_INIT_TIMEOUT", 5.0),
         ws_max_buffered_bytes=_int(env, "ATELIER_WS_MAX_BUFFERED_BYTES", 16 * 1024 * 1024),
+        ws_max_connections=_int(env, "ATELIER_WS_MAX_CONNECTIONS", 10_000),
+        ws_max_per_client=_int(env, "ATELIER_WS_MAX_PER_CLIENT", 200),
+        http_header_timeout=_float(env, "ATELIER_HTTP_HEADER_TIMEOUT", 10.0),
+        http_idle_timeout=_float(env, "ATELIER_HTTP_IDLE_TIMEOUT", 60.0),
         ready_requires_workers=_bool(env, "ATELIER_READY_REQUIRES_WORKERS", True),
         allowed_origins=tuple(
             part.strip().rstrip("/")
