@@ -98,7 +98,6 @@ class JobSystem:
         )
         self._overview = Overview(store, registry, settings)
 
-    @_translated
     async def submit(
         self,
         owner: str,
@@ -107,13 +106,29 @@ class JobSystem:
         inputs: Mapping[str, bytes],
         *,
         idempotency_key: str | None = None,
+        vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """Record a QUEUED task and enqueue it. With a known idempotency key, the first task.
 
         Raises `Refused` when the owner submits too fast or has too many unfinished
         tasks, or the queues are full; a repeat of a known idempotency key is never
         refused. Raises `StoreUnavailable` during a Redis outage.
+
+        `vet`, when given, runs once the submission is admitted and before anything is
+        recorded: the place for checks too costly to spend on a caller who would be
+        refused (decoding images). What it raises propagates, and the submit token
+        admission took stays spent: the caller made the server work.
         """
+        earlier = await self._admit(owner, idempotency_key)
+        if earlier is not None:
+            return earlier
+        if vet is not None:
+            await vet()
+        return await self._create(owner, kind, params, inputs, idempotency_key)
+
+    @_translated
+    async def _admit(self, owner: str, idempotency_key: str | None) -> TaskRecord | None:
+        """The task a known idempotency key names, else None once a token is taken."""
         if idempotency_key is not None:
             earlier = await asyncio.to_thread(self.store.find_idempotent, owner, idempotency_key)
             if earlier is not None:
@@ -124,6 +139,17 @@ class JobSystem:
             self.store.live_key(owner),
             [self.store.queue_key(queue) for queue in self._settings.queues],
         )
+        return None
+
+    @_translated
+    async def _create(
+        self,
+        owner: str,
+        kind: TaskKind,
+        params: Mapping[str, Any],
+        inputs: Mapping[str, bytes],
+        idempotency_key: str | None,
+    ) -> TaskRecord:
         record = TaskRecord(
             id=str(uuid.uuid4()),
             kind=kind,

@@ -31,3 +31,9 @@ class InputLimits:
     max_running_listed: int = 1000
     image_models: frozenset[str] = field(default_factory=frozenset)
     background_models: frozenset[str] = field(default_factory=frozenset)
+    # Input images: progressive JPEG scans (see pipelines.images.ImageLimits), and the
+    # decodes that check them after admission: seconds each may take (and may wait
+    # for a slot), and how many run at once in one web process.
+    max_jpeg_scans: int = 24
+    decode_timeout: float = 5.0
+    decode_concurrency: int = 2

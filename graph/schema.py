@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable
 from contextlib import AbstractAsyncContextManager, aclosing
@@ -40,7 +41,7 @@ from graph.operations import Operations
 from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
-from graph.validation import parse_submission, require_unicode
+from graph.validation import decode_inputs, parse_submission, require_unicode
 
 ContextInfo = Info[Context, None]
 logger = logging.getLogger("atelier.graph")
@@ -104,7 +105,7 @@ class Mutation:
             )
         if idempotency_key is not None:
             require_unicode(idempotency_key, "idempotencyKey")
-        # Off the event loop: decoding images to check them takes real CPU time.
+        # Off the event loop: base64 of a 10 MB image and its header take milliseconds.
         submission = await asyncio.to_thread(parse_submission, input, context.limits)
         try:
             record = await context.jobs.submit(
@@ -113,6 +114,8 @@ class Mutation:
                 submission.params,
                 submission.inputs,
                 idempotency_key=idempotency_key,
+                # Only once admitted: a caller over its limits costs no decoding.
+                vet=functools.partial(decode_inputs, submission, context.limits),
             )
         except EnqueueFailed:
             raise ServiceUnavailable("the task could not be queued; try again") from None

@@ -39,6 +39,12 @@ class ImageTooLarge(InvalidImage):
     code = "IMAGE_TOO_LARGE"
 
 
+class ImageTooComplex(InvalidImage):
+    """Costlier to decode than its size says: too many JPEG scans, or too slow."""
+
+    code = "IMAGE_TOO_COMPLEX"
+
+
 class InvalidParameters(PipelineError):
     code = "INVALID_PARAMETERS"
 

@@ -187,6 +187,11 @@ def load(env: dict[str, str] | None = None) -> Config:
         max_prompt_chars=_int(env, "ATELIER_MAX_PROMPT_CHARS", defaults.max_prompt_chars),
         max_image_bytes=_int(env, "ATELIER_MAX_IMAGE_BYTES", defaults.max_image_bytes),
         max_image_pixels=_int(env, "ATELIER_MAX_IMAGE_PIXELS", defaults.max_image_pixels),
+        max_jpeg_scans=_int(env, "ATELIER_MAX_JPEG_SCANS", defaults.max_jpeg_scans),
+        decode_timeout=_float(env, "ATELIER_DECODE_TIMEOUT", defaults.decode_timeout),
+        decode_concurrency=max(
+            1, _int(env, "ATELIER_DECODE_CONCURRENCY", defaults.decode_concurrency)
+        ),
         image_models=frozenset(_image_model_names(jobs)),
         background_models=frozenset(_background_model_names()),
     )

@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.observability.scrape import scrape
+from tests.pipelines.imagefiles import costly_jpeg, scan_bomb
 from tests.security.hostile import (
     SUBMIT,
     RawApi,
     assert_healthy,
+    b64,
     fast_generation,
     long_generation,
     refused,
@@ -31,6 +34,7 @@ KEYS = {
     "carol": "carol-test-key-5555555555",
     "dave": "dave-test-key-6666666666",
     "erin": "erin-test-key-7777777777",
+    "frank": "frank-test-key-8888888888",
 }
 UNFINISHED, QUEUED = 4, 6
 TIGHT_ENV = {
@@ -176,3 +180,46 @@ def test_queue_full_across_two_owners_then_admitted_once_one_leaves(tight_stack:
     assert apis[owner].wait_for_end(admitted)["status"] == "SUCCEEDED"
     time.sleep(1)
     assert_healthy(carol)
+
+
+def _decodes(stack: Stack) -> float:
+    """Input images the stack's web node has decoded so far, whatever came of it."""
+    return sum(
+        scrape(f"{stack.http_url}/metrics").named("atelier_image_decode_seconds_count").values()
+    )
+
+
+def test_over_its_rate_a_caller_is_refused_before_its_image_is_decoded(tight_stack: Stack) -> None:
+    """The image passes every header check and then takes the decoder a few tenths
+    of a second (16 MP, 24 scans) before it is refused as truncated. Over its rate, the
+    caller is refused RATE_LIMITED with no decode at all, faster than the decode
+    takes; admitted again, the same image is decoded and refused BAD_USER_INPUT."""
+    frank = _caller(tight_stack, "frank")
+    costly = {"backgroundRemoval": {"image": b64(costly_jpeg())}}
+    burst = []
+    while not (body := _submit(frank, fast_generation())).get("errors"):
+        burst.append(body["data"]["submitTask"]["id"])
+    _rate_limited(body, "SUBMIT_RATE")
+
+    before = _decodes(tight_stack)
+    started = time.perf_counter()
+    over_rate = _submit(frank, costly)
+    refused_in = time.perf_counter() - started
+    retry_after = _rate_limited(over_rate, "SUBMIT_RATE")
+    # What the header shows is refused before admission, and costs no decode either.
+    bomb = _submit(frank, {"backgroundRemoval": {"image": b64(scan_bomb())}})
+    refused(bomb, "BAD_USER_INPUT", "input.backgroundRemoval.image")
+    assert _decodes(tight_stack) == before
+
+    time.sleep(retry_after)
+    started = time.perf_counter()
+    admitted = _submit(frank, costly)
+    decoded_in = time.perf_counter() - started
+    refused(admitted, "BAD_USER_INPUT", "input.backgroundRemoval.image")
+    assert _decodes(tight_stack) == before + 1
+    assert refused_in < decoded_in, (refused_in, decoded_in)
+
+    for task_id in burst:
+        assert frank.wait_for_end(task_id)["status"] == "SUCCEEDED"
+    time.sleep(1)  # one token back
+    assert_healthy(frank)
