@@ -13,6 +13,10 @@ class QueryLimits:
     max_aliases: int = 15
     max_tokens: int = 2000
     introspection: bool = True
+    # What one caller's reads may cost (see graph/cost.py, graph/ratelimits.py).
+    max_inline_images: int = 10
+    read_rate: float = 30.0  # queries a second per key, on each web node
+    read_burst: int = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from actors.jobs import EnqueueFailed, StoreUnavailable, is_task_id
 from actors.records import TaskStatus
 from graph.auth import Operators
 from graph.context import Context
+from graph.cost import InlineImageBudget
 from graph.errors import (
     BadUserInput,
     Forbidden,
@@ -38,6 +39,7 @@ from graph.inputs import SubmitTaskInput
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.operations import Operations
+from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
@@ -204,6 +206,7 @@ def make_schema(
     """The schema with its request limits (introspection can be turned off for
     production) and the callers who may see the operators' view (none by default)."""
     limits = limits or QueryLimits()
+    reads = ReadBuckets(rate=limits.read_rate, burst=limits.read_burst)
     extensions: list[Any] = [
         PublicErrors,
         SubscriptionsOverWebsocketOnly,
@@ -212,6 +215,9 @@ def make_schema(
         MaxTokensLimiter(max_token_count=limits.max_tokens),
         # Thousands of subscribers send the same few documents: validate each once.
         ValidationCache(maxsize=256),
+        # What a caller's reads may cost: queries a second, images inline per response.
+        lambda: ReadRateLimit(buckets=reads),
+        lambda: InlineImageBudget(max_images=limits.max_inline_images),
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection())

@@ -205,6 +205,11 @@ def load(env: dict[str, str] | None = None) -> Config:
             max_aliases=_int(env, "ATELIER_MAX_ALIASES", query_defaults.max_aliases),
             max_tokens=_int(env, "ATELIER_MAX_TOKENS", query_defaults.max_tokens),
             introspection=_bool(env, "ATELIER_INTROSPECTION", debug),
+            max_inline_images=_int(
+                env, "ATELIER_MAX_INLINE_IMAGES", query_defaults.max_inline_images
+            ),
+            read_rate=_float(env, "ATELIER_READ_RATE", query_defaults.read_rate),
+            read_burst=_int(env, "ATELIER_READ_BURST", query_defaults.read_burst),
         ),
         host=env.get("ATELIER_HOST", "127.0.0.1"),
         port=_int(env, "ATELIER_PORT", 8000),

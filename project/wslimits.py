@@ -21,10 +21,9 @@ Both subprotocols get the same limits, each answered the way its protocol allows
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from graph.ratelimits import TokenBucket
 from project.config import Config
 
 INIT_TIMEOUT = (4408, "Connection initialisation timeout")
@@ -52,27 +51,3 @@ class WebsocketLimits:
 
     def message_bucket(self) -> TokenBucket:
         return TokenBucket(rate=self.messages_per_second, burst=self.burst)
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    """`burst` tokens to start with, refilled at `rate` a second; one per message."""
-
-    rate: float
-    burst: int
-    clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._tokens = float(self.burst)
-        self._at = self.clock()
-
-    def take(self) -> bool:
-        now = self.clock()
-        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True

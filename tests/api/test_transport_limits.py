@@ -16,7 +16,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from project.wslimits import TokenBucket
+from graph.ratelimits import TokenBucket
 from tests.api.rawws import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Session, session
 from tests.api.scenarios import generation, worker_held
 from tests.client import Api

@@ -1,6 +1,6 @@
 """One hostile-input stack for the whole folder, locked down as in production.
 
-Submissions are not throttled here (fuzzing would be); `test_admission.py` starts
+Submissions and reads are not throttled here (fuzzing would be); `test_admission.py` starts
 its own stack with tight admission limits.
 """
 
@@ -17,6 +17,9 @@ from tests.stack import ALICE_KEY, BOB_KEY, Stack, running_stack
 HOSTILE_ENV = {
     "ATELIER_SUBMIT_RATE": "1000",
     "ATELIER_SUBMIT_BURST": "1000",
+    # Fuzzing reads far faster than any client: read costs have their own tests.
+    "ATELIER_READ_RATE": "10000",
+    "ATELIER_READ_BURST": "10000",
     "ATELIER_INTROSPECTION": "0",
     "ATELIER_DEBUG": "0",
     "ATELIER_PRELOAD": "IMAGE_GENERATION",
