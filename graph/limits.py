@@ -13,6 +13,10 @@ class QueryLimits:
     max_aliases: int = 15
     max_tokens: int = 2000
     introspection: bool = True
+    # Units of each of graphql-core's two validation budgets (see graph/documents.py):
+    # field comparisons, and fragment spreads and variable uses per operation. Spending
+    # all of one takes about 10 ms; an application's documents spend tens.
+    max_validation_work: int = 5000
     # What one caller's reads may cost (see graph/cost.py, graph/ratelimits.py).
     max_inline_images: int = 10
     read_rate: float = 30.0  # queries a second per key, on each web node

@@ -5,11 +5,16 @@ the client, so a report can be matched to the log without leaking internals.
 Errors GraphQL itself raises for a malformed request (syntax, unknown fields,
 wrong variable types) get `BAD_USER_INPUT`. The job system's store being out
 (`StoreUnavailable`, from any resolver) is `SERVICE_UNAVAILABLE`, never INTERNAL.
+
+With `hide_suggestions` (introspection off), no message suggests names ("Did you mean
+'submitTask'?"): validation leaves them out (`graph.documents`); this catches the
+rest, such as a variable's unknown input field, found while executing.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from graphql import GraphQLError
@@ -20,6 +25,9 @@ from graph.errors import UNAVAILABLE_MESSAGE, ServiceUnavailable
 
 logger = logging.getLogger("atelier.graph")
 
+# graphql-core's suggestion (graphql.pyutils.did_you_mean): names never hold a "?".
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+
 
 def _should_mask(error: GraphQLError) -> bool:
     # GraphQL's own errors (e.g. a variable of the wrong type) carry the scalar's
@@ -29,8 +37,9 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class PublicErrors(MaskErrors):
-    def __init__(self) -> None:
+    def __init__(self, hide_suggestions: bool = False) -> None:
         super().__init__(should_mask_error=_should_mask)
+        self.hide_suggestions = hide_suggestions
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._public(error) for error in errors]
@@ -47,6 +56,15 @@ class PublicErrors(MaskErrors):
             )
         if _should_mask(error):
             return self.anonymise_error(error)
+        if self.hide_suggestions and _SUGGESTION.search(error.message):
+            error = GraphQLError(
+                message=_SUGGESTION.sub("", error.message),
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions=error.extensions,
+            )
         if "code" not in (error.extensions or {}):
             error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
         return error

@@ -11,13 +11,7 @@ from typing import Any, cast
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.types import ExecutionContext, Info
 
 from actors.admission import Refused
@@ -27,6 +21,7 @@ from actors.records import TaskStatus
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget
+from graph.documents import DocumentChecks
 from graph.errors import (
     BadUserInput,
     Forbidden,
@@ -207,20 +202,19 @@ def make_schema(
     production) and the callers who may see the operators' view (none by default)."""
     limits = limits or QueryLimits()
     reads = ReadBuckets(rate=limits.read_rate, burst=limits.read_burst)
+    checks = DocumentChecks(limits)
     extensions: list[Any] = [
-        PublicErrors,
+        lambda: PublicErrors(hide_suggestions=checks.hide_suggestions),
         SubscriptionsOverWebsocketOnly,
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        MaxTokensLimiter(max_token_count=limits.max_tokens),
-        # Thousands of subscribers send the same few documents: validate each once.
-        ValidationCache(maxsize=256),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        # Depth, aliases and bounded work, each distinct document validated once.
+        checks.extension(),
         # What a caller's reads may cost: queries a second, images inline per response.
         lambda: ReadRateLimit(buckets=reads),
         lambda: InlineImageBudget(max_images=limits.max_inline_images),
     ]
     if not limits.introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     schema = _Schema(
         query=Query,
         mutation=Mutation,

@@ -91,6 +91,16 @@ class HTTPConsumer(GraphQLHTTPConsumer):
         caller = authenticator().caller(header(self.scope, b"authorization"))
         return _context(caller, _base_url(self.scope, "https"), request=request, response=response)
 
+    def create_response(self, response_data: Any, sub_response: Any) -> Any:
+        """Media type and status as GraphQL over HTTP has them (see `project.graphqlhttp`)."""
+        from project.graphqlhttp import answer
+
+        reply = answer(header(self.scope, b"accept"), response_data)
+        if reply.status is not None:
+            sub_response.status_code = reply.status
+        sub_response.headers["Content-Type"] = reply.content_type
+        return super().create_response(reply.body, sub_response)
+
 
 # graphql-ws's code for "Internal server error" (daphne cannot send 1011).
 INTERNAL_ERROR = (4500, "Internal server error")

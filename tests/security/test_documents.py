@@ -1,7 +1,8 @@
 """Hostile GraphQL documents and request bodies: refused before anything executes.
 
 The depth limit is checked in test_admission.py, on a stack whose limit is below
-the schema's natural depth.
+the schema's natural depth; documents that cost more to validate than their size
+(fragments spreading fragments, fields repeated), in test_document_costs.py.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ REFUSED_DOCUMENTS = {
         'fragment A on Task { ...B } fragment B on Task { ...A } { task(id: "x") { ...A } }',
         "within itself",
     ),
+    "undefined-fragment": ("{ ...Nope }", "Unknown fragment 'Nope'"),
     "anonymous-beside-named": ("{ tasks { id } } " + SUBMIT_INLINE, "anonymous operation"),
 }
 
