@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from actors.logcontext import current_task_id
+from project.logfilters import BoundedRecord
 
 LogFormat = Literal["text", "json"]
 FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -47,8 +48,12 @@ class JsonFormatter(logging.Formatter):
             entry["task_id"] = task_id
         entry["process"] = record.process
         entry["thread"] = record.threadName
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        # As logging.Formatter does: a traceback already formatted (and perhaps bounded,
+        # see project.logfilters.BoundedRecord) is written as it is.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -59,13 +64,16 @@ def formatter(kind: LogFormat) -> logging.Formatter:
 
 
 def configure_worker(kind: LogFormat) -> None:
-    """Logging for a worker process. Dramatiq's CLI has already given the root logger
+    """Logging for a worker process, each record bounded as in the web
+    (`project.logfilters.BoundedRecord`). Dramatiq's CLI has already given the root logger
     a handler writing to its main process (which prints what it gets): JSON swaps
     that handler's formatter and keeps where it writes; text keeps Dramatiq's format.
     Without a handler (not under Dramatiq's CLI) one is added on stderr."""
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format=TEXT)
+    for handler in root.handlers:
+        handler.addFilter(BoundedRecord())
     if kind == "json":
         for handler in root.handlers:
             handler.setFormatter(JsonFormatter())

@@ -42,11 +42,21 @@ LOGGING = {
     "filters": {
         "redis_outage": {"()": "project.logfilters.QuietRedisOutage"},
         "readiness": {"()": "project.logfilters.ReadinessIsNotAnError"},
+        "bounded": {"()": "project.logfilters.BoundedRecord"},
+        "request_errors": {"()": "project.logfilters.RequestErrorsInBrief"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "handlers": {
+        # Whatever logger a record comes from, a request can put only so much in the log.
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["bounded"],
+        }
+    },
     "loggers": {
         "channels_redis.pubsub": {"filters": ["redis_outage"]},
         "django.request": {"filters": ["readiness"]},
+        "strawberry.execution": {"filters": ["request_errors"]},
     },
     "root": {"handlers": ["console"], "level": "INFO"},
 }
