@@ -22,6 +22,7 @@ import redis
 
 from actors.redisurl import RedisTarget
 from project.devredis import free_port
+from tests import stepgate
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -99,9 +100,21 @@ class Stack:
             # Tests submit in bursts; the admission tests set their own limits.
             "ATELIER_SUBMIT_RATE": "1000",
             "ATELIER_SUBMIT_BURST": "1000",
+            # Tasks marked with tests.stepgate.HOLD wait at a step until `release`.
+            stepgate.ENV: str(self.gate),
         }
         env.update(self.extra_env)
         return env
+
+    @property
+    def gate(self) -> Path:
+        """Where `release` leaves word for the worker (see `tests.stepgate`)."""
+        return self.folder / "gate"
+
+    def release(self, task_id: str) -> None:
+        """Lets a task held at its step `tests.stepgate.HOLD_AT` go on."""
+        self.gate.mkdir(parents=True, exist_ok=True)
+        (self.gate / task_id).touch()
 
     @property
     def http_url(self) -> str:
@@ -155,6 +168,7 @@ class Stack:
             [
                 str(BIN / "dramatiq"),
                 "project.worker",
+                "tests.stepgate",
                 "--processes",
                 "1",
                 "--threads",

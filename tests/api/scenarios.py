@@ -11,11 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from tests.client import Api
+from tests.stepgate import held
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
-# Long enough to keep the only worker thread busy for several seconds (about 70 ms a
-# step at 512x512 on a 2-core machine), short enough that a cancel stops it at once.
+# Many steps, each a noticeable while (about 70 ms at 512x512 on a 2-core machine): a
+# task whose steps a test watches go by, and cancels on the way. A task that must still
+# be running when a test acts on it is held instead (`held_generation`): how long a task
+# takes is the machine's business, how long it is held is the test's.
 LONG_SIZE, LONG_STEPS = 512, 150
 
 
@@ -36,8 +39,15 @@ def generation(
     }
 
 
-def long_generation(prompt: str = "a long task that holds the worker") -> dict[str, Any]:
+def long_generation(prompt: str = "a long task") -> dict[str, Any]:
     return generation(prompt, size=LONG_SIZE, steps=LONG_STEPS)
+
+
+def held_generation(prompt: str = "a task that holds the worker", **kwargs: Any) -> dict[str, Any]:
+    """A generation that stops at its step `tests.stepgate.HOLD_AT` and stays RUNNING
+    there until `Stack.release` or a cancel: long generations otherwise (all their steps
+    after the release)."""
+    return generation(held(prompt), **{"size": LONG_SIZE, "steps": LONG_STEPS, **kwargs})
 
 
 def is_terminal(task: dict[str, Any]) -> bool:
@@ -59,11 +69,11 @@ def finish(api: Api, task_id: str, timeout: float = 60) -> dict[str, Any]:
 
 @contextmanager
 def worker_held(api: Api) -> Iterator[dict[str, Any]]:
-    """A long generation RUNNING on the only worker thread; cancelled on exit.
+    """A held generation RUNNING on the only worker thread; cancelled on exit.
 
-    While it runs, every task submitted after it stays QUEUED.
+    While it is held, every task submitted after it stays QUEUED.
     """
-    holder = api.submit(long_generation())
+    holder = api.submit(held_generation())
     try:
         running = api.wait_for(holder["id"], lambda t: t["status"] != "QUEUED", timeout=60)
         assert running["status"] == "RUNNING", running

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from graph.links import LinkSigner
-from tests.api.scenarios import finish, generation, is_terminal, long_generation, when
+from tests.api.scenarios import finish, generation, held_generation, is_terminal, when
 from tests.client import Api
 from tests.stack import Stack, running_stack
 
@@ -69,7 +69,7 @@ def test_running_task_stays_listed_after_another_task_of_its_owner_expires(
 ) -> None:
     stack = short_ttl_stack
     api = Api(stack.http_url, stack.ws_url)
-    holder = api.submit(long_generation("outlives its sibling"))
+    holder = api.submit(held_generation("outlives its sibling"))
     try:
         running = api.wait_for(holder["id"], lambda t: t["status"] != "QUEUED", timeout=60)
         assert running["status"] == "RUNNING", running

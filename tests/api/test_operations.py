@@ -20,8 +20,8 @@ from project.config import load
 from tests.api.scenarios import (
     finish,
     generation,
+    held_generation,
     is_terminal,
-    long_generation,
     when,
     worker_held,
 )
@@ -100,7 +100,9 @@ def test_an_operator_sees_the_worker_with_its_queues_and_warm_model(
     assert now - when(worker["lastSeenAt"]) < timedelta(seconds=15)  # type: ignore[operator]
 
 
-def test_an_operator_sees_a_running_task_on_the_worker_running_it(api: Api, ops: Api) -> None:
+def test_an_operator_sees_a_running_task_on_the_worker_running_it(
+    stack: Stack, api: Api, ops: Api
+) -> None:
     with worker_held(api) as holder:
         view = eventually(
             lambda: operations(ops),
@@ -120,6 +122,8 @@ def test_an_operator_sees_a_running_task_on_the_worker_running_it(api: Api, ops:
         assert worker["currentTask"] == {"id": holder["id"], "kind": "IMAGE_GENERATION"}
 
         # Progress moves on while it runs.
+        stack.release(holder["id"])
+
         def further(tasks: list[dict[str, Any]]) -> bool:
             return any(t["id"] == holder["id"] and t["step"] > running["step"] for t in tasks)
 
@@ -259,7 +263,7 @@ def test_a_stopping_worker_shows_as_stopping_and_leaves_at_once_when_it_exits(
     ops = Api(bare.http_url, bare.ws_url, key=OPS_KEY)
     worker = bare.start_worker()
     bare.wait_for_log(worker, WORKER_READY, timeout=300)
-    task = ops.submit(long_generation())
+    task = ops.submit(held_generation())  # still running when its grace ends
     ops.wait_for(task["id"], lambda t: t["status"] == "RUNNING")
 
     worker.terminate()  # as `docker stop`: the running task gets its grace period

@@ -16,6 +16,7 @@ from tests.api.scenarios import (
     assert_well_ordered,
     finish,
     generation,
+    held_generation,
     is_terminal,
     worker_held,
 )
@@ -40,10 +41,12 @@ def positions(api: Api, *ids: str) -> list[int | None]:
     return [api.get(task_id)["queuePosition"] for task_id in ids]  # type: ignore[index]
 
 
-def test_queue_positions_count_from_one_and_fall_as_the_queue_drains(api: Api) -> None:
+def test_queue_positions_count_from_one_and_fall_as_the_queue_drains(
+    api: Api, stack: Stack
+) -> None:
     with worker_held(api) as holder:
         assert holder["queuePosition"] is None
-        first = api.submit(generation("first in line", size=512, steps=12))
+        first = api.submit(held_generation("first in line", size=64, steps=12))
         second = api.submit(generation("second in line"))
         third = api.submit(generation("third in line"))
         ids = first["id"], second["id"], third["id"]
@@ -57,6 +60,7 @@ def test_queue_positions_count_from_one_and_fall_as_the_queue_drains(api: Api) -
         running = api.wait_for(first["id"], lambda t: t["status"] != "QUEUED", timeout=30)
         assert running["status"] == "RUNNING" and running["queuePosition"] is None
         assert positions(api, second["id"], third["id"]) == [1, 2]
+        stack.release(first["id"])
 
         # Drained one by one: the last one's position only ever falls. (Status and
         # position are two reads, so a task taken between them shows QUEUED with no

@@ -15,6 +15,7 @@ from tests.api.scenarios import (
     finish,
     follow_from_queued,
     generation,
+    held_generation,
     is_terminal,
     worker_held,
 )
@@ -48,11 +49,22 @@ def test_events_are_ordered_and_end_with_one_terminal_event_then_completion(api:
     assert any(e["preview"] for e in events)
 
 
-def test_subscriber_joining_mid_run_gets_the_running_snapshot_then_the_end(api: Api) -> None:
-    task = api.submit(generation("joined mid-run", size=512, steps=30))
+def test_subscriber_joining_mid_run_gets_the_running_snapshot_then_the_end(
+    api: Api, stack: Stack
+) -> None:
+    task = api.submit(held_generation("joined mid-run", size=64, steps=12))
     seen = api.wait_for(task["id"], lambda t: is_terminal(t) or (t["step"] or 0) >= 1, timeout=60)
-    assert seen["status"] == "RUNNING", "the task ended before the test could join it"
-    events = asyncio.run(api.events(task["id"], timeout=60))
+    assert seen["status"] == "RUNNING", seen
+
+    async def joined() -> list[dict]:
+        events = []
+        async for event in api.follow(task["id"]):
+            events.append(event)
+            if len(events) == 1:  # in, while it is held: now let it run
+                stack.release(task["id"])
+        return events
+
+    events = asyncio.run(asyncio.wait_for(joined(), 60))
     assert_well_ordered(events)
     first = events[0]
     assert first["status"] == "RUNNING" and first["startedAt"] is not None

@@ -10,6 +10,7 @@ import pytest
 
 from tests.client import Api
 from tests.stack import running_stack
+from tests.stepgate import held
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,9 @@ def limited(
 def test_generation_past_its_time_limit_fails_with_timeout_and_frees_the_worker(
     limited: Api,
 ) -> None:
+    # Held at a step until its time limit ends it, however fast the machine.
     slow = limited.submit(
-        {"imageGeneration": {"prompt": "slow", "width": 512, "height": 512, "steps": 150}}
+        {"imageGeneration": {"prompt": held("slow"), "width": 64, "height": 64, "steps": 8}}
     )
     quick = limited.submit(
         {"imageGeneration": {"prompt": "quick", "width": 64, "height": 64, "steps": 2}}

@@ -16,10 +16,13 @@ import pytest
 from project.devredis import EmbeddedRedis
 from tests.client import GET, Api
 from tests.stack import running_stack
+from tests.stepgate import held
 
 TASKS = 6
-# About 1 s each on the tiny model: the queue is still full when Redis goes down.
 TASK = {"imageGeneration": {"prompt": "a patient cat", "width": 64, "height": 64, "steps": 40}}
+# The first is held at a step (tests.stepgate) until Redis is back: one task is running and
+# the others are queued when Redis goes down, however fast the machine.
+HELD = {"imageGeneration": {**TASK["imageGeneration"], "prompt": held("a held cat")}}
 
 
 def test_tasks_survive_a_redis_restart(stack_models: Path, tmp_path: Path) -> None:
@@ -28,7 +31,7 @@ def test_tasks_survive_a_redis_restart(stack_models: Path, tmp_path: Path) -> No
     try:
         with running_stack(server.url, tmp_path / "stack", stack_models, env) as stack:
             api = Api(stack.http_url, stack.ws_url)
-            ids = [api.submit(TASK)["id"] for _ in range(TASKS)]
+            ids = [api.submit(HELD if n == 0 else TASK)["id"] for n in range(TASKS)]
             api.wait_for(ids[0], lambda t: t["status"] == "RUNNING", timeout=60)
 
             server.stop()
@@ -36,6 +39,7 @@ def test_tasks_survive_a_redis_restart(stack_models: Path, tmp_path: Path) -> No
             server.start()
             restarted = time.monotonic()
             answering = wait_until_api_answers(api)
+            stack.release(ids[0])
 
             finals = [
                 api.wait_for(task_id, lambda t: t["status"] in TERMINAL, timeout=120)

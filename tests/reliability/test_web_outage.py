@@ -29,14 +29,16 @@ from project.devredis import EmbeddedRedis
 from tests.api import rawws
 from tests.client import GET, PROGRESS, SUBMIT, Api
 from tests.stack import Stack
+from tests.stepgate import held
 
 # Each Redis client of the web gives up within a couple of seconds (see project/settings.py).
 FAIL_FAST = 5.0
 RECOVERY = 10.0  # the web answers again within this long after Redis is back
 
 
-def generation(steps: int) -> dict[str, Any]:
-    prompt = f"outage {steps}"
+def generation(steps: int, *, hold: bool = False) -> dict[str, Any]:
+    """`hold`: the task waits at a step until the test releases it (tests.stepgate)."""
+    prompt = held(f"outage {steps}") if hold else f"outage {steps}"
     return {
         "imageGeneration": {
             "prompt": prompt,
@@ -186,8 +188,8 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     )
     print(f"queries answered again {thawed:.2f} s after the freeze")
 
-    # A subscriber following a task that is running when Redis goes away.
-    task = api.submit(generation(80))
+    # A subscriber following a task that is running (held) when Redis goes away.
+    task = api.submit(generation(8, hold=True))
     follower = Follower(api, task["id"])
     follower.start()
     assert follower.started_running.wait(60), "the task never started"
@@ -237,12 +239,15 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
         "task query", lambda: not api.execute(GET, id=task["id"]).get("errors"), RECOVERY
     )
     ready_back = until("/readyz", lambda: http.get("/readyz").status_code == 200, RECOVERY)
-    submitted, submit_back = timed(api.submit, generation(20))
+    stack.release(task["id"])
+    submitted, submit_back = timed(api.submit, generation(8, hold=True))
     # Followed on the websocket opened during the outage: its events reach it.
     background.run(ws.subscribe("after", PROGRESS, id=submitted["id"]))
+    snapshot = background.run(ws.receive(timeout=60), timeout=60)
+    stack.release(submitted["id"])
     live = [
         message["payload"]["data"]["taskProgress"]
-        for message in background.run(operation(ws, "after"), timeout=60)
+        for message in [snapshot, *background.run(operation(ws, "after"), timeout=60)]
     ]
     succeeded_after = time.monotonic() - back
     assert live[-1]["status"] == "SUCCEEDED", live[-1]

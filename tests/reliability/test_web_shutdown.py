@@ -18,6 +18,7 @@ import pytest
 from tests.api import rawws
 from tests.client import PROGRESS, Api
 from tests.stack import Stack
+from tests.stepgate import held
 
 GOING_AWAY = 1001
 PROMPT_CLOSE = 3.0  # seconds from SIGTERM to the close frame
@@ -85,12 +86,13 @@ def test_sigterm_closes_websockets_with_1001_and_another_node_takes_over(
     # Another web node of the same deployment, where clients go when the first one leaves.
     second = node(stacks, redis_url, tmp_path / "second", tag=first.tag)
     second.start_web()
+    # Held at a step (tests.stepgate) until the client has followed it to the other node.
     task = {
         "imageGeneration": {
-            "prompt": "a long one",
+            "prompt": held("a long one"),
             "width": 64,
             "height": 64,
-            "steps": 100,
+            "steps": 12,
             "refinePrompt": False,
         }
     }
@@ -126,12 +128,12 @@ def test_sigterm_closes_websockets_with_1001_and_another_node_takes_over(
         async with rawws.session(second.ws_url, rawws.TRANSPORT_WS) as again:
             await again.init()
             await again.subscribe("progress", PROGRESS, id=task_id)
-            await asyncio.sleep(0)
+            snapshot = progress_of(await again.receive(timeout=60))
             print(f"subscribed again {time.monotonic() - sent:.2f} s after SIGTERM")
-            resumed = await rest_of(again, "progress")
+            first.release(task_id)
+            resumed = [snapshot, *await rest_of(again, "progress")]
         print(f"done on the other node {time.monotonic() - sent:.2f} s after SIGTERM")
 
-        snapshot = resumed[0]
         assert snapshot["id"] == task_id
         assert snapshot["sequence"] >= seen[-1]["sequence"]
         assert snapshot["status"] == "RUNNING", snapshot  # the task went on meanwhile

@@ -1,7 +1,9 @@
 """Workers killed and stopped for real: every accepted task still ends exactly once.
 
 One web node on the shared Redis; each test starts the workers it needs, with a
-short lease so a dead worker is noticed in about two seconds.
+short lease so a dead worker is noticed in about two seconds. The task acted on is held
+at a step until the test releases it (`tests.stepgate`), so it is still running when
+the test acts however fast the machine is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import redis
 
 from tests.client import Api
 from tests.stack import WORKER_READY, Process, Stack
+from tests.stepgate import HOLD_AT, held
 
 LEASE = 2.0
 ENV = {
@@ -26,8 +29,11 @@ ENV = {
     "ATELIER_MAX_ATTEMPTS": "3",
     "ATELIER_PRELOAD": "IMAGE_GENERATION",
 }
-# About 3 s of denoising on the tiny model: long enough to act on mid-run.
-LONG = {"imageGeneration": {"prompt": "a slow cat", "width": 64, "height": 64, "steps": 150}}
+# Held at its step HOLD_AT until the test releases it; a few quick steps after that.
+STEPS = 8
+LONG = {
+    "imageGeneration": {"prompt": held("a held cat"), "width": 64, "height": 64, "steps": STEPS}
+}
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +83,13 @@ def holder(web: Stack, workers: list[Process], task_id: str) -> Process:
     return next(process for process in workers if process.popen.pid == group)
 
 
-def running_a_few_steps(api: Api, task_id: str) -> dict[str, Any]:
-    return api.wait_for(task_id, lambda t: t["status"] == "RUNNING" and (t["step"] or 0) >= 3)
+# What a worker logs once SIGTERM reached it (actors.lifecycle).
+STOPPING = "worker stopping: the running task gets its grace period"
+
+
+def held_running(api: Api, task_id: str) -> dict[str, Any]:
+    """The task once it is RUNNING and held at its step HOLD_AT."""
+    return api.wait_for(task_id, lambda t: t["status"] == "RUNNING" and t["step"] == HOLD_AT)
 
 
 def ended(api: Api, task_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -94,11 +105,12 @@ def test_task_of_a_killed_worker_completes_on_the_other_worker(
     start_worker(web, workers)
     start_worker(web, workers)
     task = api.submit(LONG)
-    running_a_few_steps(api, task["id"])
+    held_running(api, task["id"])
     victim = holder(web, workers, task["id"])
 
     victim.kill()
     killed_at = time.monotonic()
+    web.release(task["id"])
     final = ended(api, task["id"])
     recovered = time.monotonic() - killed_at
 
@@ -106,7 +118,7 @@ def test_task_of_a_killed_worker_completes_on_the_other_worker(
     assert final["status"] == "SUCCEEDED", final
     assert final["attempts"] == final["result"]["metadata"]["attempts"] == 2
     assert record(web, task["id"])["lost"] == "1"
-    # Noticed once the lease lapses, then a full re-run of about 3 s.
+    # Noticed once the lease lapses, then a re-run of a few quick steps.
     assert recovered < LEASE + 30
 
 
@@ -115,11 +127,12 @@ def test_task_of_the_only_worker_completes_when_a_worker_starts_later(
 ) -> None:
     only = start_worker(web, workers)
     task = api.submit(LONG)
-    running_a_few_steps(api, task["id"])
+    held_running(api, task["id"])
     only.kill()
     time.sleep(LEASE + 1)  # nobody is left to notice: the task still says RUNNING
     assert api.get(task["id"])["status"] == "RUNNING"
 
+    web.release(task["id"])
     started_at = time.monotonic()
     start_worker(web, workers)
     final = ended(api, task["id"])
@@ -137,7 +150,7 @@ def test_task_lost_more_often_than_allowed_fails_worker_lost(
     for attempt in (1, 2):
         # Each new worker first sweeps: it requeues the task its predecessor held.
         worker = start_worker(web, workers, ATELIER_MAX_ATTEMPTS="2")
-        running_a_few_steps(api, task["id"])
+        held_running(api, task["id"])
         assert record(web, task["id"])["attempts"] == str(attempt)
         worker.kill()
     start_worker(web, workers, ATELIER_MAX_ATTEMPTS="2")  # someone must notice the loss
@@ -155,9 +168,14 @@ def test_sigterm_lets_the_running_task_finish_within_the_grace_period(
 ) -> None:
     worker = start_worker(web, workers, ATELIER_SHUTDOWN_GRACE="60")
     task = api.submit(LONG)
-    running_a_few_steps(api, task["id"])
+    held_running(api, task["id"])
 
     worker.terminate()
+    web.wait_for_log(worker, STOPPING)
+    time.sleep(1)  # well into the grace period, held all along
+    stopping = api.get(task["id"])
+    assert stopping is not None and stopping["status"] == "RUNNING", stopping
+    web.release(task["id"])
     final = ended(api, task["id"])
 
     assert final["status"] == "SUCCEEDED", final
@@ -170,7 +188,7 @@ def test_sigterm_hands_a_task_still_running_after_the_grace_back_to_the_queue(
 ) -> None:
     worker = start_worker(web, workers, ATELIER_SHUTDOWN_GRACE="0.5")
     task = api.submit(LONG)
-    running_a_few_steps(api, task["id"])
+    held_running(api, task["id"])
 
     worker.terminate()
     assert worker.popen.wait(30) == 0, worker.output()
@@ -178,6 +196,7 @@ def test_sigterm_hands_a_task_still_running_after_the_grace_back_to_the_queue(
     assert handed_back["status"] == "QUEUED", handed_back
     assert handed_back["stage"] == "requeued: its worker shut down"
 
+    web.release(task["id"])
     start_worker(web, workers)
     final = ended(api, task["id"])
 
