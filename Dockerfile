@@ -1,6 +1,13 @@
 # Two images from one file: `web` (no torch) and `worker` (CUDA torch).
 # docker build --target web -t atelier-web .   /   --target worker -t atelier-worker .
 
+# GraphiQL's assets, from the locked npm packages: the web node serves them itself, so the
+# explorer works without the internet (project/ide.py; `make install` does the same).
+FROM node:22-bookworm-slim AS graphiql
+WORKDIR /graphiql
+COPY project/graphiql/package.json project/graphiql/package-lock.json project/graphiql/vendor.mjs ./
+RUN npm ci --no-audit --no-fund && node vendor.mjs
+
 FROM python:3.11-slim AS web
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     ATELIER_LOG_FORMAT=json
@@ -10,6 +17,7 @@ COPY pipelines pipelines
 COPY actors actors
 COPY graph graph
 COPY project project
+COPY --from=graphiql /graphiql/dist project/graphiql/dist
 RUN pip install .
 # The API, and GET /metrics for Prometheus.
 EXPOSE 8000

@@ -21,7 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+# GraphiQL's assets, served by the web node itself (project/ide.py): the locked npm
+# packages, and the files the page loads copied into dist/ (npm comes with the venv).
+GRAPHIQL := project/graphiql
+$(GRAPHIQL)/dist/.built: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json $(GRAPHIQL)/vendor.mjs | $(VENV)/.installed
+	cd $(GRAPHIQL) && PATH="$(CURDIR)/$(BIN):$$PATH" sh -c "npm ci --prefer-offline --no-audit --no-fund && node vendor.mjs"
+	touch $@
+
+install: $(VENV)/.installed $(GRAPHIQL)/dist/.built
 
 # Serves GraphQL (GraphiQL in a browser) on 127.0.0.1:8000 with one worker.
 # The demo models are fetched first (once); without them background removal fails.
@@ -69,7 +76,8 @@ bench-latency: install
 	$(BIN)/python -m bench.latency
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache clients/typescript/node_modules tests/clients/ecosystem/node_modules
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache clients/typescript/node_modules \
+		$(GRAPHIQL)/node_modules $(GRAPHIQL)/dist tests/clients/ecosystem/node_modules
 
 # The TypeScript client (Node.js and npm come with the venv): install its locked packages, regenerate
 # clients/typescript/src/generated/graphql.ts from schema.graphql and its operations

@@ -27,7 +27,8 @@ django_application = get_asgi_application()
 from project import httptimeouts, services, shutdown  # noqa: E402
 from project.bodylimit import BodyLimit  # noqa: E402
 from project.connectioncaps import ConnectionCaps, WebsocketCaps  # noqa: E402
-from project.consumers import HTTPConsumer, WSConsumer  # noqa: E402
+from project.consumers import WSConsumer  # noqa: E402
+from project.ide import HTTPConsumer  # noqa: E402  (GraphiQL served offline)
 from project.origins import OriginGuard, OriginPolicy  # noqa: E402
 from project.wslimits import WebsocketLimits  # noqa: E402
 

@@ -7,6 +7,7 @@ Without the browser the tests that need it skip, unless ATELIER_REQUIRE_BROWSER=
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -58,9 +59,11 @@ def binaries() -> tuple[str, str]:
 
 
 @contextmanager
-def chromium(browser: str, driver_path: str) -> Iterator[WebDriver]:
+def chromium(browser: str, driver_path: str, offline: bool = False) -> Iterator[WebDriver]:
     """A headless Chromium session, quit on exit. The driver's path is given, so Selenium
-    Manager never looks for (or downloads) one."""
+    Manager never looks for (or downloads) one. `offline`: no host name resolves but
+    127.0.0.1 (a machine without the internet), and every request the page makes is
+    kept for `requests`."""
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for argument in (
@@ -77,7 +80,10 @@ def chromium(browser: str, driver_path: str) -> Iterator[WebDriver]:
         "--force-prefers-reduced-motion",
     ):
         options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if offline:
+        options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    logs = {"browser": "ALL", "performance": "ALL"} if offline else {"browser": "ALL"}
+    options.set_capability("goog:loggingPrefs", logs)
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         yield driver
@@ -196,3 +202,128 @@ class DemoPage:
         path.parent.mkdir(parents=True, exist_ok=True)
         assert self.driver.save_screenshot(str(path)), path
         return path
+
+
+def requests(driver: WebDriver) -> list[str]:
+    """The URLs of every request and websocket the page opened since the last look
+    (a session started `offline`)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+        elif message["method"] == "Network.webSocketCreated":
+            urls.append(message["params"]["url"])
+    return urls
+
+
+class GraphiQLPage:
+    """GraphiQL at `/graphql`, driven through its editors and buttons. The editors are
+    CodeMirror instances: text is put in through their own API (as a paste would),
+    which typing would garble with auto-closed brackets."""
+
+    def __init__(self, driver: WebDriver, base_url: str) -> None:
+        self.driver = driver
+        self.base_url = base_url
+
+    def open(self) -> None:
+        self.driver.get(self.base_url + "/graphql")
+        self.wait_until(lambda: self.driver.execute_script(GRAPHIQL_READY))
+        self.driver.execute_script(GRAPHIQL_RECORDER)
+
+    def write(self, which: str, text: str) -> None:
+        """Sets the text of an editor: `query`, `variables`, `headers` or `response`."""
+        if which == "headers":
+            self.tab("Headers").click()
+        self.driver.execute_script(f"{GRAPHIQL_EDITOR}.setValue(arguments[1])", which, text)
+
+    def read(self, which: str) -> str:
+        return self.driver.execute_script(f"return {GRAPHIQL_EDITOR}.getValue()", which)
+
+    def tab(self, label: str) -> WebElement:
+        return self.driver.find_element(
+            By.XPATH, f"//div[contains(@class, 'graphiql-editor-tools')]//button[.='{label}']"
+        )
+
+    def execute_label(self) -> str:
+        """The execute button's label, read in one go (GraphiQL re-renders it often)."""
+        return self.driver.execute_script(
+            "return document.querySelector('.graphiql-execute-button')?.ariaLabel ?? ''"
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether an operation runs (the execute button has become a stop button)."""
+        return self.execute_label().startswith("Stop")
+
+    def run(self, query: str) -> None:
+        """Puts `query` (one operation) in the editor and presses the execute button."""
+        self.write("query", query)
+        # GraphiQL parses the editor's text a moment later; until then the button still
+        # offers a menu of the operations the text had before.
+        self.wait_until(lambda: self.driver.execute_script(SINGLE_OPERATION))
+        self.driver.execute_script("window.__responses.length = 0")
+
+        def press() -> bool:
+            try:
+                self.driver.find_element(By.CLASS_NAME, "graphiql-execute-button").click()
+            except StaleElementReferenceException:  # re-rendered meanwhile: again
+                return False
+            return True
+
+        self.wait_until(press, timeout=10)
+
+    def responses(self) -> list[dict[str, Any]]:
+        """Every result the response editor showed since the last `run`, in order."""
+        shown = self.driver.execute_script("return window.__responses")
+        return [json.loads(text) for text in shown if text.strip().startswith("{")]
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
+                lambda _: condition()
+            )
+        except TimeoutException:
+            logs = [entry["message"] for entry in self.driver.get_log("browser")]
+            shown = self.read("response") if self.driver.execute_script(GRAPHIQL_READY) else ""
+            raise AssertionError(
+                f"timed out after {timeout} s; response editor: {shown!r}; browser log: {logs}"
+            ) from None
+
+    def browser_errors(self) -> list[str]:
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def screenshot(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert self.driver.save_screenshot(str(path)), path
+        return path
+
+
+# The execute button runs the one operation at once (no menu of operations).
+SINGLE_OPERATION = """
+const button = document.querySelector(".graphiql-execute-button");
+return button !== null && !button.hasAttribute("aria-haspopup");
+"""
+# The CodeMirror instance of the editor named by arguments[0].
+GRAPHIQL_EDITOR = """(() => {
+  const tools = document.querySelectorAll(".graphiql-editor-tool .graphiql-editor");
+  const element = {
+    query: document.querySelector(".graphiql-query-editor .graphiql-editor"),
+    variables: tools[0],
+    headers: tools[1],
+    response: document.querySelector(".graphiql-response"),
+  }[arguments[0]];
+  return element.querySelector(".CodeMirror").CodeMirror;
+})()"""
+# GraphiQL has rendered its editors.
+GRAPHIQL_READY = """
+const editor = document.querySelector(".graphiql-response .CodeMirror");
+return document.body.dataset.ready === "true" && editor !== null && "CodeMirror" in editor;
+"""
+# Every text the response editor shows, in order: a subscription's events replace each
+# other faster than a test could poll for them.
+GRAPHIQL_RECORDER = """
+window.__responses = [];
+const response = document.querySelector(".graphiql-response .CodeMirror").CodeMirror;
+response.on("change", () => window.__responses.push(response.getValue()));
+"""
