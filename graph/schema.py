@@ -21,6 +21,7 @@ from actors.records import TaskStatus
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget
+from graph.decoding import decode_inputs
 from graph.documents import DocumentChecks
 from graph.errors import (
     BadUserInput,
@@ -38,7 +39,7 @@ from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
-from graph.validation import decode_inputs, parse_submission, require_unicode
+from graph.validation import parse_submission, require_unicode
 
 ContextInfo = Info[Context, None]
 logger = logging.getLogger("atelier.graph")

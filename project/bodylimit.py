@@ -9,12 +9,16 @@ Daphne (Twisted underneath) spools the whole request before the application
 sees any of it; this bounds what the application buffers and decodes, not what
 daphne accepts. A reverse proxy's limit (nginx `client_max_body_size`) stops
 an oversized body before it reaches daphne.
+
+Once a large request has been answered, the memory it freed is handed back to the
+system (`project.allocator`).
 """
 
 from __future__ import annotations
 
 import logging
 
+from project.allocator import LARGE, after_large_requests
 from project.refusals import (
     ASGIApp,
     Message,
@@ -79,7 +83,11 @@ class _Request:
         self.response_started = False
 
     async def run(self) -> None:
-        await self.limit.app(self.scope, self.receive, self.send)
+        try:
+            await self.limit.app(self.scope, self.receive, self.send)
+        finally:
+            if self.received > LARGE:
+                after_large_requests.note()
 
     async def receive(self) -> Message:
         if self.refused:
