@@ -25,11 +25,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from actors.outage import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
-from project import backpressure, services, shutdown
+from project import services, shutdown
+from project.framesender import FrameSender
 from project.grouprouting import GroupRouting
-from project.metrics import SLOW_CLOSES, SUBSCRIPTIONS, SUPERSEDED, WEBSOCKETS
+from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
 from project.outagelayer import OutageTolerantLayer
-from project.outbox import SLOW_CLIENT, Outbox
 from project.refusals import header
 from project.wsencoding import encode_message
 from project.wshandlers import LegacyWSHandler, TransportWSHandler
@@ -137,10 +137,7 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
             allowed_origins=("*",),
         )
         self._messages = limits.message_bucket()
-        self._max_buffered = limits.max_buffered_bytes
-        self._outbox = Outbox()
-        self._window: backpressure.SendWindow | None = None
-        self._flushing: asyncio.Future[None] | None = None
+        self._frames = FrameSender(self._send_text, self._close_with, limits.max_buffered_bytes)
         self._closed = False
         self._counted = False  # in WEBSOCKETS
 
@@ -175,7 +172,7 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
         shutdown.track(self)
         WEBSOCKETS.inc()
         self._counted = True
-        self._window = backpressure.watch(self.base_send, self._flush_soon)
+        self._frames.watch(self.base_send)
         await super().connect()
         assert self.run_task is not None
         self.run_task.add_done_callback(self._handler_ended)
@@ -221,36 +218,13 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
         self.message_queue.put_nowait({"message": None, "disconnected": True})
 
     async def send_frame(self, message: dict[str, Any], text: str) -> None:
-        """Send a protocol frame now, or hold it back (coalesced) while the client's
-        socket is not taking bytes; close with `SLOW_CLIENT` past the limit."""
-        if self._closed:
-            return
-        if self._window is None or not (self._window.paused or self._outbox):
-            await self.send(text_data=text)
-            return
-        if self._outbox.put(message.get("type"), message.get("id"), text):
-            SUPERSEDED.inc()
-        if self._outbox.bytes > self._max_buffered:
-            SLOW_CLOSES.inc()
-            logger.info(
-                "closed a websocket from %s: %d bytes waiting for a client that is not reading",
-                self.scope.get("client"),
-                self._outbox.bytes,
-            )
-            self._outbox.clear()
-            code, reason = SLOW_CLIENT
-            await self.close(code=code, reason=reason)
+        await self._frames.send(message, text, self.scope.get("client"))
 
-    def _flush_soon(self) -> None:
-        if self._outbox and self._flushing is None and not self._closed:
-            self._flushing = asyncio.ensure_future(self._flush())
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
 
-    async def _flush(self) -> None:
-        try:
-            while self._outbox and self._window is not None and not self._window.paused:
-                await self.send(text_data=self._outbox.take())
-        finally:
-            self._flushing = None
+    async def _close_with(self, code: int, reason: str) -> None:
+        await self.close(code=code, reason=reason)
 
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
@@ -272,7 +246,7 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self._closed = True
-        self._outbox.clear()
+        self._frames.stop()
         shutdown.forget(self)
         if self._counted:
             self._counted = False
