@@ -27,6 +27,7 @@ from graph.auth import Authenticator
 from graph.context import Context
 from project import services, shutdown
 from project.framesender import FrameSender
+from project.graphqlhttp import answer
 from project.grouprouting import GroupRouting
 from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
 from project.outagelayer import OutageTolerantLayer
@@ -93,8 +94,6 @@ class HTTPConsumer(GraphQLHTTPConsumer):
 
     def create_response(self, response_data: Any, sub_response: Any) -> Any:
         """Media type and status as GraphQL over HTTP has them (see `project.graphqlhttp`)."""
-        from project.graphqlhttp import answer
-
         reply = answer(header(self.scope, b"accept"), response_data)
         if reply.status is not None:
             sub_response.status_code = reply.status
