@@ -10,6 +10,7 @@ legacy transport send every operation as a legacy `start`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
@@ -49,13 +50,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        limit = self.max_subscriptions_per_connection
-        if (
-            limit is not None
-            and self.connection_acknowledged
-            and message["id"] not in self.operations
-            and len(self.operations) >= limit
-        ):
+        limit = _limit_reached(self, message["id"], self.operations)
+        if limit is not None:
             error = subscription_limit_reached(limit)
             await self.send_message(
                 {"id": message["id"], "type": "error", "payload": [error.formatted]}
@@ -97,13 +93,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         await super().handle_connection_init(message)
 
     async def handle_start(self, message: StartMessage) -> None:
-        limit = self.max_subscriptions_per_connection
-        if (
-            limit is not None
-            and self.connection_acknowledged
-            and message["id"] not in self.tasks
-            and len(self.tasks) >= limit
-        ):
+        limit = _limit_reached(self, message["id"], self.tasks)
+        if limit is not None:
             error = subscription_limit_reached(limit)
             await self.send_message(
                 {"type": "error", "id": message["id"], "payload": error.formatted}
@@ -158,3 +149,17 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         finally:
             self.subscriptions.pop(operation_id, None)
             self.tasks.pop(operation_id, None)
+
+
+def _limit_reached(handler: Any, op_id: str, running: Mapping[str, object]) -> int | None:
+    """The connection's operation limit, if a new operation `op_id` would pass it (an
+    id already running is the protocol's own error, not ours)."""
+    limit: int | None = handler.max_subscriptions_per_connection
+    if (
+        limit is not None
+        and handler.connection_acknowledged
+        and op_id not in running
+        and len(running) >= limit
+    ):
+        return limit
+    return None

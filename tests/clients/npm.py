@@ -17,8 +17,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+import pytest
 
 from tests.stack import ROOT
 
@@ -111,3 +114,14 @@ class NpmInstall:
         if self.lock is not None:
             self.lock.close()  # releases the flock
             self.lock = None
+
+
+def started(package: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
+    """`npm ci` in `package` started in the background (when its packages are not in
+    place yet), and stopped at the end if still running."""
+    install = NpmInstall(package, tmp_path_factory.mktemp("npm") / "npm-ci.log")
+    install.start()
+    try:
+        yield install
+    finally:
+        install.release()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.npm import NpmInstall
+from tests.clients.npm import NpmInstall, started
 from tests.stack import BIN, Stack
 
 AUDIT = Path(__file__).resolve().parent
@@ -21,12 +21,7 @@ os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 @pytest.fixture(scope="session")
 def audit_npm_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NpmInstall]:
     """`npm ci` for tests/graphqlhttp, started before the web nodes boot."""
-    install = NpmInstall(AUDIT, tmp_path_factory.mktemp("npm-audit") / "npm-ci.log")
-    install.start()
-    try:
-        yield install
-    finally:
-        install.release()
+    yield from started(AUDIT, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
