@@ -33,6 +33,9 @@ ENV = {
     "ATELIER_MAX_ATTEMPTS": "3",
     "ATELIER_MAX_UNFINISHED_PER_KEY": "1000",
     "ATELIER_WS_MAX_SUBSCRIPTIONS": "50",
+    # The test reads all 300 tasks back at once at the end; read limits have their own tests.
+    "ATELIER_READ_RATE": "10000",
+    "ATELIER_READ_BURST": "10000",
 }
 
 
