@@ -161,9 +161,10 @@ class TaskRunner:
     def _write(
         self, write: Callable[[], TaskRecord | None], what: str, task_id: str | None = None
     ) -> TaskRecord | None:
-        """`write`, retried while Redis is unreachable. For an outcome (`task_id` given):
-        a retry finding its write already applied (the reply was lost) returns the
-        record as it now stands, so the change is still published."""
+        """`write`, retried while Redis is unreachable or full (see `when_redis_answers`).
+        For an outcome (`task_id` given): a retry finding its write already applied (the
+        reply was lost) returns the record as it now stands, so the change is still
+        published."""
         tries = 0
 
         def attempt() -> TaskRecord | None:
@@ -171,7 +172,18 @@ class TaskRunner:
             tries += 1
             return write()
 
-        record = when_redis_answers(attempt, what=what, give_up_after=self.settings.redis_patience)
+        while True:
+            try:
+                record = when_redis_answers(
+                    attempt, what=what, give_up_after=self.settings.redis_patience
+                )
+                break
+            except TimeLimitExceeded:
+                # Dramatiq's time limit fell while this waited for Redis (a full one can
+                # take longer than the limit). Raised out of the actor it would
+                # dead-letter the message and leave the task to its lease: one run lost,
+                # or a start never made. The write is what the run has left to do.
+                logger.warning("the time limit passed while waiting to %s; still waiting", what)
         if record is None and tries > 1 and task_id is not None:
             record = self.store.get(task_id)
             if record is not None and record.status is TaskStatus.RUNNING:

@@ -25,9 +25,11 @@ from actors.config import JobSettings
 from actors.events import follow, group_name, publish
 from actors.logcontext import task_context
 from actors.outage import (
+    OUTAGES,
     Breaker,
     Comebacks,
     StoreUnavailable,
+    full_named,
     outages_raise_unavailable,
 )
 from actors.overview import Overview, QueueDepth, RunningTask
@@ -164,7 +166,16 @@ class JobSystem:
             if not created:
                 return record
             try:
-                await asyncio.to_thread(send_task, self._actors, record)
+                with full_named():
+                    await asyncio.to_thread(send_task, self._actors, record)
+            except OUTAGES as error:
+                # Recorded and marked undispatched in one step: a sweep sends its message
+                # once Redis takes writes again, as if this process had died here. At a
+                # full Redis's edge the record fits and the message no longer does.
+                logger.warning(
+                    "task %s recorded; its message waits for Redis: %s", record.id, error
+                )
+                return record
             except Exception as error:
                 logger.exception("could not enqueue task %s", record.id)
                 failed = await asyncio.to_thread(

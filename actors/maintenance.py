@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors.outage import OUTAGES
+from actors.outage import OUTAGES, full_named
 from actors.records import TaskRecord, TaskStatus
 from actors.store import TaskStore
 
@@ -102,7 +102,10 @@ class Sweeper:
         down = False
         while True:
             try:
-                self._maintenance.sweep()
+                # Redis 6 words a full Redis's refusal of Dramatiq's script (sending a
+                # message) as a plain script error: named here as the outage it is.
+                with full_named():
+                    self._maintenance.sweep()
             except OUTAGES as error:
                 if not down:
                     logger.warning("sweep skipped, Redis unavailable: %s", error)

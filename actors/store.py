@@ -41,6 +41,7 @@ from typing import cast
 import redis
 
 from actors import scripts
+from actors.outage import Script
 from actors.records import (
     ResultInfo,
     TaskKind,
@@ -102,14 +103,15 @@ class TaskStore:
         self.ttl = ttl
         self.lease_ms = int(lease_seconds * 1000)
         self.dispatch_ms = int(dispatch_grace * 1000)
-        self._create = client.register_script(scripts.CREATE)
-        self._start = client.register_script(scripts.START)
-        self._progress = client.register_script(scripts.PROGRESS)
-        self._finish = client.register_script(scripts.FINISH)
-        self._cancel = client.register_script(scripts.CANCEL)
-        self._renew = client.register_script(scripts.RENEW)
-        self._reap = client.register_script(scripts.REAP)
-        self._requeue = client.register_script(scripts.REQUEUE)
+        # A full Redis's refusal of any of them raises OutOfMemoryError (an outage).
+        self._create = Script(client, scripts.CREATE)
+        self._start = Script(client, scripts.START)
+        self._progress = Script(client, scripts.PROGRESS)
+        self._finish = Script(client, scripts.FINISH)
+        self._cancel = Script(client, scripts.CANCEL)
+        self._renew = Script(client, scripts.RENEW)
+        self._reap = Script(client, scripts.REAP)
+        self._requeue = Script(client, scripts.REQUEUE)
 
     # -- keys --------------------------------------------------------------
     def key(self, task_id: str, part: str = "") -> str:

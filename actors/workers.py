@@ -11,6 +11,9 @@ Layout (the task store's prefix, `atelier:` by default):
 
 Reads cost O(number of workers): one script over the sorted set, which drops
 members past the window, then one hash per live worker.
+
+A full Redis (maxmemory, `noeviction`) still takes announcements (see ANNOUNCE),
+so the web's readiness check keeps seeing live workers through it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import cast
 import redis
 import redis.asyncio
 
+from actors.outage import Script
 from actors.records import TaskKind
 
 _NOW = """
@@ -33,17 +37,21 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 # KEYS: workers, worker:<id>. ARGV: id, stale_after (ms), started (ms, "" = now),
 # then field/value pairs. Returns when the worker started (ms).
+# Dropping the stale members comes first: an announcement rewrites what the worker
+# wrote before and grows Redis by one small hash per worker at most, so it must go
+# through a full Redis (else every live worker would look gone), and Redis refuses
+# only a script's first write that may take memory, never one after it has written.
 ANNOUNCE = (
     _NOW
     + """
 local stale = tonumber(ARGV[2])
 local started = ARGV[3]
 if started == "" then started = string.format("%d", now) end
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", string.format("(%d", now - stale))
 redis.call("HSET", KEYS[2], "started", started, "last_seen", string.format("%d", now),
            unpack(ARGV, 4))
 redis.call("PEXPIRE", KEYS[2], stale)
 redis.call("ZADD", KEYS[1], now, ARGV[1])
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", string.format("(%d", now - stale))
 redis.call("PEXPIRE", KEYS[1], stale)
 return started
 """
@@ -152,9 +160,9 @@ class WorkerRegistry:
         self.client = client
         self.prefix = prefix
         self.stale_ms = max(1, int(stale_after * 1000))
-        self._announce = client.register_script(ANNOUNCE)
-        self._live = client.register_script(LIVE)
-        self._count = client.register_script(COUNT)
+        self._announce = Script(client, ANNOUNCE)
+        self._live = Script(client, LIVE)
+        self._count = Script(client, COUNT)
 
     @property
     def key(self) -> str:

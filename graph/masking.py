@@ -52,7 +52,10 @@ class PublicErrors(MaskErrors):
                 source=error.source,
                 positions=error.positions,
                 path=error.path,
-                extensions={"code": ServiceUnavailable.code},
+                extensions={
+                    "code": ServiceUnavailable.code,
+                    "retryAfter": error.original_error.retry_after,
+                },
             )
         if _should_mask(error):
             return self.anonymise_error(error)

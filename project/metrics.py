@@ -6,8 +6,10 @@ and the process's CPU, memory and garbage collection (prometheus_client's defaul
 
 The cluster's, read from Redis at each scrape in one pipelined round trip, O(1) per
 queue: tasks waiting per queue, messages waiting for a consumer and dead-lettered in
-Dramatiq's queues, tasks running (their leases), and tasks submitted and ended by
-kind and status (`actors.store.TaskCounts`). Every web node reports the same cluster
+Dramatiq's queues, tasks running (their leases), tasks submitted and ended by
+kind and status (`actors.store.TaskCounts`), and Redis's memory against its
+maxmemory and the keys it evicted (`project.redismemory`: a growing count is also
+logged). Every web node reports the same cluster
 figures: aggregate them with `max`, not `sum`. When Redis does not answer within
 `TIMEOUT` the page still answers 200, with `atelier_redis_up 0` and no cluster figures.
 
@@ -37,6 +39,7 @@ from actors.outage import OUTAGES
 from actors.records import TERMINAL, TaskKind
 from actors.store import TaskCounts, TaskStore
 from project import services
+from project.redismemory import WARN_RATIO, RedisMemory, evictions
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +98,11 @@ class ClusterCollector(Collector):
                 pipe.zcard(keys.dead_letters)
             pipe.zcard(self._store.leases_key)
             pipe.hgetall(self._store.counts_key)
+            pipe.info("memory")
+            pipe.info("stats")  # one section per INFO: Redis 6 takes no more
             replies: list[Any] = pipe.execute()
+        memory = RedisMemory.from_info(replies.pop(-2), replies.pop(-1))
+        evictions.saw(memory)
         waiting = GaugeMetricFamily(
             "atelier_queue_tasks", "Tasks waiting (QUEUED) in each queue.", labels=["queue"]
         )
@@ -115,7 +122,33 @@ class ClusterCollector(Collector):
             dead.add_metric([queue], replies[3 * index + 2])
         running = GaugeMetricFamily("atelier_tasks_running", "Tasks RUNNING (holding a lease).")
         running.add_metric([], replies[-2])
-        return [waiting, messages, dead, running, *_counted(TaskCounts.from_hash(replies[-1]))]
+        counted = _counted(TaskCounts.from_hash(replies[-1]))
+        return [waiting, messages, dead, running, *counted, *_memory(memory)]
+
+
+def _memory(memory: RedisMemory) -> list[Metric]:
+    used = GaugeMetricFamily(
+        "atelier_redis_memory_used_bytes", "Memory Redis counts against its maxmemory."
+    )
+    used.add_metric([], memory.used)
+    limit = GaugeMetricFamily("atelier_redis_memory_max_bytes", "Redis's maxmemory (0: none set).")
+    limit.add_metric([], memory.limit)
+    evicted = CounterMetricFamily(
+        "atelier_redis_evicted_keys",
+        "Keys Redis evicted for maxmemory since it started (INFO evicted_keys). Stays 0 under "
+        "noeviction; any other policy may drop task records and results before their TTL.",
+    )
+    evicted.add_metric([], memory.evicted_keys)
+    families: list[Metric] = [used, limit, evicted]
+    if memory.ratio is not None:
+        ratio = GaugeMetricFamily(
+            "atelier_redis_memory_used_ratio",
+            "Used memory as a share of maxmemory (absent without one). At 1 Redis refuses "
+            f"writes: new tasks get SERVICE_UNAVAILABLE. /readyz warns from {WARN_RATIO:g}.",
+        )
+        ratio.add_metric([], memory.ratio)
+        families.append(ratio)
+    return families
 
 
 def _counted(counts: TaskCounts) -> list[Metric]:

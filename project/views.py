@@ -7,11 +7,13 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import redis
+import redis.asyncio
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from actors.workers import count_live
 from graph.links import LinkState
 from project import services
+from project.redismemory import RedisMemory, evictions
 
 _T = TypeVar("_T")
 
@@ -58,7 +60,12 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     ATELIER_WORKER_STALE_AFTER seconds (see actors.workers). 200 when both hold, else
     503; `checks` says which failed, `workers` how many are live. With
     ATELIER_READY_REQUIRES_WORKERS=0 the workers check is reported but does not
-    fail. Each read has `READY_TIMEOUT`: never a hang. 503 once shutting down."""
+    fail. Each read has `READY_TIMEOUT`: never a hang. 503 once shutting down.
+
+    `checks.memory` warns when Redis nears or reaches its maxmemory, or has evicted
+    keys (`project.redismemory`), and never fails readiness: a full Redis still
+    serves reads, refusing only writes (SERVICE_UNAVAILABLE), and every web node
+    shares it, so failing them all would only turn that into a whole outage."""
     if services.shutting_down():
         return JsonResponse({"status": "shutting down", "checks": {}}, status=503)
     cfg = services.config()
@@ -76,12 +83,27 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     ready = workers_problem is None or not cfg.ready_requires_workers
     if workers_problem is not None and ready:
         workers_problem += " (not required)"
+    memory, memory_problem = await _ask(_memory(probe), "INFO")
+    if memory is not None:
+        evictions.saw(memory)
     body = {
         "status": "ready" if ready else "not ready",
-        "checks": {"redis": "ok", "workers": workers_problem or "ok"},
+        "checks": {
+            "redis": "ok",
+            "workers": workers_problem or "ok",
+            "memory": memory.check() if memory is not None else f"not checked: {memory_problem}",
+        },
         "workers": live,
     }
     return JsonResponse(body, status=200 if ready else 503)
+
+
+async def _memory(probe: redis.asyncio.Redis) -> RedisMemory:
+    async with probe.pipeline(transaction=False) as pipe:
+        pipe.info("memory")
+        pipe.info("stats")  # one section per INFO: Redis 6 takes no more
+        memory, stats = await pipe.execute()
+    return RedisMemory.from_info(memory, stats)
 
 
 async def _ask(call: Awaitable[_T], what: str) -> tuple[_T | None, str | None]:

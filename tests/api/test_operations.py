@@ -204,11 +204,18 @@ def readyz(stack: Stack) -> httpx.Response:
     return httpx.get(f"{stack.http_url}/readyz", timeout=5)
 
 
+def memory_checked(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` without `checks.memory`, which reports on the Redis the tests share, once
+    checked to be no warning."""
+    assert body["checks"].pop("memory").startswith("ok"), body
+    return body
+
+
 def test_without_workers_the_web_is_not_ready_and_tasks_wait_in_the_queue(bare: Stack) -> None:
     ops = Api(bare.http_url, bare.ws_url, key=OPS_KEY)
     unready = readyz(bare)
     assert unready.status_code == 503
-    assert unready.json() == {
+    assert memory_checked(unready.json()) == {
         "status": "not ready",
         "checks": {"redis": "ok", "workers": "none seen in the last 3 s"},
         "workers": 0,
@@ -241,7 +248,7 @@ def test_readyz_turns_ready_with_a_worker_and_unready_once_it_is_lost(bare: Stac
     bare.wait_for_log(worker, WORKER_READY, timeout=300)
 
     ready = eventually(lambda: readyz(bare), lambda r: r.status_code == 200, timeout=10)
-    assert ready.json() == {
+    assert memory_checked(ready.json()) == {
         "status": "ready",
         "checks": {"redis": "ok", "workers": "ok"},
         "workers": 1,
