@@ -14,6 +14,8 @@ sleeps, exponentially longer up to the worker timeout. That idled workers twice:
   waiting consumer at once. Rings nobody waits for are capped and expire; a
   consumer woken by a ring that another consumer has answered finds no message
   and waits again, so a ring is never more than a hint.
+
+A fetch a full Redis refuses counts as a miss too (see `actors.outage`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
+
+from actors.outage import is_full
 
 # How often a consumer whose prefetch is taken up looks again (local state only).
 BUSY_RECHECK_SECONDS = 0.002
@@ -57,6 +61,15 @@ class PromptConsumer(_RedisConsumer):
                     return None
             except redis.ConnectionError as error:
                 raise ConnectionClosed(error) from None
+            except redis.ResponseError as error:
+                if not is_full(error):
+                    raise
+                # A full Redis refuses the fetch script (it moves a message to the
+                # acks set): an outage to wait out, like an empty queue, rather than
+                # a crashed consumer restarted every few seconds with a traceback.
+                self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                time.sleep(backoff_ms / 1000)
+                return None
         return super().__next__()  # takes the first fetched message
 
 

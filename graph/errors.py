@@ -49,6 +49,7 @@ class ServiceUnavailable(ApiError):
 UNAVAILABLE_MESSAGE = "the service is temporarily unavailable; try again shortly"
 
 
-def unavailable() -> ServiceUnavailable:
-    """What a client sees while the job system's store is out (see `StoreUnavailable`)."""
-    return ServiceUnavailable(UNAVAILABLE_MESSAGE)
+def unavailable(retry_after: float) -> ServiceUnavailable:
+    """What a client sees while the job system's store is out or full (see
+    `StoreUnavailable`): when to try again, as for a query or mutation."""
+    return ServiceUnavailable(UNAVAILABLE_MESSAGE, retryAfter=retry_after)

@@ -169,8 +169,8 @@ async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGener
             async for record in records:
                 seen = True
                 yield task_from_record(record, context)
-        except StoreUnavailable:
-            raise unavailable() from None
+        except StoreUnavailable as outage:
+            raise unavailable(outage.retry_after) from None
     if not seen:
         raise NotFound(f"no task {task_id}")
 

@@ -298,6 +298,8 @@ def test_a_running_task_rides_out_a_full_redis_and_succeeds_once_memory_frees(
     namespace = stack.env["ATELIER_BROKER_NAMESPACE"]
     assert client.zcard(message_keys(namespace, "image_generation").dead_letters) == 0
     assert "lost its worker" not in worker.output()
+    # Consumers wait out the full Redis as an empty queue: no crash-and-restart loop.
+    assert "Consumer encountered" not in worker.output(), worker.output()[-3000:]
     metrics = scrape(f"{stack.http_url}/metrics")
     assert metrics.value("atelier_queue_dead_letters", queue="image_generation") == 0
     assert api.download(final["result"]["image"]["url"]).status_code == 200

@@ -226,6 +226,7 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     [refused] = background.run(operation(ws, "in-outage"))
     errors = refused["payload"].get("errors") or refused["payload"]
     assert [error["extensions"]["code"] for error in errors] == ["SERVICE_UNAVAILABLE"], refused
+    assert errors[0]["extensions"]["retryAfter"] > 0, refused  # as for queries and mutations
     assert "INTERNAL" not in json.dumps(refused)
     time.sleep(max(0.0, 3 - (time.monotonic() - outage)))  # past every client's quick retry
     assert follower.is_alive(), ("the subscription ended in the outage", follower.events[-1:])
