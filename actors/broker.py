@@ -16,7 +16,7 @@ from actors.records import TaskKind, TaskRecord
 Actors = dict[TaskKind, dramatiq.Actor]
 
 
-def make_broker(settings: JobSettings) -> RedisBroker:
+def make_broker(settings: JobSettings) -> PromptRedisBroker:
     client = settings.redis.client(socket_connect_timeout=5, health_check_interval=30)
     broker = PromptRedisBroker(client=client, namespace=settings.broker_namespace)
     dramatiq.set_broker(broker)

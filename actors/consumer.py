@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import compute_backoff
+from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
@@ -91,6 +91,30 @@ class PromptRedisBroker(RedisBroker):
         pipe.ltrim(key, 0, DOORBELL_RINGS_KEPT - 1)
         pipe.expire(key, DOORBELL_TTL_SECONDS)
         pipe.execute()
+
+    def recover_from_dead_workers(self) -> None:
+        """Put back in their queues the messages that workers silent for longer than
+        `heartbeat_timeout` had fetched and not acknowledged.
+
+        Dramatiq does this as "maintenance" on a random one in a thousand of its
+        script calls, per queue; idle workers make few calls, so a task whose message
+        a killed worker had prefetched waited minutes. Called from every sweep
+        (actors.maintenance), it is the same step, run on purpose: the dispatch
+        script's cheapest command, with maintenance asked for, on each queue.
+        """
+        dispatch = self.scripts["dispatch"]
+        for queue_name in self.get_declared_queues():
+            args = [
+                "qsize",
+                current_millis(),
+                queue_name,
+                self.broker_id,
+                self.heartbeat_timeout,
+                self.dead_message_ttl,
+                1,  # do_maintenance
+                self._max_unpack_size(),
+            ]
+            dispatch(args=args, keys=[self.namespace])
 
     def wait_for_ring(self, queue_name: str, seconds: float) -> None:
         # BLPOP's timeout has millisecond resolution, and 0 would mean forever.

@@ -1,5 +1,6 @@
 """Recovering what a dead process left behind: tasks whose lease lapsed (their worker
-died) and tasks whose queue message may never have been sent (their sender died).
+died), messages a dead worker had fetched but not started, and tasks whose queue
+message may never have been sent (their sender died).
 
 Every worker process sweeps on boot and then every few seconds; any number may
 sweep at once, because each recovery is one atomic step in Redis and a duplicate
@@ -35,13 +36,18 @@ class Maintenance:
         publish: Callable[[TaskRecord], None],
         *,
         max_attempts: int,
+        recover_messages: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._send = send
         self._publish = publish
         self._max_attempts = max_attempts
+        self._recover_messages = recover_messages
 
     def sweep(self) -> Swept:
+        # Messages a dead worker had fetched but not started (its leases cover what
+        # it had started): back to their queues (see PromptRedisBroker).
+        self._recover_messages()
         requeued = ended = sent = 0
         for task_id in self._store.lapsed_leases():
             record = self._store.reap(task_id, max_attempts=self._max_attempts)

@@ -71,7 +71,13 @@ def runner() -> TaskRunner:
 
 def sweeper() -> Sweeper:
     jobs = config.jobs
-    maintenance = Maintenance(store(), send, publisher().publish, max_attempts=jobs.max_attempts)
+    maintenance = Maintenance(
+        store(),
+        send,
+        publisher().publish,
+        max_attempts=jobs.max_attempts,
+        recover_messages=broker.recover_from_dead_workers,
+    )
     return Sweeper(maintenance, every=jobs.sweep_every)
 
 

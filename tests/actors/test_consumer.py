@@ -121,3 +121,32 @@ def test_control_dramatiqs_own_consumer_dozes(redis_url: str) -> None:
     # (A pickup is anywhere in a sleep of 0.5 to 1 s: each is under 0.1 s one time in
     # eight or so, all three about one in 500.)
     assert max(pickup_after_idling(RedisBroker, redis_url, 1, rounds=3)) > 0.1
+
+
+def test_messages_a_dead_worker_had_fetched_go_back_to_their_queue_at_the_next_sweep(
+    redis_url: str,
+) -> None:
+    namespace = f"atelier-test-recover-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        dead = PromptRedisBroker(client=client, namespace=namespace)
+        dead.declare_queue("work")
+        dead.enqueue(
+            dramatiq.Message(queue_name="work", actor_name="work", args=(), kwargs={}, options={})
+        )
+        assert len(dead.do_fetch("work", 1)) == 1  # prefetched, never to be acked
+        assert client.llen(f"{namespace}:work") == 0
+        # The worker falls silent: its last heartbeat long past the timeout.
+        client.zadd(f"{namespace}:__heartbeats__", {dead.broker_id: 0})
+
+        alive = PromptRedisBroker(client=client, namespace=namespace)
+        alive.declare_queue("work")
+        alive.recover_from_dead_workers()
+        assert client.llen(f"{namespace}:work") == 1
+        # A live worker's fetched messages stay where they are.
+        assert len(alive.do_fetch("work", 1)) == 1
+        alive.recover_from_dead_workers()
+        assert client.llen(f"{namespace}:work") == 0
+    finally:
+        for key in client.scan_iter(f"{namespace}*"):
+            client.delete(key)
