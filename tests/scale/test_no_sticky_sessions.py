@@ -10,8 +10,11 @@ from typing import Any
 from project.devredis import free_port
 from tests.client import Api
 from tests.stack import running_stack
+from tests.stepgate import HOLD_AT, held
 
-LONG = {"imageGeneration": {"prompt": "a slow cat", "width": 64, "height": 64, "steps": 150}}
+# Held at step HOLD_AT until B follows it: B then sees every step after, however fast
+# the machine runs them.
+LONG = {"imageGeneration": {"prompt": held("a slow cat"), "width": 64, "height": 64, "steps": 150}}
 
 
 def test_submit_on_a_follow_on_b_cancel_on_c(
@@ -28,6 +31,8 @@ def test_submit_on_a_follow_on_b_cancel_on_c(
             task_id = a.submit(LONG)["id"]
             events: list[dict[str, Any]] = []
             async for event in b.follow(task_id):
+                if not events:
+                    stack.release(task_id)
                 events.append(event)
                 started = event["status"] == "RUNNING" and (event["step"] or 0) >= 5
                 if started and not any(e["cancelRequested"] for e in events):
@@ -39,6 +44,7 @@ def test_submit_on_a_follow_on_b_cancel_on_c(
     sequences = [event["sequence"] for event in events]
     assert sequences == sorted(set(sequences))
     steps = [event["step"] for event in events if event["stage"] == "denoising"]
-    assert steps == sorted(steps) and len(steps) >= 5
+    assert steps == sorted(steps) and len(steps) >= 5, steps
+    assert set(range(HOLD_AT + 1, 6)) <= set(steps), steps  # each step after B joined
     assert any(event["cancelRequested"] for event in events)
     assert events[-1]["status"] == "CANCELLED", events[-1]
