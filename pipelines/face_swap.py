@@ -18,10 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -43,7 +40,9 @@ from pipelines.faces import (
 from pipelines.images import ImageLimits, decode_image, encode_png
 from pipelines.models import ModelStore, fetch_hint, onnx_providers
 from pipelines.output import Output
+from pipelines.pipeline import Pipeline
 from pipelines.progress import Progress, ProgressCallback, ignore_progress
+from pipelines.timing import Timings
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +55,8 @@ ANALYSIS_PACK_URL = (
     "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
 )
 FETCHABLE = (ANALYSIS_PACK, "inswapper")
+# The one model name `load` takes: which engine runs follows from the store instead.
+DEFAULT_MODEL = "default"
 _DEFAULT_LIMITS = ImageLimits()
 
 
@@ -139,14 +140,26 @@ class FaceSwap:
 
     @classmethod
     def load(
-        cls, store: ModelStore, *, device: str = "cpu", limits: ImageLimits = _DEFAULT_LIMITS
+        cls,
+        model: str | None,
+        store: ModelStore,
+        *,
+        device: str = "cpu",
+        limits: ImageLimits = _DEFAULT_LIMITS,
     ) -> FaceSwap:
         """Load the best engine the store allows; never downloads anything.
 
+        `model` must be None or `DEFAULT_MODEL`, else `UnknownModel` (field "model").
         Raises `ModelNotAvailable` when `inswapper_128.onnx` is present but buffalo_l's
         detector or recognizer is missing or unreadable, or the swapper itself is
         unreadable. Without the swapper, loading always succeeds (classical engine).
         """
+        if model not in (None, DEFAULT_MODEL):
+            raise UnknownModel(
+                f"unknown face swap model {model!r}: the only one is {DEFAULT_MODEL!r}, "
+                "whose engine follows from the models the store holds",
+                field="model",
+            )
         folder = store.folder(FAMILY)
         providers = onnx_providers(device)
         pack = load_analysis_pack(
@@ -190,14 +203,14 @@ class FaceSwap:
         `NoFaceFound` when either image has no face, `FaceIndexOutOfRange` for an index
         past the faces found. `Cancelled` from `progress` propagates; no work follows it.
         """
-        timings: dict[str, float] = {}
+        timings = Timings()
         progress(Progress("decoding input"))
-        with _timed(timings, "decode"):
+        with timings.phase("decode"):
             source = self._decode(params.source_image, "sourceImage")
             target = self._decode(params.target_image, "targetImage")
 
         progress(Progress("detecting faces"))
-        with _timed(timings, "detect"):
+        with timings.phase("detect"):
             source_faces = self._detector.detect(source)
             if not source_faces:
                 raise NoFaceFound("no face was found in the source image", field="sourceImage")
@@ -213,7 +226,7 @@ class FaceSwap:
             identity = self._engine.identity(source, source_face)
 
         result, swapped = target, 0
-        with _timed(timings, "swap"):
+        with timings.phase("swap"):
             for done, face in enumerate(chosen):
                 progress(Progress("swapping faces", step=done, total_steps=len(chosen)))
                 pasted = self._engine.paste(result, face, identity)
@@ -222,7 +235,7 @@ class FaceSwap:
             progress(Progress("swapping faces", step=len(chosen), total_steps=len(chosen)))
 
         progress(Progress("encoding"))
-        with _timed(timings, "encode"):
+        with timings.phase("encode"):
             height, width = result.shape[:2]
             png = encode_png(Image.fromarray(np.ascontiguousarray(result[:, :, ::-1])))
         metadata = {
@@ -233,7 +246,7 @@ class FaceSwap:
             "facesInSource": len(source_faces),
             "facesInTarget": len(target_faces),
             "swapped": swapped,
-            "timings": timings,
+            "timings": timings.as_metadata(),
         }
         return Output(png=png, width=width, height=height, metadata=metadata)
 
@@ -251,15 +264,6 @@ def _pick(faces: list[DetectedFace], index: int, which: str) -> DetectedFace:
         f"(numbered 0 to {len(faces) - 1}, left to right)",
         field=f"{which}FaceIndex",
     )
-
-
-@contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[name] = round((time.perf_counter() - started) * 1000, 1)
 
 
 def _load_swapper(store: ModelStore, path: Path, providers: list[str]) -> Any:
@@ -352,3 +356,7 @@ def _extract_models(archive: Path, into: Path, url: str) -> None:
                     shutil.copyfileobj(source, out, 1 << 20)
     except zipfile.BadZipFile as error:
         raise FetchFailed(f"{url} is not a zip archive: {error}") from error
+
+
+# mypy checks that the class meets the shared contract.
+_PIPELINE: type[Pipeline[FaceSwapParams]] = FaceSwap

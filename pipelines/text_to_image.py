@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,11 @@ from pipelines.errors import InvalidParameters, UnknownModel
 from pipelines.images import encode_png
 from pipelines.models import ModelStore, choose_device, fetch_hint
 from pipelines.output import Output
+from pipelines.pipeline import Pipeline
 from pipelines.previews import LatentPreviewer
 from pipelines.progress import Progress, ProgressCallback, ignore_progress
 from pipelines.prompts import refine_prompt
+from pipelines.timing import Timings
 
 logger = logging.getLogger(__name__)
 
@@ -148,13 +149,14 @@ class TextToImage:
         import torch
 
         _check(params)
-        started = time.perf_counter()
+        timings = Timings()
         prompt, negative, prompt_notes = params.prompt, params.negative_prompt, ()
-        if params.refine_prompt:
-            progress(Progress("refining prompt"))
-            refined = self._refine(params)
-            prompt, negative, prompt_notes = refined.prompt, refined.negative_prompt, refined.notes
-        refined_at = time.perf_counter()
+        with timings.phase("refine"):
+            if params.refine_prompt:
+                progress(Progress("refining prompt"))
+                refined = self._refine(params)
+                prompt, negative = refined.prompt, refined.negative_prompt
+                prompt_notes = refined.notes
 
         seed = params.seed if params.seed is not None else secrets.randbelow(MAX_SEED + 1)
         # MPS generators are not reproducible across runs; a CPU generator is.
@@ -162,7 +164,6 @@ class TextToImage:
         generator = torch.Generator(device=generator_device).manual_seed(seed)
         every = params.preview_every or max(1, params.steps // 8)
         size = (params.width, params.height)
-        timeline: dict[str, float] = {}
 
         def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
             step, total = index + 1, pipe.num_timesteps
@@ -171,29 +172,29 @@ class TextToImage:
                 preview = self._previewer(tensors["latents"], size)
             progress(Progress("denoising", step, total, preview))
             if step == total:
-                timeline["denoised"] = time.perf_counter()
+                timings.begin("decode")
                 progress(Progress("decoding", step, total))
             return tensors
 
         progress(Progress("denoising", 0, params.steps))
-        result = self._pipe(
-            prompt=prompt,
-            negative_prompt=negative,
-            width=params.width,
-            height=params.height,
-            num_inference_steps=params.steps,
-            guidance_scale=params.guidance_scale,
-            generator=generator,
-            callback_on_step_end=on_step_end,
-            callback_on_step_end_tensor_inputs=["latents"],
-        )
-        decoded_at = time.perf_counter()
+        # The VAE decode runs inside this same call: the last step's callback opens its phase.
+        with timings.phase("denoise"):
+            result = self._pipe(
+                prompt=prompt,
+                negative_prompt=negative,
+                width=params.width,
+                height=params.height,
+                num_inference_steps=params.steps,
+                guidance_scale=params.guidance_scale,
+                generator=generator,
+                callback_on_step_end=on_step_end,
+                callback_on_step_end_tensor_inputs=["latents"],
+            )
         image = result.images[0]
         progress(Progress("encoding"))
-        png = encode_png(image)
-        finished = time.perf_counter()
+        with timings.phase("encode"):
+            png = encode_png(image)
 
-        denoised = timeline.get("denoised", decoded_at)
         metadata: dict[str, Any] = {
             "kind": "text-to-image",
             "model": self.model,
@@ -205,13 +206,7 @@ class TextToImage:
             "steps": params.steps,
             "guidanceScale": params.guidance_scale,
             "promptNotes": list(prompt_notes),
-            "timings": {
-                "refineMs": _ms(started, refined_at),
-                "denoiseMs": _ms(refined_at, denoised),
-                "decodeMs": _ms(denoised, decoded_at),
-                "encodeMs": _ms(decoded_at, finished),
-                "totalMs": _ms(started, finished),
-            },
+            "timings": timings.as_metadata(),
         }
         nsfw = getattr(result, "nsfw_content_detected", None)
         if nsfw is not None:
@@ -289,5 +284,5 @@ def _looks_like_hub_id(source: str) -> bool:
     return source.count("/") == 1 and not source.startswith((".", "/", "~"))
 
 
-def _ms(start: float, end: float) -> float:
-    return round((end - start) * 1000, 2)
+# mypy checks that the class meets the shared contract.
+_PIPELINE: type[Pipeline[TextToImageParams]] = TextToImage

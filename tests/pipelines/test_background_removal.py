@@ -164,8 +164,8 @@ def test_metadata_names_model_device_providers_and_timings(
     assert meta["model"] == "tiny_u2net.onnx"  # the file name only, never its directory
     assert meta["device"] == "cpu"
     assert meta["providers"] == ["CPUExecutionProvider"]
-    assert set(meta["timings"]) == {"decode_ms", "inference_ms", "encode_ms", "total_ms"}
-    assert meta["timings"]["total_ms"] >= meta["timings"]["inference_ms"] >= 0
+    assert set(meta["timings"]) == {"decodeMs", "inferenceMs", "encodeMs", "totalMs"}
+    assert meta["timings"]["totalMs"] >= meta["timings"]["inferenceMs"] >= 0
     assert (meta["alphaMatting"], meta["onlyMask"]) == (False, False)
 
 

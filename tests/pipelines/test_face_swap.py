@@ -101,13 +101,13 @@ def make_store(root: Path, *, detector: bool, recognizer: bool, swapper: bool) -
 @pytest.fixture(scope="session")
 def inswapper(tmp_path_factory: pytest.TempPathFactory) -> FaceSwap:
     root = tmp_path_factory.mktemp("insightface_store")
-    return FaceSwap.load(make_store(root, detector=True, recognizer=True, swapper=True))
+    return FaceSwap.load(None, make_store(root, detector=True, recognizer=True, swapper=True))
 
 
 @pytest.fixture(scope="session")
 def classical(tmp_path_factory: pytest.TempPathFactory) -> FaceSwap:
     """No insightface models at all: YuNet and the classical engine."""
-    return FaceSwap.load(ModelStore(root=tmp_path_factory.mktemp("empty_store")))
+    return FaceSwap.load(None, ModelStore(root=tmp_path_factory.mktemp("empty_store")))
 
 
 # -- the inswapper engine ------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_inswapper_swaps_every_target_face_and_nothing_far_from_them(inswapper: 
     assert metadata["device"] == "cpu"
     assert metadata["providers"] == ["CPUExecutionProvider"]
     assert (metadata["facesInSource"], metadata["facesInTarget"], metadata["swapped"]) == (1, 2, 2)
-    assert set(metadata["timings"]) == {"decode", "detect", "swap", "encode"}
+    assert set(metadata["timings"]) == {"decodeMs", "detectMs", "swapMs", "encodeMs", "totalMs"}
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_inswapper_without_buffalo_l_raises_model_not_available_with_path_and_fi
     store = make_store(tmp_path, detector=False, recognizer=False, swapper=True)
 
     with pytest.raises(ModelNotAvailable) as caught:
-        FaceSwap.load(store)
+        FaceSwap.load(None, store)
 
     message = caught.value.message
     assert str(store.folder("insightface") / "buffalo_l") in message
@@ -276,7 +276,7 @@ def test_inswapper_with_buffalo_l_lacking_its_recognizer_names_what_is_missing(
     store = make_store(tmp_path, detector=True, recognizer=False, swapper=True)
 
     with pytest.raises(ModelNotAvailable, match="no face recognition model"):
-        FaceSwap.load(store)
+        FaceSwap.load(None, store)
 
 
 def test_without_inswapper_the_buffalo_l_detector_drives_the_classical_engine(
@@ -284,12 +284,25 @@ def test_without_inswapper_the_buffalo_l_detector_drives_the_classical_engine(
 ) -> None:
     store = make_store(tmp_path, detector=True, recognizer=True, swapper=False)
 
-    output = FaceSwap.load(store).run(FaceSwapParams(png(ONE_FACE), png(TWO_FACES)))
+    output = FaceSwap.load(None, store).run(FaceSwapParams(png(ONE_FACE), png(TWO_FACES)))
 
     assert output.metadata["engine"] == "classical"
     assert output.metadata["detector"] == "scrfd"
     assert output.metadata["swapped"] == 2
     assert (output.width, output.height) == SIZE
+
+
+def test_default_is_the_one_model_name_and_any_other_raises_unknown_model(
+    tmp_path: Path, astronaut: np.ndarray
+) -> None:
+    store = ModelStore(root=tmp_path)
+
+    output = FaceSwap.load("default", store).run(FaceSwapParams(png(astronaut), png(astronaut)))
+
+    assert output.metadata["engine"] == "classical"
+    with pytest.raises(UnknownModel, match=r"'inswapper'.*'default'") as caught:
+        FaceSwap.load("inswapper", store)
+    assert caught.value.field == "model"
 
 
 # -- the classical engine on real faces ------------------------------------------------
@@ -346,7 +359,7 @@ def test_classical_engine_swaps_a_real_face_with_yunet(
 def test_classical_engine_needs_no_model_and_runs_on_cpu_whatever_was_asked(
     tmp_path: Path, astronaut: np.ndarray
 ) -> None:
-    swap = FaceSwap.load(ModelStore(root=tmp_path), device="cuda")
+    swap = FaceSwap.load(None, ModelStore(root=tmp_path), device="cuda")
 
     output = swap.run(FaceSwapParams(png(astronaut), png(astronaut[:, ::-1].copy())))
 
@@ -362,7 +375,7 @@ def test_unreadable_buffalo_l_without_inswapper_falls_back_to_yunet_with_a_warni
     pack.mkdir(parents=True)
     (pack / tiny.DETECTOR_FILE).write_bytes(b"not an onnx model")
 
-    swap = FaceSwap.load(store)
+    swap = FaceSwap.load(None, store)
     output = swap.run(FaceSwapParams(png(astronaut), png(astronaut)))
 
     assert output.metadata["detector"] == "yunet"
@@ -413,7 +426,9 @@ def test_fetch_installs_buffalo_l_and_inswapper_then_load_uses_them(
         "inswapper_128.onnx",
     ]
     assert (
-        FaceSwap.load(store).run(FaceSwapParams(png(ONE_FACE), png(TWO_FACES))).metadata["engine"]
+        FaceSwap.load(None, store)
+        .run(FaceSwapParams(png(ONE_FACE), png(TWO_FACES)))
+        .metadata["engine"]
         == "inswapper"
     )
 
