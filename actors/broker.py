@@ -9,8 +9,9 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 
-from actors.config import QUEUES, JobSettings
+from actors.config import JobSettings
 from actors.consumer import PromptRedisBroker
+from actors.kinds import SPECS
 from actors.records import TaskKind, TaskRecord
 
 Actors = dict[TaskKind, dramatiq.Actor]
@@ -49,7 +50,8 @@ def declare_actors(
     actors: Actors = {}
     for queue in settings.queues:  # the model queues too, so a worker consumes them
         broker.declare_queue(queue)
-    for kind, queue in QUEUES.items():
+    for kind, spec in SPECS.items():
+        queue = spec.queue
 
         def perform(task_id: str) -> None:
             run(task_id)

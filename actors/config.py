@@ -6,17 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.admission import AdmissionPolicy
+from actors.kinds import SPECS, spec_for
 from actors.records import TaskKind
 from actors.redisurl import RedisTarget
 
-# One Dramatiq queue per kind, and one per text-to-image model other than the
-# default ("image_generation.<model>"), so operators can point workers at a subset
-# and a worker holding a model warm keeps getting that model's tasks.
-QUEUES: dict[TaskKind, str] = {
-    TaskKind.IMAGE_GENERATION: "image_generation",
-    TaskKind.BACKGROUND_REMOVAL: "background_removal",
-    TaskKind.FACE_SWAP: "face_swap",
-}
+
+def _default_time_limits() -> dict[TaskKind, int]:
+    return {kind: spec.time_limit for kind, spec in SPECS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +22,7 @@ class JobSettings:
     # Dramatiq's own key namespace; kept apart from the task store's prefix.
     broker_namespace: str = "atelier-dramatiq"
     result_ttl: int = 3600
-    time_limits: dict[TaskKind, int] = field(
-        default_factory=lambda: {
-            TaskKind.IMAGE_GENERATION: 600,
-            TaskKind.BACKGROUND_REMOVAL: 120,
-            TaskKind.FACE_SWAP: 120,
-        }
-    )
+    time_limits: dict[TaskKind, int] = field(default_factory=_default_time_limits)
     model_dir: Path = Path("models")
     offline: bool = True
     device: str | None = None
@@ -64,25 +54,13 @@ class JobSettings:
     preload: tuple[TaskKind, ...] = tuple(TaskKind)
 
     def queue_for(self, kind: TaskKind, model: str | None) -> str:
-        """The queue of a task of `kind` naming `model` (None: the default model).
-
-        Only text-to-image models get queues of their own: loading one costs
-        gigabytes and seconds, where background removal models are small enough
-        for a worker's pipeline cache to switch between.
-        """
-        if kind is not TaskKind.IMAGE_GENERATION or model in (None, self.default_image_model):
-            return QUEUES[kind]
-        return f"{QUEUES[kind]}.{model}"
+        """The queue of a task of `kind` naming `model` (None: the default model)."""
+        return spec_for(kind).queue_for(self, model)
 
     @property
     def queues(self) -> list[str]:
-        """Every queue a task can be sent to: each kind's, and each image model's."""
-        from pipelines.text_to_image import DEFAULT_MODELS
-
-        names = {*QUEUES.values()}
-        for model in (*DEFAULT_MODELS, *self.image_models):
-            names.add(self.queue_for(TaskKind.IMAGE_GENERATION, model))
-        return sorted(names)
+        """Every queue a task can be sent to: each kind's, and each model's that has one."""
+        return sorted(set().union(*(spec.queues(self) for spec in SPECS.values())))
 
     @property
     def redis(self) -> RedisTarget:

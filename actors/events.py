@@ -10,25 +10,16 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from actors.eventtypes import TaskChanged
 from actors.memo import Recent
-from actors.records import TaskRecord, from_event, to_event
+from actors.records import TaskRecord
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPE = "task.event"
-# The group a message was sent to, named in the message itself: every operation of a
-# websocket shares one channel, and delivery per operation goes by this field
-# (see project.grouprouting).
-GROUP_FIELD = "group"
-
-
-def group_name(task_id: str) -> str:
-    return f"task.{task_id}"
-
 
 async def publish(layer: Any, record: TaskRecord) -> None:
-    group = group_name(record.id)
-    await layer.group_send(group, {**to_event(record), GROUP_FIELD: group})
+    event = TaskChanged(record)
+    await layer.group_send(event.group, event.encode())
 
 
 class ThreadedPublisher:
@@ -221,9 +212,9 @@ _DECODED: Recent[tuple[str, str], TaskRecord] = Recent(4096)
 
 
 def _decoded(message: dict[str, Any]) -> TaskRecord:
-    snapshot = message["task"]
-    key = (snapshot.get("id", ""), snapshot.get("seq", ""))
-    return _DECODED.get_or_make(key, lambda: from_event(message))
+    return _DECODED.get_or_make(
+        TaskChanged.identity(message), lambda: TaskChanged.decode(message).record
+    )
 
 
 def _jittered(seconds: float) -> float:

@@ -15,6 +15,7 @@ from dramatiq.middleware import TimeLimitExceeded
 
 from actors import metrics
 from actors.config import JobSettings
+from actors.kinds import LoadContext, spec_for
 from actors.lease import LeaseKeeper
 from actors.logcontext import task_context
 from actors.outage import when_redis_answers
@@ -25,6 +26,7 @@ from actors.store import TaskStore
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
+from pipelines.pipeline import Pipeline
 from pipelines.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -208,6 +210,7 @@ class TaskRunner:
         self._pipeline(kind, None)
 
     def _execute(self, record: TaskRecord, reporter: TaskReporter) -> Output:
+        spec = spec_for(record.kind)
         params = dict(record.params)
         input_names = params.pop("_inputs", [])
         model = params.pop("model", None)
@@ -220,50 +223,25 @@ class TaskRunner:
             if data is None:
                 raise PipelineError(f"the task's input {name!r} is missing", field=name)
             params[name] = data
-        pipeline, params_type = self._pipeline(record.kind, model, reporter)
-        return pipeline.run(params_type(**params), reporter)
+        pipeline = self._pipeline(record.kind, model, reporter)
+        return pipeline.run(spec.make_params(params), reporter)
 
     def _pipeline(
         self, kind: TaskKind, model: str | None, reporter: TaskReporter | None = None
-    ) -> tuple[Any, type]:
-        """The warm pipeline for `kind` and `model` (its default when None), and its params type.
+    ) -> Pipeline[Any]:
+        """The warm pipeline for `kind` and `model` (its default when None).
 
         Cached under the resolved model name, so naming the default model explicitly
         reuses the pipeline already loaded for it.
         """
-        settings, store, device = self.settings, self.models, self.device
-        load: Callable[[], Any]
-        if kind is TaskKind.IMAGE_GENERATION:
-            from pipelines.text_to_image import DEFAULT_MODELS, TextToImage, TextToImageParams
-
-            catalog = {**DEFAULT_MODELS, **settings.image_models}
-            name = model or settings.default_image_model
-            params_type: type = TextToImageParams
-
-            def load() -> Any:
-                return TextToImage.load(name, store, catalog=catalog, device=device)
-
-        elif kind is TaskKind.BACKGROUND_REMOVAL:
-            from pipelines.background_removal import BackgroundRemoval, BackgroundRemovalParams
-
-            name = model or settings.default_background_model
-            params_type = BackgroundRemovalParams
-
-            def load() -> Any:
-                return BackgroundRemoval.load(name, store, device=device)
-
-        else:
-            from pipelines.face_swap import FaceSwap, FaceSwapParams
-
-            name, params_type = "default", FaceSwapParams
-
-            def load() -> Any:
-                return FaceSwap.load(store, device=device)
-
+        spec = spec_for(kind)
+        name = model or spec.default_model(self.settings)
         key = (kind, name)
         if reporter is not None and key not in self.cache:
             reporter(Progress("loading model"))
-        return self.cache.get(key, load), params_type
+        context = LoadContext(self.settings, self.models, self.device)
+        pipeline: Pipeline[Any] = self.cache.get(key, lambda: spec.load(context, name))
+        return pipeline
 
 
 def _run_outcome(final: TaskRecord | None) -> str:

@@ -22,7 +22,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from actors.admission import Admission
 from actors.broker import Actors, send_task
 from actors.config import JobSettings
-from actors.events import follow, group_name, publish
+from actors.events import follow, publish
+from actors.eventtypes import TaskChanged, group_name
+from actors.kinds import spec_for
 from actors.logcontext import task_context
 from actors.outage import (
     OUTAGES,
@@ -76,7 +78,9 @@ def _translated(
     return wrapper
 
 
-Listen = Callable[[str], AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]]
+# listen(message type, group): joins the channel-layer group and gives its messages of
+# that type until left (the transport's side of `JobSystem.watch`).
+Listen = Callable[[str, str], AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]]
 
 
 class JobSystem:
@@ -121,6 +125,9 @@ class JobSystem:
         refused (decoding images). What it raises propagates, and the submit token
         admission took stays spent: the caller made the server work.
         """
+        expected = spec_for(kind).inputs
+        if sorted(inputs) != sorted(expected):  # a caller's bug, not a client's
+            raise ValueError(f"{kind} takes the input images {expected}, not {sorted(inputs)}")
         earlier = await self._admit(owner, idempotency_key)
         if earlier is not None:
             return earlier
@@ -255,7 +262,7 @@ class JobSystem:
     ) -> AsyncGenerator[TaskRecord, None]:
         """Snapshot then changes until terminal; nothing for an unknown task.
 
-        `listen(group)` joins the task's channel-layer group and gives its messages;
+        `listen` joins the task's channel-layer group and gives its events;
         it is entered before the snapshot is read, so nothing falls between. Raises
         `StoreUnavailable` when Redis is out while joining or reading the first
         snapshot; later, an outage only delays events (see `actors.events.follow`).
@@ -263,7 +270,8 @@ class JobSystem:
         """
         async with AsyncExitStack() as stack:
             with outages_raise_unavailable():
-                messages = await stack.enter_async_context(listen(group_name(task_id)))
+                joined = listen(TaskChanged.TYPE, group_name(task_id))
+                messages = await stack.enter_async_context(joined)
             self._comebacks.follower_joined()
             stack.callback(self._comebacks.follower_left)
             async for record in follow(

@@ -20,14 +20,14 @@ from dramatiq import Broker, Middleware, Worker
 from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 
-from actors.config import QUEUES
+from actors.kinds import SPECS
 from actors.outage import OUTAGES
 from actors.records import TaskKind
 from actors.workers import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {queue: kind for kind, queue in QUEUES.items()}
+_KINDS = {spec.queue: kind for kind, spec in SPECS.items()}
 # After a failed announcement (Redis out), try again this soon rather than a period
 # later, so the worker is visible again shortly after Redis is back.
 _RETRY_AFTER = 1.0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from actors.kinds import spec_for
 from actors.metrics import StepClock, redis_error
 from actors.outage import OUTAGES
-from actors.records import TaskRecord
+from actors.records import TaskKind, TaskRecord
 from actors.store import TaskStore
 from pipelines.errors import Cancelled
 from pipelines.images import encode_png
@@ -17,24 +18,12 @@ logger = logging.getLogger(__name__)
 
 Publish = Callable[[TaskRecord], None]
 
-# The share of the whole run each stage starts and ends at. Step-wise stages move
-# through their span; the store never lets progress go down.
-STAGE_SPANS: dict[str, tuple[float, float]] = {
-    "starting": (0.0, 0.0),
-    "loading model": (0.01, 0.03),
-    "decoding input": (0.03, 0.05),
-    "refining prompt": (0.03, 0.05),
-    "denoising": (0.05, 0.9),
-    "decoding": (0.92, 0.92),
-    "detecting faces": (0.1, 0.2),
-    "swapping faces": (0.2, 0.9),
-    "removing background": (0.1, 0.9),
-    "encoding": (0.95, 0.95),
-}
 
-
-def fraction(event: Progress) -> float:
-    start, end = STAGE_SPANS.get(event.stage, (0.0, 0.0))
+def fraction(kind: TaskKind, event: Progress) -> float:
+    """How far into a run of `kind` the task is at `event`: each stage starts and ends
+    at a share given by the kind's spec, and step-wise stages move through their span.
+    (The store never lets progress go down.)"""
+    start, end = spec_for(kind).span(event.stage)
     if event.step is not None and event.total_steps:
         return start + (end - start) * min(event.step, event.total_steps) / event.total_steps
     return start
@@ -92,7 +81,7 @@ class TaskReporter:
         try:
             record = self._store.report(
                 self.record,
-                progress=fraction(event),
+                progress=fraction(self.record.kind, event),
                 stage=event.stage,
                 step=event.step,
                 total_steps=event.total_steps,

@@ -1,7 +1,7 @@
 """The task record: what Redis holds for a task, and the event published on each change.
 
-Defined once, serialised in one place (`to_hash`/`from_hash` for the Redis hash,
-`to_event`/`from_event` for the channel layer). Image bytes never live here.
+Defined once, serialised in one place (`to_hash`/`from_hash`, for the Redis hash and
+for events: actors.eventtypes). Image bytes never live here.
 """
 
 from __future__ import annotations
@@ -142,17 +142,6 @@ def from_hash(raw: dict[str, str]) -> TaskRecord:
         else:
             values[name] = text
     return TaskRecord(**values)
-
-
-def to_event(record: TaskRecord) -> dict[str, Any]:
-    """The channel-layer message for a change: the snapshot, without the input params."""
-    snapshot = to_hash(record)
-    snapshot.pop("params", None)
-    return {"type": "task.event", "task": snapshot}
-
-
-def from_event(message: dict[str, Any]) -> TaskRecord:
-    return from_hash(message["task"])
 
 
 def now() -> datetime:

@@ -30,8 +30,8 @@ import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from PIL import Image
 
-from actors.config import QUEUES
 from actors.events import ThreadedPublisher
+from actors.kinds import spec_for
 from actors.progress import TaskReporter
 from actors.records import ResultInfo, TaskKind, TaskRecord
 from actors.store import TaskStore
@@ -83,7 +83,7 @@ class Emitter:
                 id=str(uuid.uuid4()),
                 kind=kind,
                 owner=OWNER,
-                queue=QUEUES[kind],
+                queue=spec_for(kind).queue,
                 params={"prompt": "fan-out", "steps": 0},
             )
             record, _ = self.store.create(record, {})

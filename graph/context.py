@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.jobs import JobSystem
+from actors.jobs import JobSystem, Listen
 from graph.errors import Unauthenticated
 from graph.limits import InputLimits
 from graph.links import LinkSigner
@@ -21,8 +21,8 @@ class Context:
     limits: InputLimits
     base_url: str
     result_ttl: int
-    # The websocket consumer, for subscriptions (joins channel-layer groups).
-    ws: Any = None
+    # How a subscription joins a task's events: given by the websocket transport.
+    listen: Listen | None = None
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from actors.records import TaskKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +40,8 @@ class InputLimits:
     # Operations.runningTasks(limit): one running task per worker thread, so this
     # bounds the reply of a very large deployment, not a typical one.
     max_running_listed: int = 1000
-    image_models: frozenset[str] = field(default_factory=frozenset)
-    background_models: frozenset[str] = field(default_factory=frozenset)
+    # The model names each kind accepts (its spec's `known_models`).
+    models: Mapping[TaskKind, frozenset[str]] = field(default_factory=dict)
     # Input images: progressive JPEG scans (see pipelines.images.ImageLimits), and the
     # decodes that check them after admission: seconds each may take (and may wait
     # for a slot), and how many run at once in one web process.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable
-from contextlib import AbstractAsyncContextManager, aclosing
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any, cast
 
 import strawberry
@@ -15,7 +15,6 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.types import ExecutionContext, Info
 
 from actors.admission import Refused
-from actors.events import EVENT_TYPE
 from actors.jobs import EnqueueFailed, StoreUnavailable, is_task_id
 from actors.records import TaskStatus
 from graph.auth import Operators
@@ -32,6 +31,7 @@ from graph.errors import (
     unavailable,
 )
 from graph.inputs import SubmitTaskInput
+from graph.kinds import parse_submission
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.operations import Operations
@@ -39,7 +39,7 @@ from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
-from graph.validation import parse_submission, require_unicode
+from graph.validation import require_unicode
 
 ContextInfo = Info[Context, None]
 logger = logging.getLogger("atelier.graph")
@@ -155,16 +155,12 @@ async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGener
     if not is_task_id(task_id):  # not even a group name can be made of it
         raise NotFound(f"no task {task_id!r}")
 
-    def listen(group: str) -> AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]:
-        return cast(
-            AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]],
-            context.ws.listen_to_channel(EVENT_TYPE, groups=[group]),
-        )
-
+    if context.listen is None:  # refused before this over HTTP (graph/transport.py)
+        raise RuntimeError("subscriptions need a websocket")
     seen = False
     # The job system joins the group before reading the snapshot, so no change falls
     # in between; closing the stream leaves the group at once.
-    async with aclosing(context.jobs.watch(owner, task_id, listen)) as records:
+    async with aclosing(context.jobs.watch(owner, task_id, context.listen)) as records:
         try:
             async for record in records:
                 seen = True

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from actors.admission import AdmissionPolicy
 from actors.config import JobSettings
+from actors.kinds import SPECS
 from actors.records import TaskKind
 from actors.redisurl import RedisTarget
 from graph.limits import InputLimits, QueryLimits
@@ -162,8 +163,8 @@ def _heartbeat(env: dict[str, str]) -> tuple[float, float]:
 def load(env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     time_limits = {
-        kind: _int(env, f"ATELIER_TIME_LIMIT_{kind.value}", default)
-        for kind, default in JobSettings().time_limits.items()
+        kind: _int(env, f"ATELIER_TIME_LIMIT_{kind.value}", spec.time_limit)
+        for kind, spec in SPECS.items()
     }
     admission = AdmissionPolicy()
     heartbeat_every, worker_stale_after = _heartbeat(env)
@@ -216,8 +217,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         decode_concurrency=max(
             1, _int(env, "ATELIER_DECODE_CONCURRENCY", defaults.decode_concurrency)
         ),
-        image_models=frozenset(_image_model_names(jobs)),
-        background_models=frozenset(_background_model_names()),
+        models={kind: frozenset(spec.known_models(jobs)) for kind, spec in SPECS.items()},
     )
     debug = _bool(env, "ATELIER_DEBUG", True)
     query_defaults = QueryLimits()
@@ -260,16 +260,3 @@ def load(env: dict[str, str] | None = None) -> Config:
             if part.strip()
         ),
     )
-
-
-def _image_model_names(jobs: JobSettings) -> set[str]:
-    # The catalog is plain data; importing it does not import torch.
-    from pipelines.text_to_image import DEFAULT_MODELS
-
-    return {*DEFAULT_MODELS, *jobs.image_models}
-
-
-def _background_model_names() -> set[str]:
-    from pipelines.background_removal import KNOWN_MODELS
-
-    return set(KNOWN_MODELS)

@@ -13,8 +13,9 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, cast
 
 import strawberry
 from cross_web import HTTPException  # strawberry's own: it answers these as plain 4xx
@@ -254,7 +255,15 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         # The caller is known only after connection_init; see on_ws_connect.
-        return _context(None, _base_url(self.scope, "wss"), ws=request, request=request)
+        return _context(None, _base_url(self.scope, "wss"), listen=self._listen, request=request)
+
+    def _listen(
+        self, message_type: str, group: str
+    ) -> AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]:
+        return cast(
+            AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]],
+            self.listen_to_channel(message_type, groups=[group]),
+        )
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         params = context.connection_params if isinstance(context.connection_params, dict) else {}

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from actors.config import QUEUES
+from actors.kinds import spec_for
 from actors.records import TaskKind, TaskRecord
 from actors.store import TaskStore
 from tests.actors.conftest import TTL
@@ -29,7 +29,7 @@ def new_task(
         id=str(uuid.uuid4()),
         kind=kind,
         owner=owner,
-        queue=QUEUES[kind],
+        queue=spec_for(kind).queue,
         params={"prompt": "a lighthouse at dusk"} if params is None else params,
         created_at=EPOCH + timedelta(seconds=at),
     )

@@ -13,9 +13,11 @@ import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from PIL import Image
 
-from actors.events import ThreadedPublisher, follow, group_name
-from actors.progress import STAGE_SPANS, TaskReporter, fraction
-from actors.records import TaskRecord, TaskStatus, from_event, to_event
+from actors.events import ThreadedPublisher, follow
+from actors.eventtypes import TaskChanged, group_name
+from actors.kinds import COMMON_STAGES, spec_for
+from actors.progress import TaskReporter, fraction
+from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store import TaskStore
 from pipelines.errors import Cancelled
 from pipelines.progress import Progress
@@ -53,7 +55,7 @@ class Messages:
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         for record in self.records:
             self.read += 1
-            yield to_event(record)
+            yield TaskChanged(record).encode()
 
 
 def collect(stream: AsyncIterator[TaskRecord]) -> list[TaskRecord]:
@@ -196,7 +198,7 @@ def test_threaded_publisher_delivers_events_in_order_to_a_group_member(
             channel = await join(receiver, client, layer_options["prefix"], record.id)
             for event in sent:
                 await asyncio.to_thread(publisher.publish, event)
-            return [from_event(await receiver.receive(channel)) for _ in sent]
+            return [TaskChanged.decode(await receiver.receive(channel)).record for _ in sent]
         finally:
             await receiver.flush()
 
@@ -257,7 +259,9 @@ def test_reporter_writes_progress_and_publishes_each_change(store: TaskStore) ->
 
     assert published == [store.get(reporter.record.id)]
     assert reporter.record == published[-1]
-    assert reporter.record.progress == pytest.approx(fraction(Progress("denoising", 3, 10)))
+    assert reporter.record.progress == pytest.approx(
+        fraction(TaskKind.IMAGE_GENERATION, Progress("denoising", 3, 10))
+    )
     assert (reporter.record.step, reporter.record.total_steps) == (3, 10)
     assert (reporter.record.preview_width, reporter.record.preview_height) == (16, 8)
     png = store.preview_png(reporter.record.id)
@@ -306,23 +310,30 @@ def text_to_image_run(steps: int) -> list[Progress]:
 
 
 @pytest.mark.parametrize(
-    "run",
+    ("kind", "run"),
     [
-        text_to_image_run(1),
-        text_to_image_run(30),
-        [Progress("decoding input"), Progress("removing background"), Progress("encoding")],
-        [Progress("decoding input"), Progress("detecting faces")]
-        + [Progress("swapping faces", step, 3) for step in range(4)]
-        + [Progress("encoding")],
+        (TaskKind.IMAGE_GENERATION, text_to_image_run(1)),
+        (TaskKind.IMAGE_GENERATION, text_to_image_run(30)),
+        (
+            TaskKind.BACKGROUND_REMOVAL,
+            [Progress("decoding input"), Progress("removing background"), Progress("encoding")],
+        ),
+        (
+            TaskKind.FACE_SWAP,
+            [Progress("decoding input"), Progress("detecting faces")]
+            + [Progress("swapping faces", step, 3) for step in range(4)]
+            + [Progress("encoding")],
+        ),
     ],
     ids=["text-to-image-1-step", "text-to-image-30-steps", "background-removal", "face-swap"],
 )
-def test_fraction_is_monotonic_through_a_run(run: list[Progress]) -> None:
-    fractions = [fraction(event) for event in run]
+def test_fraction_is_monotonic_through_a_run(kind: TaskKind, run: list[Progress]) -> None:
+    fractions = [fraction(kind, event) for event in run]
 
     assert fractions == sorted(fractions)
     assert all(0.0 <= value < 1.0 for value in fractions)
-    assert all(event.stage in STAGE_SPANS for event in run)
+    stages = {**COMMON_STAGES, **spec_for(kind).stages}
+    assert all(event.stage in stages for event in run)
 
 
 def test_reported_progress_never_decreases_through_a_denoising_run(store: TaskStore) -> None:
@@ -337,4 +348,4 @@ def test_reported_progress_never_decreases_through_a_denoising_run(store: TaskSt
     assert [record.seq for record in published] == list(
         range(published[0].seq, published[0].seq + len(published))
     )
-    assert progress[-1] == pytest.approx(STAGE_SPANS["encoding"][0])
+    assert progress[-1] == pytest.approx(spec_for(TaskKind.IMAGE_GENERATION).span("encoding")[0])

@@ -17,7 +17,7 @@ import redis
 import redis.asyncio
 from dramatiq.brokers.stub import StubBroker
 
-from actors.config import QUEUES
+from actors.kinds import spec_for
 from actors.presence import WorkerPresence
 from actors.records import TaskKind
 from actors.workers import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry, count_live
@@ -160,7 +160,7 @@ class Held:
 
         self.actor = dramatiq.actor(
             actor_name="atelier.image_generation",
-            queue_name=QUEUES[TaskKind.IMAGE_GENERATION],
+            queue_name=spec_for(TaskKind.IMAGE_GENERATION).queue,
             broker=broker,
         )(run_image_generation)
 

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from actors.events import EVENT_TYPE, GROUP_FIELD
+from actors.eventtypes import GROUP_FIELD, TaskChanged
 from project.grouprouting import GroupRouting
 from project.sharedlayer import SharedDecodingLayer
 
@@ -25,7 +25,7 @@ QUIET = 0.05  # seconds
 
 
 def _event(group: str | None, n: int) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": EVENT_TYPE, "n": n}
+    message: dict[str, Any] = {"type": TaskChanged.TYPE, "n": n}
     if group is not None:
         message[GROUP_FIELD] = group
     return message
@@ -55,10 +55,12 @@ def test_each_listener_on_one_channel_gets_only_its_groups_messages(redis_url: s
         socket = _Socket(layer, await layer.new_channel())
         try:
             async with (
-                socket.listen_to_channel(EVENT_TYPE, timeout=QUIET, groups=["task.a"]) as a,
-                socket.listen_to_channel(EVENT_TYPE, timeout=QUIET, groups=["task.b"]) as b,
-                socket.listen_to_channel(EVENT_TYPE, timeout=QUIET, groups=["task.a"]) as again,
-                socket.listen_to_channel(EVENT_TYPE, timeout=QUIET) as direct,
+                socket.listen_to_channel(TaskChanged.TYPE, timeout=QUIET, groups=["task.a"]) as a,
+                socket.listen_to_channel(TaskChanged.TYPE, timeout=QUIET, groups=["task.b"]) as b,
+                socket.listen_to_channel(
+                    TaskChanged.TYPE, timeout=QUIET, groups=["task.a"]
+                ) as again,
+                socket.listen_to_channel(TaskChanged.TYPE, timeout=QUIET) as direct,
             ):
                 await _deliver(layer, socket, "task.a", _event("task.a", 1))
                 await _deliver(layer, socket, "task.b", _event("task.b", 2))
@@ -86,8 +88,8 @@ def test_leaving_the_last_listener_of_a_group_leaves_the_group(redis_url: str) -
         layer = SharedDecodingLayer(hosts=[redis_url], prefix=f"test-{uuid.uuid4().hex}")
         socket = _Socket(layer, await layer.new_channel())
         try:
-            async with socket.listen_to_channel(EVENT_TYPE, groups=["task.a"]):
-                async with socket.listen_to_channel(EVENT_TYPE, groups=["task.a"]):
+            async with socket.listen_to_channel(TaskChanged.TYPE, groups=["task.a"]):
+                async with socket.listen_to_channel(TaskChanged.TYPE, groups=["task.a"]):
                     pass
                 still = set(socket._group_refs)
             after = set(socket._group_refs)
