@@ -12,6 +12,7 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
+    Coroutine,
     Mapping,
     Sequence,
 )
@@ -60,8 +61,8 @@ _T = TypeVar("_T")
 
 
 def _translated(
-    method: Callable[Concatenate[JobSystem, _P], Awaitable[_T]],
-) -> Callable[Concatenate[JobSystem, _P], Awaitable[_T]]:
+    method: Callable[Concatenate[JobSystem, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[JobSystem, _P], Coroutine[Any, Any, _T]]:
     """Outages become `StoreUnavailable`, and pass through the job system's breaker."""
 
     @functools.wraps(method)

@@ -1,1 +1,1 @@
-"""The public GraphQL API. Knows the job system only through `actors.jobs.JobSystem`."""
+"""The public GraphQL API. Knows the job system only through `actors.interface`."""

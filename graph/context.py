@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.jobs import JobSystem, Listen
+from actors.interface import Jobs, Listen
 from graph.errors import Unauthenticated
 from graph.limits import InputLimits
 from graph.links import LinkSigner
@@ -16,7 +16,7 @@ class Context:
     # Who is asking: the API key's name, "anonymous" when no keys are configured,
     # None when keys are configured and none valid was given.
     caller: str | None
-    jobs: JobSystem
+    jobs: Jobs
     links: LinkSigner
     limits: InputLimits
     base_url: str

@@ -21,11 +21,10 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
 
+from actors.interface import ImageLimits, InvalidImage, decode_image
 from graph.errors import BadUserInput, RateLimited
 from graph.limits import InputLimits
 from graph.validation import Submission, image_limits
-from pipelines.errors import InvalidImage
-from pipelines.images import ImageLimits, decode_image
 
 _T = TypeVar("_T")
 

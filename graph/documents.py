@@ -41,7 +41,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from actors.memo import Recent
+from actors.interface import Recent
 from graph.depth import shape_limits
 from graph.limits import QueryLimits
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from actors.records import TaskKind
+from actors.interface import TaskKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import uuid
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from actors.jobs import StoreUnavailable
+from actors.interface import StoreUnavailable
 from graph.errors import UNAVAILABLE_MESSAGE, ServiceUnavailable
 
 logger = logging.getLogger("atelier.graph")

@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from actors import overview, workers
-from actors.records import TaskKind
+from actors import interface
+from actors.interface import TaskKind
 from graph.context import Context
 from graph.errors import BadUserInput
 
@@ -113,7 +113,7 @@ class Operations:
         return [_worker(worker) for worker in await info.context.jobs.workers()]
 
 
-def _running(task: overview.RunningTask) -> RunningTask:
+def _running(task: interface.RunningTask) -> RunningTask:
     record = task.record
     return RunningTask(
         id=strawberry.ID(record.id),
@@ -132,7 +132,7 @@ def _running(task: overview.RunningTask) -> RunningTask:
     )
 
 
-def _worker(worker: workers.WorkerInfo) -> Worker:
+def _worker(worker: interface.WorkerInfo) -> Worker:
     assert worker.started_at is not None and worker.last_seen_at is not None
     current = worker.tasks[0] if worker.tasks else None  # one task at a time per process
     return Worker(

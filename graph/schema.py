@@ -14,9 +14,7 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.types import ExecutionContext, Info
 
-from actors.admission import Refused
-from actors.jobs import EnqueueFailed, StoreUnavailable, is_task_id
-from actors.records import TaskStatus
+from actors.interface import EnqueueFailed, Refused, StoreUnavailable, TaskStatus, is_task_id
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget

@@ -24,8 +24,7 @@ from typing import Any
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from actors.memo import Recent
-from actors.records import TaskStatus
+from actors.interface import Recent, TaskStatus
 from graph.types import Task
 
 # Events in flight across the process: each entry is reused within milliseconds by

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from actors.records import TaskKind, TaskRecord, TaskStatus
+from actors.interface import TaskKind, TaskRecord, TaskStatus
 from graph.context import Context
 from graph.errors import NotFound
 

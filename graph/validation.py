@@ -15,12 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.records import TaskKind
+from actors.interface import ImageLimits, InvalidImage, TaskKind, clean_text, read_header
 from graph.errors import BadUserInput
 from graph.limits import InputLimits
-from pipelines.errors import InvalidImage
-from pipelines.images import ImageLimits, read_header
-from pipelines.prompts import clean_text
 
 MAX_SEED = 2**31 - 1
 _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from actors.records import TaskKind
+from actors.interface import TaskKind
 from graph.errors import BadUserInput
 from graph.limits import InputLimits
 from graph.validation import Submission, checked_image

@@ -6,11 +6,10 @@ import math
 
 import strawberry
 
-from actors.records import TaskKind
+from actors.interface import STYLE_PRESETS, TaskKind
 from graph.errors import BadUserInput
 from graph.limits import InputLimits
 from graph.validation import MAX_SEED, Submission, checked_text
-from pipelines.prompts import STYLE_PRESETS
 
 
 @strawberry.input

@@ -1,0 +1,102 @@
+"""The job system as the API layer sees it: one small Protocol, the values it
+exchanges, its errors, and the checks of what the pipelines accept.
+
+`graph/` imports the job system from this module only. It never sees Dramatiq, the
+channel layer's messages or `pipelines/`: a subscription hands `Jobs.watch` the
+transport's `Listen`, and input images are checked with the functions below before
+a task is submitted. `actors.jobs.JobSystem` is the implementation `project/` wires.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from actors.admission import Refused
+from actors.jobs import EnqueueFailed, Listen, is_task_id
+from actors.memo import Recent
+from actors.outage import StoreUnavailable
+from actors.overview import QueueDepth, RunningTask
+from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
+from actors.workers import CurrentTask, LoadedModel, WorkerInfo
+from pipelines.errors import InvalidImage
+from pipelines.images import ImageLimits, decode_image, read_header
+from pipelines.prompts import STYLE_PRESETS, clean_text
+
+
+class Jobs(Protocol):
+    """Submit, follow and manage tasks on behalf of an owner (an API key's name).
+
+    Every method raises `StoreUnavailable` while Redis cannot be reached. A task of
+    another owner is treated as unknown: None, never an error.
+    """
+
+    async def submit(
+        self,
+        owner: str,
+        kind: TaskKind,
+        params: Mapping[str, Any],
+        inputs: Mapping[str, bytes],
+        *,
+        idempotency_key: str | None = None,
+        vet: Callable[[], Awaitable[None]] | None = None,
+    ) -> TaskRecord:
+        """A QUEUED task (or the first one of a known idempotency key). Raises
+        `Refused` when the owner or the queues are over their limits, and
+        `EnqueueFailed`; `vet` runs once admitted, before anything is recorded."""
+        ...
+
+    async def get(self, owner: str, task_id: str) -> TaskRecord | None: ...
+
+    async def cancel(self, owner: str, task_id: str) -> TaskRecord | None: ...
+
+    def watch(self, owner: str, task_id: str, listen: Listen) -> AsyncGenerator[TaskRecord, None]:
+        """The task now, then each change in order until a terminal status; nothing
+        for an unknown task."""
+        ...
+
+    async def queue_position(self, record: TaskRecord) -> int | None: ...
+
+    async def result_png(self, task_id: str) -> bytes | None: ...
+
+    async def preview_png(self, task_id: str) -> bytes | None: ...
+
+    # The operators' view: callers check who may see it.
+    async def queue_depths(self) -> Sequence[QueueDepth]: ...
+
+    async def running_tasks(self, limit: int) -> Sequence[RunningTask]: ...
+
+    async def workers(self) -> Sequence[WorkerInfo]: ...
+
+    async def list(
+        self, owner: str, *, status: TaskStatus | None = None, limit: int = 20
+    ) -> builtins.list[TaskRecord]:
+        """The owner's tasks, newest first."""
+        ...
+
+
+__all__ = [
+    "STYLE_PRESETS",
+    "CurrentTask",
+    "EnqueueFailed",
+    "ImageLimits",
+    "InvalidImage",
+    "Jobs",
+    "Listen",
+    "LoadedModel",
+    "QueueDepth",
+    "Recent",
+    "Refused",
+    "ResultInfo",
+    "RunningTask",
+    "StoreUnavailable",
+    "TaskKind",
+    "TaskRecord",
+    "TaskStatus",
+    "WorkerInfo",
+    "clean_text",
+    "decode_image",
+    "is_task_id",
+    "read_header",
+]
