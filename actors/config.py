@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actors.admission import AdmissionPolicy
+from actors.client.admission import AdmissionPolicy
 from actors.kinds import SPECS, spec_for
 from actors.records import TaskKind
-from actors.redisurl import RedisTarget
+from actors.store.redisurl import RedisTarget
 
 
 def _default_time_limits() -> dict[TaskKind, int]:
@@ -46,7 +46,7 @@ class JobSettings:
     shutdown_grace: float = 30.0
     # How long a worker retries a write while Redis is unreachable.
     redis_patience: float = 60.0
-    # How often each worker announces itself in the worker registry (actors.workers),
+    # How often each worker announces itself in the worker registry (actors.store.registry),
     # and how long after its last announcement it counts as gone.
     heartbeat_every: float = 5.0
     worker_stale_after: float = 20.0

@@ -1,223 +1,61 @@
-"""Progress events: each record change is published to the channel-layer group `task.<id>`."""
+"""The events the job system publishes on a task's channel-layer group: typed values,
+and `publish`, the one way onto the channel layer.
+
+Each event is a frozen dataclass with one `encode` (to the channel layer's message)
+and one `decode` (from it); nothing else builds or reads these messages. Every
+message names the group it was sent to (`GROUP_FIELD`): all operations of a
+websocket share one channel, and delivery per operation goes by this field (see
+project.edge.grouprouting).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
-import threading
-import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from actors.eventtypes import TaskChanged
-from actors.memo import Recent
-from actors.records import TaskRecord
+from actors.records import TaskRecord, from_hash, to_hash
 
-logger = logging.getLogger(__name__)
+GROUP_FIELD = "group"
+
+
+def group_name(task_id: str) -> str:
+    return f"task.{task_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChanged:
+    """A task changed (status, stage, step, preview, result or error): its new record.
+
+    Encoded as the record's snapshot without its input params, which subscribers
+    never see.
+    """
+
+    record: TaskRecord
+
+    TYPE: ClassVar[str] = "task.event"
+
+    @property
+    def group(self) -> str:
+        return group_name(self.record.id)
+
+    def encode(self) -> dict[str, Any]:
+        snapshot = to_hash(self.record)
+        snapshot.pop("params", None)
+        return {"type": self.TYPE, "task": snapshot, GROUP_FIELD: self.group}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> TaskChanged:
+        return cls(from_hash(message["task"]))
+
+    @staticmethod
+    def identity(message: Mapping[str, Any]) -> tuple[str, str]:
+        """(task id, sequence number) of an encoded event, read without decoding it."""
+        snapshot = message["task"]
+        return snapshot.get("id", ""), snapshot.get("seq", "")
 
 
 async def publish(layer: Any, record: TaskRecord) -> None:
+    """Publish that `record` changed to its task's group on the channel `layer`."""
     event = TaskChanged(record)
     await layer.group_send(event.group, event.encode())
-
-
-class ThreadedPublisher:
-    """Publishes from synchronous code (a worker) through one long-lived event loop.
-
-    One loop and one channel layer for the life of the process: a loop per event
-    would leave a Redis connection pool behind each time.
-    """
-
-    def __init__(self, layer: Any) -> None:
-        self._layer = layer
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="atelier-events", daemon=True
-        )
-        self._thread.start()
-
-    def publish(self, record: TaskRecord, timeout: float = 5.0) -> None:
-        future = asyncio.run_coroutine_threadsafe(publish(self._layer, record), self._loop)
-        future.result(timeout)
-
-    def close(self) -> None:
-        async def shutdown() -> None:
-            closer = getattr(self._layer, "close_pools", None) or getattr(
-                self._layer, "flush", None
-            )
-            if closer is not None:
-                await closer()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
-
-
-async def follow(
-    snapshot: Callable[[], Awaitable[TaskRecord | None]],
-    messages: AsyncIterable[dict[str, Any]],
-    *,
-    resync_after: float = 30.0,
-    transient: tuple[type[BaseException], ...] = (),
-    retry_after: float = 1.0,
-    nudged: Callable[[], Awaitable[object]] | None = None,
-) -> AsyncIterator[TaskRecord]:
-    """The events of one task, for a subscriber that has already joined its group.
-
-    Yields the current snapshot, then every newer change in sequence order
-    (older and duplicate sequence numbers are dropped), and ends after the first
-    terminal state. Yields nothing if the task does not exist. After
-    `resync_after` seconds without an event the snapshot is read again, so a
-    subscriber never waits forever on an event that was lost in transit.
-
-    A re-read that fails with one of the `transient` errors (an outage) is tried
-    again every `retry_after` seconds, still listening for events meanwhile, until
-    it succeeds: the subscriber stays and catches up from the record once the
-    store is back. An error reading the first snapshot is raised as it is.
-
-    When `nudged()` returns (e.g. Redis is back after an outage, during which
-    events were lost) the snapshot is read again at once.
-    """
-    current = await snapshot()
-    if current is None:
-        return
-    yield current
-    if current.status.terminal:
-        return
-    inbox = _Inbox(messages, nudged, _jittered(resync_after))
-    outage_since: float | None = None
-    try:
-        while not current.status.terminal:
-            item = await inbox.next()
-            if item is _ENDED:
-                return
-            if isinstance(item, dict):
-                record: TaskRecord | None = _decoded(item)
-            else:  # quiet for too long, or nudged: re-read the record
-                try:
-                    record = await snapshot()
-                except transient as error:
-                    if outage_since is None:
-                        outage_since = time.monotonic()
-                        logger.warning(
-                            "task %s: cannot re-read the record (%s); retrying every %.1f s",
-                            current.id,
-                            error,
-                            retry_after,
-                        )
-                    inbox.resync_in(retry_after)
-                    continue
-                if outage_since is not None:
-                    logger.info(
-                        "task %s: record readable again after %.1f s",
-                        current.id,
-                        time.monotonic() - outage_since,
-                    )
-                    outage_since = None
-                inbox.resync_in(_jittered(resync_after))
-            if record is None:
-                return
-            # Only this task's changes, whatever reached this listener's channel.
-            if record.id == current.id and record.seq > current.seq:
-                current = record
-                yield current
-    finally:
-        inbox.close()
-
-
-_ENDED = object()  # the message source ended
-_RESYNC = object()  # read the record again
-
-
-class _Inbox:
-    """What a follower waits on, merged into one queue: the group's messages (read by a
-    task of their own), a resync when they stop for a while, and nudges.
-
-    Waiting is one `Queue.get` per event, and no wait at all when one is already in:
-    a web node runs this for every subscriber on every event, so no task, future or
-    timer is made per event; the quiet-period timer is re-armed only when it fires.
-    """
-
-    def __init__(
-        self,
-        messages: AsyncIterable[dict[str, Any]],
-        nudged: Callable[[], Awaitable[object]] | None,
-        quiet: float,
-    ) -> None:
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        self._last = self._loop.time()
-        self._quiet = quiet
-        self._timer: asyncio.TimerHandle | None = None
-        self._reread = asyncio.Event()
-        self._tasks = [asyncio.ensure_future(self._read(messages))]
-        if nudged is not None:
-            self._tasks.append(asyncio.ensure_future(self._nudges(nudged)))
-        self.resync_in(quiet)
-
-    async def next(self) -> Any:
-        item = await self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def resync_in(self, seconds: float) -> None:
-        """A resync `seconds` after the last message (or now), unless one comes first."""
-        self._quiet = seconds
-        self._last = self._loop.time()
-        self._reread.set()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(self._last + seconds, self._check_quiet)
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        for task in self._tasks:
-            task.cancel()
-
-    def _check_quiet(self) -> None:
-        due = self._last + self._quiet
-        if self._loop.time() >= due:
-            self._timer = None
-            self._queue.put_nowait(_RESYNC)
-        else:  # messages came meanwhile: wait out the rest of the quiet period
-            self._timer = self._loop.call_at(due, self._check_quiet)
-
-    async def _read(self, messages: AsyncIterable[dict[str, Any]]) -> None:
-        try:
-            async for message in messages:
-                self._last = self._loop.time()
-                self._queue.put_nowait(message)
-        except Exception as error:
-            self._queue.put_nowait(error)
-        else:
-            self._queue.put_nowait(_ENDED)
-
-    async def _nudges(self, nudged: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            await nudged()
-            # One nudge at a time: the next is awaited once this one's re-read is done.
-            self._reread.clear()
-            self._queue.put_nowait(_RESYNC)
-            await self._reread.wait()
-
-
-# Records decoded from events, by task and sequence number: a web node's followers of
-# one task all receive each of its events, and a record never changes (frozen), so
-# the first follower's decoding serves the others.
-_DECODED: Recent[tuple[str, str], TaskRecord] = Recent(4096)
-
-
-def _decoded(message: dict[str, Any]) -> TaskRecord:
-    return _DECODED.get_or_make(
-        TaskChanged.identity(message), lambda: TaskChanged.decode(message).record
-    )
-
-
-def _jittered(seconds: float) -> float:
-    """`seconds`, give or take a fifth: thousands of quiet subscribers then re-read their
-    tasks spread over time rather than all in the same instant."""
-    return seconds * random.uniform(0.8, 1.2)

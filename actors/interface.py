@@ -4,7 +4,7 @@ exchanges, its errors, and the checks of what the pipelines accept.
 `graph/` imports the job system from this module only. It never sees Dramatiq, the
 channel layer's messages or `pipelines/`: a subscription hands `Jobs.watch` the
 transport's `Listen`, and input images are checked with the functions below before
-a task is submitted. `actors.jobs.JobSystem` is the implementation `project/` wires.
+a task is submitted. `actors.client.jobsystem.JobSystem` is the implementation `project/` wires.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import builtins
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from actors.admission import Refused
-from actors.jobs import EnqueueFailed, Listen, is_task_id
+from actors.client.admission import Refused
+from actors.client.jobsystem import EnqueueFailed, Listen, is_task_id
+from actors.client.overview import QueueDepth, RunningTask
 from actors.memo import Recent
-from actors.outage import StoreUnavailable
-from actors.overview import QueueDepth, RunningTask
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
-from actors.workers import CurrentTask, LoadedModel, WorkerInfo
+from actors.store.outage import StoreUnavailable
+from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from pipelines.errors import InvalidImage
 from pipelines.images import ImageLimits, decode_image, read_header
 from pipelines.prompts import STYLE_PRESETS, clean_text

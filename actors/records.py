@@ -1,7 +1,7 @@
 """The task record: what Redis holds for a task, and the event published on each change.
 
 Defined once, serialised in one place (`to_hash`/`from_hash`, for the Redis hash and
-for events: actors.eventtypes). Image bytes never live here.
+for events: actors.events). Image bytes never live here.
 """
 
 from __future__ import annotations

@@ -30,11 +30,11 @@ import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from PIL import Image
 
-from actors.events import ThreadedPublisher
 from actors.kinds import spec_for
-from actors.progress import TaskReporter
 from actors.records import ResultInfo, TaskKind, TaskRecord
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
+from actors.worker.publisher import ThreadedPublisher
+from actors.worker.reporter import TaskReporter
 from pipelines.progress import Progress
 
 OWNER = "alice"  # the owner tests.stack.ALICE_KEY maps to

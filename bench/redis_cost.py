@@ -129,7 +129,9 @@ def script_names() -> dict[str, str]:
     dramatiq:fetch, :ack, ...)."""
     from dramatiq.brokers import redis as dramatiq_redis
 
-    from actors import admission, scripts, workers
+    from actors.client import admission
+    from actors.store import registry as workers
+    from actors.store import scripts
 
     names = {}
     for module, prefix in ((scripts, "store:"), (admission, "admission:"), (workers, "workers:")):

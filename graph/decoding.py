@@ -4,7 +4,7 @@ For a caller already admitted (`JobSystem.submit` calls `decode_inputs` as its
 `vet`): `limits.decode_concurrency` decodes run at once in this process, never on
 the default executor (which the job system's Redis calls use), each under a time
 bound. (The memory a large submission freed is handed back once it has been
-answered: `project.bodylimit`.)
+answered: `project.edge.bodylimit`.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rates a caller may not exceed on one web node, kept in process (no Redis round trip).
 
-Submissions are admitted atomically across nodes, in Redis (`actors.admission`);
+Submissions are admitted atomically across nodes, in Redis (`actors.client.admission`);
 reads are cheaper and far more frequent, so each web node holds each caller to a
 token bucket of its own: `ReadRateLimit` refuses a query past it with
 `RATE_LIMITED` (`reason` `READ_RATE`, `retryAfter`). With N web nodes a caller may

@@ -12,6 +12,7 @@ from typing import Any, cast
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 from actors.interface import EnqueueFailed, Refused, StoreUnavailable, TaskStatus, is_task_id
@@ -34,7 +35,6 @@ from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.operations import Operations
 from graph.ratelimits import ReadBuckets, ReadRateLimit
-from graph.sharedevents import SharedEventExecutor
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
 from graph.validation import require_unicode
@@ -191,10 +191,14 @@ class _Schema(strawberry.Schema):
 
 
 def make_schema(
-    limits: QueryLimits | None = None, operators: Operators | None = None
+    limits: QueryLimits | None = None,
+    operators: Operators | None = None,
+    executor: type[StrawberryGraphQLCoreExecutionContext] | None = None,
 ) -> strawberry.Schema:
     """The schema with its request limits (introspection can be turned off for
-    production) and the callers who may see the operators' view (none by default)."""
+    production), the callers who may see the operators' view (none by default), and
+    the execution context the transport runs operations with (e.g. one that shares
+    subscription events between subscribers: project.edge.fanout)."""
     limits = limits or QueryLimits()
     reads = ReadBuckets(rate=limits.read_rate, burst=limits.read_burst)
     checks = DocumentChecks(limits)
@@ -215,7 +219,7 @@ def make_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=executor,
     )
     schema.operators = operators or Operators()
     return schema

@@ -3,14 +3,14 @@
 In front of the consumers sit the transport guards: `BodyLimit` on every HTTP
 request (413 over `ATELIER_MAX_BODY_BYTES`), `OriginGuard` on GraphQL over HTTP
 and websockets (403 for browser origins not in `ATELIER_ALLOWED_ORIGINS`),
-`WebsocketCaps` on websockets (`project.connectioncaps`); the websocket consumer
-itself applies `project.wslimits`. HTTP connections are held to a header and an
-idle timeout (`project.httptimeouts`).
+`WebsocketCaps` on websockets (`project.edge.connectioncaps`); the websocket consumer
+itself applies `project.edge.wslimits`. HTTP connections are held to a header and an
+idle timeout (`project.edge.httptimeouts`).
 
 Under daphne, shutting down (SIGTERM, SIGINT) first closes every GraphQL
 websocket with 1001 (Going Away) and waits for the close handshakes, so clients
 reconnect to another node and subscribe again; from then on /readyz answers 503
-(see `project.shutdown`).
+(see `project.edge.shutdown`).
 """
 
 import gc
@@ -24,13 +24,14 @@ from django.urls import re_path
 
 django_application = get_asgi_application()
 
-from project import httptimeouts, services, shutdown  # noqa: E402
-from project.bodylimit import BodyLimit  # noqa: E402
-from project.connectioncaps import ConnectionCaps, WebsocketCaps  # noqa: E402
-from project.consumers import WSConsumer  # noqa: E402
+from project import services  # noqa: E402
+from project.edge import httptimeouts, shutdown  # noqa: E402
+from project.edge.bodylimit import BodyLimit  # noqa: E402
+from project.edge.connectioncaps import ConnectionCaps, WebsocketCaps  # noqa: E402
+from project.edge.consumers import WSConsumer  # noqa: E402
+from project.edge.origins import OriginGuard, OriginPolicy  # noqa: E402
+from project.edge.wslimits import WebsocketLimits  # noqa: E402
 from project.ide import HTTPConsumer  # noqa: E402  (GraphiQL served offline)
-from project.origins import OriginGuard, OriginPolicy  # noqa: E402
-from project.wslimits import WebsocketLimits  # noqa: E402
 
 services.announce()
 config = services.config()

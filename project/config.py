@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actors.admission import AdmissionPolicy
+from actors.client.admission import AdmissionPolicy
 from actors.config import JobSettings
 from actors.kinds import SPECS
 from actors.records import TaskKind
-from actors.redisurl import RedisTarget
+from actors.store.redisurl import RedisTarget
 from graph.limits import InputLimits, QueryLimits
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 The page is a client of the public API like any other: GraphQL over HTTP for
 `submitTask` and `cancelTask`, graphql-transport-ws for `taskProgress`. It is
-served from the API's own origin, so `project.origins` lets it in unconfigured.
+served from the API's own origin, so `project.edge.origins` lets it in unconfigured.
 
 The page names its assets with a digest of their content (`?v=`): a versioned
 asset is cached for a year, while the page is revalidated on every load (ETag),

@@ -32,7 +32,7 @@ from pathlib import Path
 from strawberry.channels.handlers.http_handler import ChannelsRequest, ChannelsResponse
 from strawberry.http.base import BaseRequestProtocol
 
-from project import consumers
+from project.edge import consumers
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _asset(request: ChannelsRequest, name: str) -> ChannelsResponse:
 
 
 class HTTPConsumer(consumers.HTTPConsumer):
-    """`project.consumers.HTTPConsumer`, with GraphiQL served from this node: where
+    """`project.edge.consumers.HTTPConsumer`, with GraphiQL served from this node: where
     strawberry renders its IDE (a browser's `GET /graphql`) this renders the page above,
     and it answers `GET /graphql?graphiql=<asset>` with the asset."""
 

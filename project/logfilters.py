@@ -9,7 +9,7 @@ import weakref
 
 from graphql import GraphQLError
 
-from actors.outage import OUTAGES
+from actors.store.outage import OUTAGES
 
 
 class QuietRedisOutage(logging.Filter):

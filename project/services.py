@@ -14,14 +14,15 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from actors.admission import Admission
-from actors.broker import declare_actors, make_broker
-from actors.jobs import JobSystem
-from actors.store import TaskStore
+from actors.client.admission import Admission
+from actors.client.jobsystem import JobSystem
+from actors.queues.broker import declare_actors, make_broker
+from actors.store.tasks import TaskStore
 from graph.auth import Operators
 from graph.links import LinkSigner
 from graph.schema import make_schema
 from project.config import Config
+from project.edge.fanout import SharedEventExecutor
 from project.redispolicy import fail_fast
 
 logger = logging.getLogger("atelier")
@@ -93,7 +94,7 @@ def shutting_down() -> bool:
 def schema() -> strawberry.Schema:
     cfg = config()
     operators = Operators(names=frozenset(cfg.admin_keys.values()), everyone=not cfg.api_keys)
-    return make_schema(cfg.query_limits, operators)
+    return make_schema(cfg.query_limits, operators, executor=SharedEventExecutor)
 
 
 @functools.cache

@@ -24,7 +24,7 @@ ASGI_APPLICATION = "project.asgi.application"
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub: one PUBLISH per event however many subscribers, lowest latency.
-        "BACKEND": "project.sharedlayer.SharedDecodingLayer",
+        "BACKEND": "project.edge.fanout.SharedDecodingLayer",
         "CONFIG": {
             "hosts": [ATELIER.jobs.redis.channel_layer_host(**fail_fast(Retry))],
             "prefix": ATELIER.channel_prefix,

@@ -10,7 +10,7 @@ import redis
 import redis.asyncio
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from actors.workers import count_live
+from actors.store.registry import count_live
 from graph.links import LinkState
 from project import services
 from project.redismemory import RedisMemory, evictions
@@ -57,7 +57,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 
 async def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: Redis answers, and some worker was heard from within
-    ATELIER_WORKER_STALE_AFTER seconds (see actors.workers). 200 when both hold, else
+    ATELIER_WORKER_STALE_AFTER seconds (see actors.store.registry). 200 when both hold, else
     503; `checks` says which failed, `workers` how many are live. With
     ATELIER_READY_REQUIRES_WORKERS=0 the workers check is reported but does not
     fail. Each read has `READY_TIMEOUT`: never a hang. 503 once shutting down.

@@ -13,16 +13,16 @@ import os
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from actors.broker import declare_actors, make_broker, send_task
-from actors.events import ThreadedPublisher
-from actors.execution import TaskRunner
-from actors.lifecycle import WorkerLifecycle
-from actors.maintenance import Maintenance, Sweeper
-from actors.preload import PreloadPipelines
-from actors.presence import WorkerPresence
+from actors.queues.broker import declare_actors, make_broker, send_task
 from actors.records import TaskRecord
-from actors.store import TaskStore
-from actors.workers import WorkerRegistry
+from actors.store.registry import WorkerRegistry
+from actors.store.tasks import TaskStore
+from actors.worker.lifecycle import WorkerLifecycle
+from actors.worker.preload import PreloadPipelines
+from actors.worker.presence import WorkerPresence
+from actors.worker.publisher import ThreadedPublisher
+from actors.worker.runner import TaskRunner
+from actors.worker.sweeper import Maintenance, Sweeper
 from project.config import load
 from project.logformat import configure_worker, log_format
 from project.workermetrics import WorkerExposition

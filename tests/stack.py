@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from actors.redisurl import RedisTarget
+from actors.store.redisurl import RedisTarget
 from project.devredis import free_port
 from tests import stepgate
 

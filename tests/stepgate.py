@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from actors import execution
-from actors.progress import Publish, TaskReporter, keep_going
 from actors.records import TaskRecord
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
+from actors.worker import runner
+from actors.worker.reporter import Publish, TaskReporter, keep_going
 from pipelines.errors import Cancelled
 from pipelines.progress import Progress
 
@@ -88,7 +88,7 @@ class HeldReporter(TaskReporter):
 
 def install(folder: str) -> None:
     HeldReporter.folder = Path(folder)
-    execution.TaskReporter = HeldReporter  # type: ignore[misc]
+    runner.TaskReporter = HeldReporter  # type: ignore[misc]
 
 
 if os.environ.get(ENV):

@@ -18,7 +18,7 @@ def imports(package: str) -> Iterator[tuple[str, str]]:
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                # `from actors import jobs` imports actors.jobs.
+                # `from actors import jobs` imports actors.client.jobsystem.
                 names = [f"{node.module}.{alias.name}" for alias in node.names]
             else:
                 continue

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
 
 TTL = 60
 

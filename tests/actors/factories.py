@@ -11,7 +11,7 @@ import redis
 
 from actors.kinds import spec_for
 from actors.records import TaskKind, TaskRecord
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
 from tests.actors.conftest import TTL
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)

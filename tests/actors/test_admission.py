@@ -5,7 +5,7 @@ import time
 import pytest
 import redis
 
-from actors.admission import Admission, AdmissionPolicy, Refused
+from actors.client.admission import Admission, AdmissionPolicy, Refused
 
 
 def admission(client: redis.Redis, prefix: str, **policy: float) -> Admission:

@@ -13,12 +13,13 @@ import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from PIL import Image
 
-from actors.events import ThreadedPublisher, follow
-from actors.eventtypes import TaskChanged, group_name
+from actors.client.following import follow
+from actors.events import TaskChanged, group_name
 from actors.kinds import COMMON_STAGES, spec_for
-from actors.progress import TaskReporter, fraction
 from actors.records import TaskKind, TaskRecord, TaskStatus
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
+from actors.worker.publisher import ThreadedPublisher
+from actors.worker.reporter import TaskReporter, fraction
 from pipelines.errors import Cancelled
 from pipelines.progress import Progress
 from tests.actors.factories import new_task

@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 import redis
 
-from actors import scripts
 from actors.config import JobSettings
-from actors.execution import TaskRunner
-from actors.maintenance import Maintenance
 from actors.records import TaskKind, TaskRecord, TaskStatus
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore, scripts
+from actors.worker.runner import TaskRunner
+from actors.worker.sweeper import Maintenance
 from pipelines.background_removal import BackgroundRemovalParams
 from pipelines.errors import NoFaceFound
 from pipelines.output import Output

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
 from tests.actors.conftest import TTL
 from tests.actors.factories import (
     assert_expires_within_ttl,

@@ -9,9 +9,9 @@ from collections import Counter
 
 import redis
 
-from actors.maintenance import Maintenance, Swept
 from actors.records import TaskRecord, TaskStatus
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
+from actors.worker.sweeper import Maintenance, Swept
 from tests.actors.conftest import TTL
 from tests.actors.factories import created, lapse, new_task, running, zset_ids
 

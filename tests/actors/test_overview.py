@@ -10,12 +10,12 @@ import pytest
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from actors.broker import declare_actors, send_task
+from actors.client.overview import Overview, QueueDepth
 from actors.config import JobSettings
-from actors.overview import Overview, QueueDepth
+from actors.queues.broker import declare_actors, send_task
 from actors.records import TaskKind, TaskStatus
-from actors.store import TaskStore
-from actors.workers import WorkerRegistry
+from actors.store.registry import WorkerRegistry
+from actors.store.tasks import TaskStore
 from tests.actors.factories import created, lapse, new_task, running
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from actors.eventtypes import TaskChanged
+from actors.events import TaskChanged
 from actors.records import (
     ResultInfo,
     TaskKind,
@@ -17,7 +17,7 @@ from actors.records import (
     from_hash,
     to_hash,
 )
-from actors.store import TaskStore
+from actors.store.tasks import TaskStore
 from tests.actors.conftest import TTL
 from tests.actors.factories import (
     assert_expires_within_ttl,

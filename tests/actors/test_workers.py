@@ -18,9 +18,9 @@ import redis.asyncio
 from dramatiq.brokers.stub import StubBroker
 
 from actors.kinds import spec_for
-from actors.presence import WorkerPresence
 from actors.records import TaskKind
-from actors.workers import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry, count_live
+from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry, count_live
+from actors.worker.presence import WorkerPresence
 
 WINDOW = 0.5  # seconds of silence after which a worker counts as gone, in these tests
 

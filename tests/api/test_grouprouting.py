@@ -7,9 +7,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from actors.eventtypes import GROUP_FIELD, TaskChanged
-from project.grouprouting import GroupRouting
-from project.sharedlayer import SharedDecodingLayer
+from actors.events import GROUP_FIELD, TaskChanged
+from project.edge.fanout import SharedDecodingLayer
+from project.edge.grouprouting import GroupRouting
 
 
 class _Socket(GroupRouting):

@@ -3,7 +3,7 @@ with every terminal frame kept."""
 
 from __future__ import annotations
 
-from project.outbox import Outbox
+from project.edge.outbox import Outbox
 
 
 def _drain(outbox: Outbox) -> list[str]:

@@ -1,5 +1,5 @@
 """Subscription events executed once per web process for all the subscribers whose
-request is the same (graph/sharedevents.py), through Strawberry and graphql-core.
+request is the same (project/edge/fanout.py), through Strawberry and graphql-core.
 
 Executions are counted by the one resolver of `Task` that runs code, `queuePosition`."""
 
@@ -14,8 +14,8 @@ import strawberry
 
 from actors.records import TaskRecord, TaskStatus
 from graph.links import LinkSigner
-from graph.sharedevents import SharedEventExecutor
 from graph.types import Task, task_from_record
+from project.edge.fanout import SharedEventExecutor
 from tests.actors.factories import new_task
 
 DOCUMENT = """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from project.sharedlayer import SharedDecodingLayer
+from project.edge.fanout import SharedDecodingLayer
 
 
 def test_channels_of_a_group_receive_one_decoded_message(redis_url: str) -> None:

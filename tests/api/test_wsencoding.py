@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from project import wsencoding
-from project.wsencoding import encode_message
+from project.edge import fanout
+from project.edge.fanout import encode_message
 
 
 def test_next_messages_sharing_one_payload_differ_only_by_their_id() -> None:
@@ -25,13 +25,13 @@ def test_a_payload_is_encoded_once_however_many_subscribers_receive_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     encoded: list[object] = []
-    real = wsencoding._dumps
+    real = fanout._dumps
 
     def counting(value: object) -> str:
         encoded.append(value)
         return real(value)
 
-    monkeypatch.setattr(wsencoding, "_dumps", counting)
+    monkeypatch.setattr(fanout, "_dumps", counting)
     data = {"taskProgress": {"id": "t2", "sequence": 7}}
     for operation in range(20):
         encode_message({"id": str(operation), "type": "next", "payload": {"data": data}})

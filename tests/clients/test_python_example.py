@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from tests.clients.followed import ARGS, assert_followed_to_success, example_env
+from tests.clients.followed import ARGS, assert_followed_to_success, example_env, run_example
 from tests.stack import ROOT, Stack
 
 
 def test_example_follows_a_task_to_its_result(clients_stack: Stack) -> None:
-    run = subprocess.run(
+    run = run_example(
         [sys.executable, str(ROOT / "clients" / "python" / "example.py"), *ARGS],
+        clients_stack,
         cwd=ROOT,
         env=example_env(clients_stack),
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert_followed_to_success(run, clients_stack)

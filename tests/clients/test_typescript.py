@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.followed import ARGS, assert_followed_to_success, example_env
+from tests.clients.followed import ARGS, assert_followed_to_success, example_env, run_example
 from tests.clients.npm import ENV as NPM_ENV
 from tests.clients.npm import PACKAGE, NpmInstall
 from tests.stack import ROOT, Stack
@@ -76,12 +76,10 @@ def test_client_type_checks(typescript_client: Path) -> None:
 def test_example_follows_a_task_to_its_result(
     typescript_client: Path, clients_stack: Stack
 ) -> None:
-    run = subprocess.run(
+    run = run_example(
         ["npm", "run", "--silent", "example", "--", *ARGS],
+        clients_stack,
         cwd=typescript_client,
         env={**example_env(clients_stack), **NPM_ENV},
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert_followed_to_success(run, clients_stack)

@@ -1,11 +1,11 @@
-"""Which media type and status a GraphQL response is sent with (project.graphqlhttp)."""
+"""Which media type and status a GraphQL response is sent with (project.edge.graphqlhttp)."""
 
 from __future__ import annotations
 
 import pytest
 from strawberry.http import GraphQLHTTPResponse
 
-from project.graphqlhttp import GRAPHQL_RESPONSE, JSON, answer, media_type
+from project.edge.graphqlhttp import GRAPHQL_RESPONSE, JSON, answer, media_type
 
 REQUEST_ERROR: GraphQLHTTPResponse = {
     "data": None,

@@ -54,7 +54,7 @@ def test_worker_logs_json_lines_carrying_the_task_id(stack: Stack, api: Api) -> 
 
     mine = [record for record in parsed if record.get("task_id") == task["id"]]
     assert mine, parsed[-5:]
-    ended = [record for record in mine if record["logger"] == "actors.execution"]
+    ended = [record for record in mine if record["logger"] == "actors.worker.runner"]
     assert len(ended) == 1 and "SUCCEEDED" in ended[0]["message"], mine
     for record in mine:
         assert set(record) >= {"time", "level", "logger", "message", "process", "thread"}

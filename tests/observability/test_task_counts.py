@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from actors.records import ResultInfo, TaskKind, TaskStatus
-from actors.store import TaskCounts, TaskStore
+from actors.store.tasks import TaskCounts, TaskStore
 from tests.actors.factories import created, lapse, new_task, running
 
 TTL = 60

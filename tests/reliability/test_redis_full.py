@@ -28,15 +28,15 @@ import redis
 from dramatiq.middleware import TimeLimitExceeded
 from dramatiq.threading import raise_thread_exception
 
-from actors.admission import Admission, AdmissionPolicy
-from actors.broker import declare_actors, message_keys, send_task
+from actors.client.admission import Admission, AdmissionPolicy
+from actors.client.jobsystem import JobSystem
 from actors.config import JobSettings
-from actors.consumer import PromptRedisBroker
-from actors.jobs import JobSystem
-from actors.maintenance import Maintenance
+from actors.queues.broker import declare_actors, message_keys, send_task
+from actors.queues.consumer import DoorbellRedisBroker
 from actors.records import TaskKind, TaskRecord, TaskStatus
-from actors.store import TaskStore
-from actors.workers import WorkerInfo, WorkerRegistry
+from actors.store.registry import WorkerInfo, WorkerRegistry
+from actors.store.tasks import TaskStore
+from actors.worker.sweeper import Maintenance
 from project.redismemory import RedisMemory
 from tests.actors.test_execution import Runner, StandIn, queued
 from tests.api.scenarios import generation, held_generation
@@ -121,7 +121,7 @@ def test_a_task_recorded_whose_message_meets_a_full_redis_is_sent_by_a_sweep(
     store = TaskStore(redis.Redis.from_url(redis_url), prefix=prefix, dispatch_grace=0)
     queues_url = "redis://{host}:{port}/0".format(**full_client.get_connection_kwargs())
     settings = JobSettings(redis_url=queues_url, key_prefix=prefix, broker_namespace=prefix)
-    broker = PromptRedisBroker(client=full_client, namespace=prefix)
+    broker = DoorbellRedisBroker(client=full_client, namespace=prefix)
     actors = declare_actors(broker, settings, lambda task_id: None)
     jobs = JobSystem(
         store, actors, None, Admission(store.client, AdmissionPolicy(), prefix=prefix), settings

@@ -22,9 +22,9 @@ import httpx
 import pytest
 import redis
 
-from actors.events import follow
-from actors.outage import Breaker, StoreUnavailable, outages_raise_unavailable
+from actors.client.following import follow
 from actors.records import TaskKind, TaskRecord, TaskStatus
+from actors.store.outage import Breaker, StoreUnavailable, outages_raise_unavailable
 from project.devredis import EmbeddedRedis
 from tests.api import rawws
 from tests.client import GET, PROGRESS, SUBMIT, Api

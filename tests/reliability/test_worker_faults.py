@@ -83,7 +83,7 @@ def holder(web: Stack, workers: list[Process], task_id: str) -> Process:
     return next(process for process in workers if process.popen.pid == group)
 
 
-# What a worker logs once SIGTERM reached it (actors.lifecycle).
+# What a worker logs once SIGTERM reached it (actors.worker.lifecycle).
 STOPPING = "worker stopping: the running task gets its grace period"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from actors.redisurl import RedisTarget
+from actors.store.redisurl import RedisTarget
 from project.devredis import EmbeddedRedis, free_port, server_binary
 
 

@@ -36,7 +36,7 @@ from graph.documents import TOO_MUCH_WORK, DocumentChecks
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.schema import Query, make_schema
-from project.graphqlhttp import GRAPHQL_RESPONSE
+from project.edge.graphqlhttp import GRAPHQL_RESPONSE
 from tests.security.hostile import OUTCOMES, RawApi, assert_no_leak
 from tests.stack import ALICE_KEY, Stack
 

@@ -1,4 +1,4 @@
-"""Dramatiq middleware that keeps a worker process in the worker registry (actors.workers).
+"""Dramatiq middleware that keeps a worker process in the worker registry (actors.store.registry).
 
 After boot it announces the process and then re-announces it every `every` seconds
 from a thread of its own, and at once when the process starts or ends a task, or
@@ -21,9 +21,9 @@ from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 
 from actors.kinds import SPECS
-from actors.outage import OUTAGES
 from actors.records import TaskKind
-from actors.workers import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry
+from actors.store.outage import OUTAGES
+from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ Both subprotocols get the same limits, each answered the way its protocol allows
   up to `burst` at once): closed with 4429 ("Too many requests"), and nothing
   sent after that is read. Daphne sends close codes without their reasons.
 - A client that stops reading: what it has not taken waits coalesced (an
-  operation's newer result replaces its older one, see `project.outbox`); past
+  operation's newer result replaces its older one, see `project.edge.outbox`); past
   `max_buffered_bytes` of that, closed with 4413 ("Client too slow").
 """
 

@@ -1,7 +1,7 @@
 """Frames held back from a websocket client that is not reading, coalesced per operation.
 
 While the client keeps up, frames go straight out. Once its socket stops taking
-bytes (see `project.backpressure`), frames wait here instead, and an operation's
+bytes (see `project.edge.backpressure`), frames wait here instead, and an operation's
 newer result replaces its older one still waiting: each `taskProgress` event is the
 whole task, so a late client skips intermediate states but keeps their order, and
 never loses a terminal state, an `error` or a `complete`, which are never replaced.

@@ -1,8 +1,8 @@
 """Strawberry's two websocket protocol handlers, as this server runs them.
 
-Both check each client frame's shape first (`project.wsframes`: a malformed frame
+Both check each client frame's shape first (`project.edge.wsframes`: a malformed frame
 closes the socket with 4400 instead of killing the handler), answer an operation
-over the connection's limit with `RATE_LIMITED` (see `project.wslimits`), and run
+over the connection's limit with `RATE_LIMITED` (see `project.edge.wslimits`), and run
 queries and mutations as well as subscriptions: subscriptions-transport-ws and gql's
 legacy transport send every operation as a legacy `start`.
 """
@@ -32,9 +32,9 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from project.refusals import subscription_limit_reached
-from project.wsframes import legacy_frame_problem, transport_frame_problem
-from project.wslimits import INIT_TIMEOUT
+from project.edge.refusals import subscription_limit_reached
+from project.edge.wsframes import legacy_frame_problem, transport_frame_problem
+from project.edge.wslimits import INIT_TIMEOUT
 
 BAD_FRAME = 4400
 

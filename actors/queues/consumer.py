@@ -15,7 +15,7 @@ sleeps, exponentially longer up to the worker timeout. That idled workers twice:
   consumer woken by a ring that another consumer has answered finds no message
   and waits again, so a ring is never more than a hint.
 
-A fetch a full Redis refuses counts as a miss too (see `actors.outage`).
+A fetch a full Redis refuses counts as a miss too (see `actors.store.outage`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
-from actors.outage import is_full
+from actors.store.outage import is_full
 
 # How often a consumer whose prefetch is taken up looks again (local state only).
 BUSY_RECHECK_SECONDS = 0.002
@@ -43,8 +43,8 @@ def doorbell_key(namespace: str, queue_name: str) -> str:
     return f"{namespace}:__doorbell__.{queue_name}"
 
 
-class PromptConsumer(_RedisConsumer):
-    broker: PromptRedisBroker
+class DoorbellConsumer(_RedisConsumer):
+    broker: DoorbellRedisBroker
 
     def __next__(self) -> Any:
         if not self.message_cache:
@@ -73,10 +73,10 @@ class PromptConsumer(_RedisConsumer):
         return super().__next__()  # takes the first fetched message
 
 
-class PromptRedisBroker(RedisBroker):
+class DoorbellRedisBroker(RedisBroker):
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
-        return PromptConsumer
+        return DoorbellConsumer
 
     def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
         enqueued = super().enqueue(message, delay=delay)
@@ -99,7 +99,7 @@ class PromptRedisBroker(RedisBroker):
         Dramatiq does this as "maintenance" on a random one in a thousand of its
         script calls, per queue; idle workers make few calls, so a task whose message
         a killed worker had prefetched waited minutes. Called from every sweep
-        (actors.maintenance), it is the same step, run on purpose: the dispatch
+        (actors.worker.sweeper), it is the same step, run on purpose: the dispatch
         script's cheapest command, with maintenance asked for, on each queue.
         """
         dispatch = self.scripts["dispatch"]

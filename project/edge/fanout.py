@@ -1,17 +1,26 @@
-"""One execution per subscription event per web process, shared by its subscribers.
+"""Fan-out: an event reaching many subscribers of one web node is decoded, executed
+and encoded once, not once per subscriber.
 
 Twenty clients following one task receive the same events, and usually with the
-same document and variables (one frontend, one fragment). Executing the selection
-set once per event per subscriber made GraphQL execution the largest part of a web
-node's fan-out cost (see bench/fanout.py); here the first subscriber's execution
-of an event serves every other subscriber whose request is the same.
+same document and variables (one frontend, one fragment). An event's path here:
 
-"The same" means same document text, operation name, variables, caller and public
-base URL (links in the result are built from it), and the same task at the same
-sequence number: a task's sequence number changes with every change to it, so an
-event's result is a function of these. The one field that changes without a new
-sequence number, `queuePosition`, is only non-null for QUEUED tasks, whose events
-are not shared.
+1. channels_redis's pub/sub layer hands the same message bytes to every channel of
+   the task's group in this process; `SharedDecodingLayer` deserializes them once
+   (kept by the identity of the bytes; no one alters the message).
+2. Each subscriber's follower turns the message into a `TaskRecord` once per task
+   and sequence number (the job system's side: `actors.client.following`).
+3. `SharedEventExecutor` executes the subscription's selection set once per event
+   for all subscribers whose request is the same. "The same" means same document
+   text, operation name, variables, caller and public base URL (links in the
+   result are built from it), and the same task at the same sequence number: a
+   task's sequence number changes with every change to it, so an event's result
+   is a function of these. The one field that changes without a new sequence
+   number, `queuePosition`, is only non-null for QUEUED tasks, whose events are
+   not shared.
+4. `encode_message` writes each result's JSON once; subscribers' `next` frames
+   differ only in their operation id.
+
+See bench/fanout.py for what each step saves.
 """
 
 from __future__ import annotations
@@ -22,10 +31,22 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from actors.interface import Recent, TaskStatus
+from actors.memo import ByIdentity
 from graph.types import Task
+
+
+class SharedDecodingLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._decoded: ByIdentity[bytes, Any] = ByIdentity(1024)
+
+    def deserialize(self, message: bytes) -> Any:
+        return self._decoded(message, super().deserialize)
+
 
 # Events in flight across the process: each entry is reused within milliseconds by
 # the other subscribers of its task, so a small bound holds every live one.
@@ -85,3 +106,19 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             getattr(context, "caller", None),
             getattr(context, "base_url", None),
         )
+
+
+_encoded: ByIdentity[object, str] = ByIdentity(4096)
+
+
+def encode_message(message: object) -> str:
+    if isinstance(message, dict) and message.get("type") == "next":
+        payload = message.get("payload")
+        if isinstance(payload, dict) and payload.keys() == {"data"}:
+            operation, data = _dumps(message.get("id")), _encoded(payload["data"], _dumps)
+            return f'{{"id":{operation},"type":"next","payload":{{"data":{data}}}}}'
+    return _dumps(message)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -26,7 +26,7 @@ a task never runs twice at once. Writes are fenced by the attempt number, so a
 worker that lost its lease cannot overwrite the outcome of the run that
 replaced it. A task is written `undispatched` together with the state that
 needs a message (created, requeued) and cleared once the message is sent: a
-process dying in between leaves it for `actors.maintenance` to send.
+process dying in between leaves it for `actors.worker.sweeper` to send.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ from typing import cast
 
 import redis
 
-from actors import scripts
-from actors.outage import Script
 from actors.records import (
     ResultInfo,
     TaskKind,
@@ -52,6 +50,8 @@ from actors.records import (
     result_json,
     to_hash,
 )
+from actors.store import scripts
+from actors.store.outage import Script
 
 Inputs = Mapping[str, bytes]
 

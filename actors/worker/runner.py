@@ -16,13 +16,13 @@ from dramatiq.middleware import TimeLimitExceeded
 from actors import metrics
 from actors.config import JobSettings
 from actors.kinds import LoadContext, spec_for
-from actors.lease import LeaseKeeper
 from actors.logcontext import task_context
-from actors.outage import when_redis_answers
-from actors.pipeline_cache import PipelineCache
-from actors.progress import Interrupted, Publish, Superseded, TaskReporter
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
-from actors.store import TaskStore
+from actors.store.outage import when_redis_answers
+from actors.store.tasks import TaskStore
+from actors.worker.lease import LeaseKeeper
+from actors.worker.pipelinecache import PipelineCache
+from actors.worker.reporter import Interrupted, Publish, Superseded, TaskReporter
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output

@@ -1,7 +1,7 @@
 """Strawberry's Channels consumers, with our context, authentication and websocket limits.
 
-The websocket consumer is held to `project.wslimits`, opens while Redis is out
-(`project.outagelayer`), and tracks itself in `project.shutdown` while open, so
+The websocket consumer is held to `project.edge.wslimits`, opens while Redis is out
+(`project.edge.outagelayer`), and tracks itself in `project.edge.shutdown` while open, so
 that a web node shutting down can close it with 1001 (Going Away).
 """
 
@@ -23,19 +23,20 @@ from strawberry.channels import GraphQLHTTPConsumer, GraphQLWSConsumer
 from strawberry.channels.handlers.ws_handler import ChannelsWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 
-from actors.outage import OUTAGES
+from actors.store.outage import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
-from project import services, shutdown
-from project.framesender import FrameSender
-from project.graphqlhttp import answer
-from project.grouprouting import GroupRouting
+from project import services
+from project.edge import shutdown
+from project.edge.fanout import encode_message
+from project.edge.framesender import FrameSender
+from project.edge.graphqlhttp import answer
+from project.edge.grouprouting import GroupRouting
+from project.edge.outagelayer import OutageTolerantLayer
+from project.edge.refusals import header
+from project.edge.wshandlers import LegacyWSHandler, TransportWSHandler
+from project.edge.wslimits import TOO_MANY_REQUESTS, WebsocketLimits
 from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
-from project.outagelayer import OutageTolerantLayer
-from project.refusals import header
-from project.wsencoding import encode_message
-from project.wshandlers import LegacyWSHandler, TransportWSHandler
-from project.wslimits import TOO_MANY_REQUESTS, WebsocketLimits
 
 logger = logging.getLogger("atelier.transport")
 
@@ -94,7 +95,7 @@ class HTTPConsumer(GraphQLHTTPConsumer):
         return _context(caller, _base_url(self.scope, "https"), request=request, response=response)
 
     def create_response(self, response_data: Any, sub_response: Any) -> Any:
-        """Media type and status as GraphQL over HTTP has them (see `project.graphqlhttp`)."""
+        """Media type and status as GraphQL over HTTP has them (see `project.edge.graphqlhttp`)."""
         reply = answer(header(self.scope, b"accept"), response_data)
         if reply.status is not None:
             sub_response.status_code = reply.status
@@ -118,8 +119,8 @@ class _FrameAdapter(ChannelsWebSocketAdapter):
 
 
 class WSConsumer(GroupRouting, GraphQLWSConsumer):
-    """One websocket connection, held to `WebsocketLimits` (see `project.wslimits`);
-    each of its operations receives only its own groups' events (`project.grouprouting`)."""
+    """One websocket connection, held to `WebsocketLimits` (see `project.edge.wslimits`);
+    each of its operations receives only its own groups' events (`project.edge.grouprouting`)."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -133,7 +134,7 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
             schema,
             connection_init_wait_timeout=dt.timedelta(seconds=limits.init_timeout),
             max_subscriptions_per_connection=limits.max_subscriptions,
-            # Origins are checked in front of this consumer, by project.origins.OriginGuard.
+            # Origins are checked in front of this consumer, by project.edge.origins.OriginGuard.
             allowed_origins=("*",),
         )
         self._messages = limits.message_bucket()
@@ -188,7 +189,8 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer):
             self._closing = asyncio.ensure_future(self.close(code=code, reason=reason))
 
     def going_away(self) -> Any:
-        """Close with 1001 now and send nothing more; what to wait on (see `project.shutdown`)."""
+        """Close with 1001 now and send nothing more; what to wait on (see
+        `project.edge.shutdown`)."""
         if self._closed:
             return None
         self._closed = True

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from project.refusals import ASGIApp, Receive, Scope, Send
+from project.edge.refusals import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("atelier.transport")
 

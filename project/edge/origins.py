@@ -22,7 +22,7 @@ from strawberry.http.websocket_origin import (
     normalize_origin,
 )
 
-from project.refusals import ASGIApp, Forbidden, Receive, Scope, Send, header, send_error
+from project.edge.refusals import ASGIApp, Forbidden, Receive, Scope, Send, header, send_error
 
 logger = logging.getLogger("atelier.transport")
 

@@ -15,7 +15,7 @@ import logging
 import uuid
 from typing import Any
 
-from actors.outage import OUTAGES
+from actors.store.outage import OUTAGES
 
 logger = logging.getLogger("atelier.transport")
 

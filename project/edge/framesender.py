@@ -1,5 +1,5 @@
 """One websocket's outgoing frames: straight out while the client keeps up, held back
-and coalesced (`project.outbox`) while its socket backs up (`project.backpressure`),
+and coalesced (`project.edge.outbox`) while its socket backs up (`project.edge.backpressure`),
 and the socket closed with `SLOW_CLIENT` when what waits passes the limit."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from project import backpressure
+from project.edge import backpressure
+from project.edge.outbox import SLOW_CLIENT, Outbox
 from project.metrics import SLOW_CLOSES, SUPERSEDED
-from project.outbox import SLOW_CLIENT, Outbox
 
 logger = logging.getLogger("atelier.transport")
 

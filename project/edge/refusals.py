@@ -1,6 +1,6 @@
 """Requests the transport edge turns away, as GraphQL-shaped errors with a code.
 
-The ASGI guards (`project.bodylimit`, `project.origins`) answer before GraphQL
+The ASGI guards (`project.edge.bodylimit`, `project.edge.origins`) answer before GraphQL
 runs, yet clients still get the contract's shape:
 `{"errors": [{"message": ..., "extensions": {"code": ...}}]}`, and nothing else.
 """

@@ -11,9 +11,9 @@ import threading
 from types import TracebackType
 
 from actors.logcontext import carried
-from actors.outage import OUTAGES
 from actors.records import TaskRecord
-from actors.store import TaskStore
+from actors.store.outage import OUTAGES
+from actors.store.tasks import TaskStore
 
 logger = logging.getLogger(__name__)
 

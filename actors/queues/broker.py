@@ -10,16 +10,16 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 
 from actors.config import JobSettings
-from actors.consumer import PromptRedisBroker
 from actors.kinds import SPECS
+from actors.queues.consumer import DoorbellRedisBroker
 from actors.records import TaskKind, TaskRecord
 
 Actors = dict[TaskKind, dramatiq.Actor]
 
 
-def make_broker(settings: JobSettings) -> PromptRedisBroker:
+def make_broker(settings: JobSettings) -> DoorbellRedisBroker:
     client = settings.redis.client(socket_connect_timeout=5, health_check_interval=30)
-    broker = PromptRedisBroker(client=client, namespace=settings.broker_namespace)
+    broker = DoorbellRedisBroker(client=client, namespace=settings.broker_namespace)
     dramatiq.set_broker(broker)
     return broker
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from actors.broker import message_keys
 from actors.config import JobSettings
+from actors.queues.broker import message_keys
 from actors.records import TaskRecord, TaskStatus, from_hash
-from actors.store import TaskStore
-from actors.workers import WorkerInfo, WorkerRegistry
+from actors.store.registry import WorkerInfo, WorkerRegistry
+from actors.store.tasks import TaskStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 from strawberry.channels.handlers.base import ChannelsConsumer, ChannelsMessage
 
-from actors.eventtypes import GROUP_FIELD
+from actors.events import GROUP_FIELD
 
 _Route = tuple[str, str | None]  # (message type, group or None)
 

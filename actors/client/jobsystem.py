@@ -20,14 +20,16 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from actors.admission import Admission
-from actors.broker import Actors, send_task
+from actors.client.admission import Admission
+from actors.client.following import follow
+from actors.client.overview import Overview, QueueDepth, RunningTask
 from actors.config import JobSettings
-from actors.events import follow, publish
-from actors.eventtypes import TaskChanged, group_name
+from actors.events import TaskChanged, group_name, publish
 from actors.kinds import spec_for
 from actors.logcontext import task_context
-from actors.outage import (
+from actors.queues.broker import Actors, send_task
+from actors.records import TaskKind, TaskRecord, TaskStatus
+from actors.store.outage import (
     OUTAGES,
     Breaker,
     Comebacks,
@@ -35,10 +37,8 @@ from actors.outage import (
     full_named,
     outages_raise_unavailable,
 )
-from actors.overview import Overview, QueueDepth, RunningTask
-from actors.records import TaskKind, TaskRecord, TaskStatus
-from actors.store import TaskStore
-from actors.workers import WorkerInfo, WorkerRegistry
+from actors.store.registry import WorkerInfo, WorkerRegistry
+from actors.store.tasks import TaskStore
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class JobSystem:
                 await asyncio.to_thread(self.store.dispatched, record.id)
             except Exception:
                 # The task is queued either way; the sweeper sends a second message,
-                # which the worker drops (actors.store: leases and dispatch).
+                # which the worker drops (actors.store.tasks: leases and dispatch).
                 logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
             return record
 
@@ -266,7 +266,7 @@ class JobSystem:
         `listen` joins the task's channel-layer group and gives its events;
         it is entered before the snapshot is read, so nothing falls between. Raises
         `StoreUnavailable` when Redis is out while joining or reading the first
-        snapshot; later, an outage only delays events (see `actors.events.follow`).
+        snapshot; later, an outage only delays events (see `actors.client.following.follow`).
         Close the iterator (`contextlib.aclosing`) to leave the group at once.
         """
         async with AsyncExitStack() as stack:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from dramatiq import Broker, Middleware, Worker
 
-from actors.maintenance import Sweeper
+from actors.worker.sweeper import Sweeper
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from actors.kinds import spec_for
 from actors.metrics import StepClock, redis_error
-from actors.outage import OUTAGES
 from actors.records import TaskKind, TaskRecord
-from actors.store import TaskStore
+from actors.store.outage import OUTAGES
+from actors.store.tasks import TaskStore
 from pipelines.errors import Cancelled
 from pipelines.images import encode_png
 from pipelines.progress import Progress

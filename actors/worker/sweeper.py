@@ -4,7 +4,7 @@ message may never have been sent (their sender died).
 
 Every worker process sweeps on boot and then every few seconds; any number may
 sweep at once, because each recovery is one atomic step in Redis and a duplicate
-message is dropped when it starts (see actors.store: leases and dispatch).
+message is dropped when it starts (see actors.store.tasks: leases and dispatch).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors.outage import OUTAGES, full_named
 from actors.records import TaskRecord, TaskStatus
-from actors.store import TaskStore
+from actors.store.outage import OUTAGES, full_named
+from actors.store.tasks import TaskStore
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Maintenance:
 
     def sweep(self) -> Swept:
         # Messages a dead worker had fetched but not started (its leases cover what
-        # it had started): back to their queues (see PromptRedisBroker).
+        # it had started): back to their queues (see DoorbellRedisBroker).
         self._recover_messages()
         requeued = ended = sent = 0
         for task_id in self._store.lapsed_leases():

@@ -11,15 +11,15 @@ daphne accepts. A reverse proxy's limit (nginx `client_max_body_size`) stops
 an oversized body before it reaches daphne.
 
 Once a large request has been answered, the memory it freed is handed back to the
-system (`project.allocator`).
+system (`project.edge.allocator`).
 """
 
 from __future__ import annotations
 
 import logging
 
-from project.allocator import LARGE, after_large_requests
-from project.refusals import (
+from project.edge.allocator import LARGE, after_large_requests
+from project.edge.refusals import (
     ASGIApp,
     Message,
     PayloadTooLarge,

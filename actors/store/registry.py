@@ -1,6 +1,6 @@
 """The worker registry: which worker processes are alive, and what each holds and runs.
 
-Every worker process announces itself every few seconds (see actors.presence);
+Every worker process announces itself every few seconds (see actors.worker.presence);
 a worker not heard from for `stale_after` seconds counts as gone, and its entry
 disappears by itself, so a killed worker needs nobody to clean up after it.
 
@@ -27,8 +27,8 @@ from typing import cast
 import redis
 import redis.asyncio
 
-from actors.outage import Script
 from actors.records import TaskKind
+from actors.store.outage import Script
 
 _NOW = """
 local t = redis.call("TIME")
@@ -86,7 +86,7 @@ class LoadedModel:
 
     @classmethod
     def from_cache_key(cls, key: Hashable) -> LoadedModel | None:
-        """The model a pipeline cache key names ((kind, name), see actors.execution)."""
+        """The model a pipeline cache key names ((kind, name), see actors.worker.runner)."""
         if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], TaskKind):
             return cls(kind=key[0], name=str(key[1]))
         return None
