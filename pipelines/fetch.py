@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines import background_removal, face_swap, text_to_image
+from pipelines import background_removal, face_swap_models, text_to_image
 from pipelines.errors import UnknownModel
 from pipelines.models import ModelStore
 
@@ -26,9 +26,13 @@ def fetch_model(name: str, store: ModelStore, *, inswapper_url: str | None = Non
         return text_to_image.fetch(name, store)
     if name in background_removal.KNOWN_MODELS:
         return background_removal.fetch(name, store)
-    if name in face_swap.FETCHABLE:
-        return face_swap.fetch(name, store, url=inswapper_url)
-    known = [*text_to_image.DEFAULT_MODELS, *background_removal.KNOWN_MODELS, *face_swap.FETCHABLE]
+    if name in face_swap_models.FETCHABLE:
+        return face_swap_models.fetch(name, store, url=inswapper_url)
+    known = [
+        *text_to_image.DEFAULT_MODELS,
+        *background_removal.KNOWN_MODELS,
+        *face_swap_models.FETCHABLE,
+    ]
     raise UnknownModel(f"unknown model {name!r}; known: {', '.join(known)}")
 
 

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 from skimage import data as photos
 
-from pipelines import face_swap
+from pipelines import face_swap_models
 from pipelines.downloads import FetchFailed
 from pipelines.errors import (
     Cancelled,
@@ -413,11 +413,11 @@ def test_fetch_installs_buffalo_l_and_inswapper_then_load_uses_them(
             archive.write(model, f"buffalo_l/{model.name}")
         archive.writestr("__MACOSX/buffalo_l/._det_10g.onnx", b"junk")
     shutil.copy(tiny.write_swapper(tmp_path / "built" / "swapper.onnx"), served / "inswapper.onnx")
-    monkeypatch.setattr(face_swap, "ANALYSIS_PACK_URL", f"{base}/buffalo_l.zip")
+    monkeypatch.setattr(face_swap_models, "ANALYSIS_PACK_URL", f"{base}/buffalo_l.zip")
     store = ModelStore(root=tmp_path / "store", offline=False)
 
-    pack = face_swap.fetch("buffalo_l", store)
-    swapper = face_swap.fetch("inswapper", store, url=f"{base}/inswapper.onnx")
+    pack = face_swap_models.fetch("buffalo_l", store)
+    swapper = face_swap_models.fetch("inswapper", store, url=f"{base}/inswapper.onnx")
 
     assert sorted(p.name for p in pack.iterdir()) == [tiny.DETECTOR_FILE, tiny.RECOGNIZER_FILE]
     assert swapper == store.folder("insightface") / "inswapper_128.onnx"
@@ -440,7 +440,7 @@ def test_fetch_of_a_missing_file_leaves_nothing_behind(
     store = ModelStore(root=tmp_path / "store", offline=False)
 
     with pytest.raises(FetchFailed, match="could not download"):
-        face_swap.fetch("inswapper", store, url=f"{base}/nothing-here.onnx")
+        face_swap_models.fetch("inswapper", store, url=f"{base}/nothing-here.onnx")
 
     assert list(store.folder("insightface").iterdir()) == []
 
@@ -449,11 +449,11 @@ def test_fetch_inswapper_without_url_says_where_to_put_the_file(tmp_path: Path) 
     store = ModelStore(root=tmp_path, offline=False)
 
     with pytest.raises(ModelNotAvailable) as caught:
-        face_swap.fetch("inswapper", store)
+        face_swap_models.fetch("inswapper", store)
 
     assert str(store.folder("insightface") / "inswapper_128.onnx") in caught.value.message
 
 
 def test_fetch_of_an_unknown_name_raises_unknown_model(tmp_path: Path) -> None:
     with pytest.raises(UnknownModel):
-        face_swap.fetch("antelopev2", ModelStore(root=tmp_path))
+        face_swap_models.fetch("antelopev2", ModelStore(root=tmp_path))
