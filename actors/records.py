@@ -48,6 +48,13 @@ class ResultInfo:
 
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
+    """A task as the store holds it: one immutable snapshot per sequence number.
+
+    Every change makes a new record with `seq` one higher (only the store's scripts
+    make them); subscribers order and de-duplicate by it. `params` are the pipeline's
+    parameters as submitted (never sent to subscribers); image bytes live beside it.
+    """
+
     id: str
     kind: TaskKind
     owner: str

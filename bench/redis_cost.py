@@ -130,11 +130,10 @@ def script_names() -> dict[str, str]:
     from dramatiq.brokers import redis as dramatiq_redis
 
     from actors.client import admission
-    from actors.store import registry as workers
-    from actors.store import scripts
+    from actors.store import registry, scripts
 
     names = {}
-    for module, prefix in ((scripts, "store:"), (admission, "admission:"), (workers, "workers:")):
+    for module, prefix in ((scripts, "store:"), (admission, "admission:"), (registry, "workers:")):
         for name, value in vars(module).items():
             if name.lstrip("_").isupper() and isinstance(value, str) and "redis.call" in value:
                 names[hashlib.sha1(value.encode()).hexdigest()] = prefix + name.lstrip("_").lower()

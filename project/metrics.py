@@ -7,7 +7,7 @@ and the process's CPU, memory and garbage collection (prometheus_client's defaul
 The cluster's, read from Redis at each scrape in one pipelined round trip, O(1) per
 queue: tasks waiting per queue, messages waiting for a consumer and dead-lettered in
 Dramatiq's queues, tasks running (their leases), tasks submitted and ended by
-kind and status (`actors.store.tasks.TaskCounts`), and Redis's memory against its
+kind and status (`actors.store.counts.TaskCounts`), and Redis's memory against its
 maxmemory and the keys it evicted (`project.redismemory`: a growing count is also
 logged). Every web node reports the same cluster
 figures: aggregate them with `max`, not `sum`. When Redis does not answer within
@@ -36,8 +36,9 @@ from redis.retry import Retry
 from actors.metrics import redis_error, redis_errors
 from actors.queues.broker import message_keys
 from actors.records import TERMINAL, TaskKind
+from actors.store.counts import TaskCounts
 from actors.store.outage import OUTAGES
-from actors.store.tasks import TaskCounts, TaskStore
+from actors.store.tasks import TaskStore
 from project import services
 from project.redismemory import WARN_RATIO, RedisMemory, evictions
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from actors.records import TaskRecord
 from actors.store.tasks import TaskStore
 from actors.worker import runner
-from actors.worker.reporter import Publish, TaskReporter, keep_going
+from actors.worker.cancellation import keep_going
+from actors.worker.reporter import Publish, TaskReporter
 from pipelines.errors import Cancelled
 from pipelines.progress import Progress
 

@@ -85,6 +85,15 @@ Listen = Callable[[str, str], AbstractAsyncContextManager[AsyncIterable[dict[str
 
 
 class JobSystem:
+    """The job system for the web: `actors.interface.Jobs`, on Redis and Dramatiq.
+
+    Submitting admits the caller (`Admission`), records the task QUEUED and sends its
+    Dramatiq message; a task recorded but not sent is left for a worker's sweep to
+    send. Each owner sees only their own tasks. While Redis cannot be reached every
+    call raises `StoreUnavailable` at once (a breaker spares the event loop from
+    waiting on each), and followers catch up from the record when it is back.
+    """
+
     def __init__(
         self,
         store: TaskStore,

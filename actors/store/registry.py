@@ -28,53 +28,13 @@ import redis
 import redis.asyncio
 
 from actors.records import TaskKind
+from actors.store import scripts
 from actors.store.outage import Script
 
-_NOW = """
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-# KEYS: workers, worker:<id>. ARGV: id, stale_after (ms), started (ms, "" = now),
-# then field/value pairs. Returns when the worker started (ms).
-# Dropping the stale members comes first: an announcement rewrites what the worker
-# wrote before and grows Redis by one small hash per worker at most, so it must go
-# through a full Redis (else every live worker would look gone), and Redis refuses
-# only a script's first write that may take memory, never one after it has written.
-ANNOUNCE = (
-    _NOW
-    + """
-local stale = tonumber(ARGV[2])
-local started = ARGV[3]
-if started == "" then started = string.format("%d", now) end
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", string.format("(%d", now - stale))
-redis.call("HSET", KEYS[2], "started", started, "last_seen", string.format("%d", now),
-           unpack(ARGV, 4))
-redis.call("PEXPIRE", KEYS[2], stale)
-redis.call("ZADD", KEYS[1], now, ARGV[1])
-redis.call("PEXPIRE", KEYS[1], stale)
-return started
-"""
-)
-
-# KEYS: workers. ARGV: stale_after (ms). Drops members past the window; returns the
-# rest with their last announcement, oldest first.
-LIVE = (
-    _NOW
-    + """
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf",
-           string.format("(%d", now - tonumber(ARGV[1])))
-return redis.call("ZRANGE", KEYS[1], 0, -1, "WITHSCORES")
-"""
-)
-
-# KEYS: workers. ARGV: stale_after (ms). Read-only: how many announced within the window.
-COUNT = (
-    _NOW
-    + """
-return redis.call("ZCOUNT", KEYS[1], string.format("%d", now - tonumber(ARGV[1])), "+inf")
-"""
-)
+# KEYS and ARGV of each script: at the top of its file in actors/store/lua/.
+ANNOUNCE = scripts.load("workers_announce", library="workers_library")
+LIVE = scripts.load("workers_live", library="workers_library")
+COUNT = scripts.load("workers_count", library="workers_library")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +116,8 @@ def workers_key(prefix: str) -> str:
 
 
 class WorkerRegistry:
+    """The worker registry in Redis (see the module): announce, withdraw, list, count."""
+
     def __init__(self, client: redis.Redis, *, prefix: str, stale_after: float) -> None:
         self.client = client
         self.prefix = prefix

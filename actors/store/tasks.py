@@ -1,21 +1,5 @@
-"""The Redis task store: records, results, previews, inputs, owner index, queue position.
-
-Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal):
-  task:<id>               hash: the record (see records.py)
-  task:<id>:result        PNG bytes of the result
-  task:<id>:preview       PNG bytes of the latest preview
-  task:<id>:input:<name>  input bytes (images), deleted when the task ends
-  owner:<owner>           sorted set of task ids by creation time (newest last)
-  queue:<queue>           sorted set of waiting task ids by ticket: rank = position
-  queue:<queue>:tickets   counter handing out tickets
-  idem:<owner>:<digest>   the task id an idempotency key maps to
-  leases                  sorted set: RUNNING task id -> lease expiry (ms, Redis clock)
-  undispatched            sorted set: QUEUED task id whose queue message may not have
-                          been sent -> when the sweeper should send it (ms)
-  counts                  hash: tasks submitted and ended, by kind (see `TaskCounts`).
-                          Every end renews its TTL: it lives while tasks keep ending and
-                          goes one TTL after the last, when the counts restart from zero
-                          (a counter reset, to Prometheus).
+"""The Redis task store: every state change of a task, each one atomic step in Redis
+(actors/store/lua), on the keys `actors.store.keys` names.
 
 Leases and dispatch. A worker holds a lease on its RUNNING task and renews it;
 a lapsed lease means the worker died, and the task is requeued (or ends
@@ -31,64 +15,37 @@ process dying in between leaves it for `actors.worker.sweeper` to send.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import cast
 
 import redis
 
 from actors.records import (
     ResultInfo,
-    TaskKind,
     TaskRecord,
     TaskStatus,
-    from_hash,
     now,
     result_json,
     to_hash,
 )
 from actors.store import scripts
 from actors.store.outage import Script
+from actors.store.reads import TaskReader, decode_record
 
 Inputs = Mapping[str, bytes]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskCounts:
-    """Tasks created and ended since the counts began, over every web node and worker.
+class TaskStore(TaskReader):
+    """The task records in Redis, and every change to them.
 
-    Counted inside the scripts that create and end a task (hash fields
-    `submitted:<kind>`, `finished:<kind>:<status>`, `failed:<kind>:<error code>`),
-    so each task is counted once, however many processes saw it.
+    Each write is one Lua script: it applies whole or not at all, bumps the record's
+    sequence number with the change it numbers, and returns the record after it, or
+    None when it did not apply (the task is gone, ended, or no longer held by the
+    run that writes). A RUNNING task's writes are fenced by its attempt number.
+    Results, previews and inputs expire with the record once it ends (`ttl`).
     """
 
-    submitted: dict[TaskKind, int] = field(default_factory=dict)
-    finished: dict[tuple[TaskKind, TaskStatus], int] = field(default_factory=dict)
-    failed: dict[tuple[TaskKind, str], int] = field(default_factory=dict)
-
-    @classmethod
-    def from_hash(cls, raw: Mapping[bytes, bytes]) -> TaskCounts:
-        submitted: dict[TaskKind, int] = {}
-        finished: dict[tuple[TaskKind, TaskStatus], int] = {}
-        failed: dict[tuple[TaskKind, str], int] = {}
-        for name, value in raw.items():
-            what, _, rest = name.decode().partition(":")
-            kind, _, detail = rest.partition(":")
-            if kind not in TaskKind.__members__:
-                continue  # written by newer code
-            if what == "submitted":
-                submitted[TaskKind(kind)] = int(value)
-            elif what == "finished" and detail in TaskStatus.__members__:
-                finished[TaskKind(kind), TaskStatus(detail)] = int(value)
-            elif what == "failed":
-                failed[TaskKind(kind), detail] = int(value)
-        return cls(submitted, finished, failed)
-
-
-class TaskStore:
     def __init__(
         self,
         client: redis.Redis,
@@ -98,8 +55,7 @@ class TaskStore:
         lease_seconds: float = 30.0,
         dispatch_grace: float = 30.0,
     ) -> None:
-        self.client = client
-        self.prefix = prefix
+        super().__init__(client, prefix=prefix)
         self.ttl = ttl
         self.lease_ms = int(lease_seconds * 1000)
         self.dispatch_ms = int(dispatch_grace * 1000)
@@ -112,55 +68,6 @@ class TaskStore:
         self._renew = Script(client, scripts.RENEW)
         self._reap = Script(client, scripts.REAP)
         self._requeue = Script(client, scripts.REQUEUE)
-
-    # -- keys --------------------------------------------------------------
-    def key(self, task_id: str, part: str = "") -> str:
-        return f"{self.prefix}task:{task_id}{':' + part if part else ''}"
-
-    def owner_key(self, owner: str) -> str:
-        return f"{self.prefix}owner:{owner}"
-
-    def live_key(self, owner: str) -> str:
-        """How many of the owner's tasks are QUEUED or RUNNING."""
-        return self.owner_key(owner) + ":live"
-
-    def queue_key(self, queue: str) -> str:
-        return f"{self.prefix}queue:{queue}"
-
-    @property
-    def leases_key(self) -> str:
-        return f"{self.prefix}leases"
-
-    @property
-    def undispatched_key(self) -> str:
-        return f"{self.prefix}undispatched"
-
-    @property
-    def counts_key(self) -> str:
-        """The hash behind `TaskCounts`."""
-        return f"{self.prefix}counts"
-
-    def idempotency_key(self, owner: str, key: str) -> str:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return f"{self.prefix}idem:{owner}:{digest}"
-
-    def _task_keys(self, record: TaskRecord) -> list[str]:
-        """The keys every state-change script takes, in the order scripts.py gives."""
-        owner_index = self.owner_key(record.owner)
-        return [
-            self.key(record.id),
-            self.key(record.id, "result"),
-            self.key(record.id, "preview"),
-            record.idempotency_ref or self.key(record.id, "no-idempotency"),
-            owner_index,
-            self.live_key(record.owner),
-            self.queue_key(record.queue),
-            self.queue_key(record.queue) + ":tickets",
-            self.leases_key,
-            self.undispatched_key,
-            self.counts_key,
-            *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
-        ]
 
     # -- writes --------------------------------------------------------------
     def create(
@@ -176,7 +83,7 @@ class TaskStore:
         record = record.evolve(params=params, idempotency_ref=idem, stage=record.stage or "queued")
         flat = [item for pair in to_hash(record).items() for item in pair]
         created, task_id = self._create(
-            keys=self._task_keys(record),
+            keys=self.task_keys(record),
             args=[
                 record.id,
                 # Microseconds: tasks created in the same millisecond still sort.
@@ -195,11 +102,6 @@ class TaskStore:
         # Expired in the instant between the script and this read: report it as it was.
         return (existing or record), False
 
-    def find_idempotent(self, owner: str, key: str) -> TaskRecord | None:
-        """The live-or-kept task this owner submitted under `key`, if any."""
-        task_id = cast(bytes | None, self.client.get(self.idempotency_key(owner, key)))
-        return self.get(task_id.decode()) if task_id else None
-
     def start(
         self, task_id: str, *, max_attempts: int = 2, worker: str = "", run: str | None = None
     ) -> TaskRecord | None:
@@ -217,7 +119,7 @@ class TaskStore:
         if record is None:
             return None
         raw = self._start(
-            keys=self._task_keys(record),
+            keys=self.task_keys(record),
             args=[
                 task_id,
                 now().isoformat(),
@@ -228,7 +130,7 @@ class TaskStore:
                 *self._worker_lost_args(max_attempts),
             ],
         )
-        return _decode(raw)
+        return decode_record(raw)
 
     def renew(self, record: TaskRecord) -> bool:
         """Extend the lease of `record`'s run; False once that run no longer holds the task."""
@@ -246,16 +148,16 @@ class TaskStore:
             self.client.zrem(self.leases_key, task_id)
             return None
         raw = self._reap(
-            keys=self._task_keys(record),
+            keys=self.task_keys(record),
             args=[task_id, max_attempts, self.dispatch_ms, *self._worker_lost_args(max_attempts)],
         )
-        return _decode(raw)
+        return decode_record(raw)
 
     def requeue(self, record: TaskRecord) -> TaskRecord | None:
         """Hand `record`'s run back (worker shutting down): QUEUED again, not counted as
         lost; CANCELLED instead when a cancel was asked for."""
         raw = self._requeue(
-            keys=self._task_keys(record),
+            keys=self.task_keys(record),
             args=[
                 record.id,
                 record.attempts,
@@ -265,25 +167,11 @@ class TaskStore:
                 ),
             ],
         )
-        return _decode(raw)
+        return decode_record(raw)
 
     def dispatched(self, task_id: str) -> None:
         """The task's queue message is sent: the sweeper need not send it."""
         self.client.zrem(self.undispatched_key, task_id)
-
-    def lapsed_leases(self, limit: int = 100) -> list[str]:
-        """Ids of RUNNING tasks whose lease ran out (by Redis's clock)."""
-        return self._due(self.leases_key, limit)
-
-    def due_dispatches(self, limit: int = 100) -> list[str]:
-        """Ids of tasks whose message may never have been sent, past their grace."""
-        return self._due(self.undispatched_key, limit)
-
-    def _due(self, key: str, limit: int) -> list[str]:
-        seconds, micros = cast(tuple[int, int], self.client.time())
-        now_ms = seconds * 1000 + micros // 1000
-        ids = cast(list[bytes], self.client.zrangebyscore(key, "-inf", now_ms, start=0, num=limit))
-        return [task_id.decode() for task_id in ids]
 
     def _worker_lost_args(self, max_attempts: int) -> list[str | int]:
         return self._terminate_args(
@@ -322,7 +210,7 @@ class TaskStore:
                 png,
             ],
         )
-        return _decode(raw)
+        return decode_record(raw)
 
     def succeed(self, record: TaskRecord, result: ResultInfo, png: bytes) -> TaskRecord | None:
         return self._terminate(
@@ -357,12 +245,12 @@ class TaskStore:
         if record is None:
             return None
         raw = self._cancel(
-            keys=self._task_keys(record),
+            keys=self.task_keys(record),
             args=self._terminate_args(
                 TaskStatus.CANCELLED, "cancelled", ("CANCELLED", "the task was cancelled"), None
             ),
         )
-        return _decode(raw)
+        return decode_record(raw)
 
     def _terminate(
         self,
@@ -377,7 +265,7 @@ class TaskStore:
     ) -> TaskRecord | None:
         """End the task, if it is still `expected` under `record`'s attempt."""
         raw = self._finish(
-            keys=self._task_keys(record),
+            keys=self.task_keys(record),
             args=[
                 record.attempts,
                 expected.value,
@@ -385,7 +273,7 @@ class TaskStore:
                 png,
             ],
         )
-        return _decode(raw)
+        return decode_record(raw)
 
     def _terminate_args(
         self,
@@ -406,68 +294,3 @@ class TaskStore:
             message,
             result_json(result),
         ]
-
-    # -- reads ---------------------------------------------------------------
-    def get(self, task_id: str) -> TaskRecord | None:
-        return _decode(cast(dict[bytes, bytes], self.client.hgetall(self.key(task_id))))
-
-    def result_png(self, task_id: str) -> bytes | None:
-        return self._bytes(self.key(task_id, "result"))
-
-    def preview_png(self, task_id: str) -> bytes | None:
-        return self._bytes(self.key(task_id, "preview"))
-
-    def input_bytes(self, task_id: str, name: str) -> bytes | None:
-        return self._bytes(self.key(task_id, f"input:{name}"))
-
-    def _bytes(self, key: str) -> bytes | None:
-        return cast(bytes | None, self.client.get(key))
-
-    def queue_position(self, record: TaskRecord) -> int | None:
-        """1 = next to start; None unless QUEUED. O(log n)."""
-        if record.status is not TaskStatus.QUEUED:
-            return None
-        rank = cast(int | None, self.client.zrank(self.queue_key(record.queue), record.id))
-        return None if rank is None else rank + 1
-
-    def list_for_owner(
-        self, owner: str, *, status: TaskStatus | None = None, limit: int = 20
-    ) -> list[TaskRecord]:
-        """The owner's tasks, newest first; ids whose records expired are pruned."""
-        found: list[TaskRecord] = []
-        start, batch = 0, max(limit, 20)
-        key = self.owner_key(owner)
-        while len(found) < limit:
-            page = cast(list[bytes], self.client.zrevrange(key, start, start + batch - 1))
-            ids = [task_id.decode() for task_id in page]
-            if not ids:
-                break
-            with self.client.pipeline(transaction=False) as pipe:
-                for task_id in ids:
-                    pipe.hgetall(self.key(task_id))
-                raws = pipe.execute()
-            gone = [task_id for task_id, raw in zip(ids, raws, strict=True) if not raw]
-            if gone:
-                self.client.zrem(key, *gone)
-                start -= len(gone)
-            for raw in raws:
-                record = _decode(raw)
-                if record and (status is None or record.status is status):
-                    found.append(record)
-            start += batch
-        return found[:limit]
-
-    def counts(self) -> TaskCounts:
-        return TaskCounts.from_hash(cast(dict[bytes, bytes], self.client.hgetall(self.counts_key)))
-
-    def ping(self) -> bool:
-        return bool(self.client.ping())
-
-
-def _decode(raw: Iterable[bytes] | dict[bytes, bytes] | None) -> TaskRecord | None:
-    if not raw:
-        return None
-    if isinstance(raw, dict):
-        return from_hash({k.decode(): v.decode() for k, v in raw.items()})
-    items = list(raw)
-    return from_hash({items[i].decode(): items[i + 1].decode() for i in range(0, len(items), 2)})

@@ -19,6 +19,13 @@ logger = logging.getLogger(__name__)
 
 
 class LeaseKeeper:
+    """Renews the lease of one run every `every` seconds while entered.
+
+    Sets `lost` once the store refuses a renewal: another run holds the task now, and
+    this one must stop writing. A renewal Redis could not take is retried at the next
+    beat; the lease outlasts a few missed ones.
+    """
+
     def __init__(self, store: TaskStore, record: TaskRecord, *, every: float) -> None:
         self._store = store
         self._record = record

@@ -12,6 +12,13 @@ logger = logging.getLogger(__name__)
 
 
 class PipelineCache:
+    """Loaded pipelines of one worker process, by (kind, model), at most `capacity`.
+
+    A hit costs nothing; a miss loads (seconds to minutes) after evicting the least
+    recently used pipeline and handing its memory back (gc, then CUDA's cache). One
+    thread at a time: a worker runs one task at a time.
+    """
+
     def __init__(self, capacity: int = 2) -> None:
         self.capacity = max(1, capacity)
         self._loaded: OrderedDict[Hashable, Any] = OrderedDict()

@@ -10,6 +10,7 @@ from actors.metrics import StepClock, redis_error
 from actors.records import TaskKind, TaskRecord
 from actors.store.outage import OUTAGES
 from actors.store.tasks import TaskStore
+from actors.worker.cancellation import Superseded, keep_going
 from pipelines.errors import Cancelled
 from pipelines.images import encode_png
 from pipelines.progress import Progress
@@ -27,19 +28,6 @@ def fraction(kind: TaskKind, event: Progress) -> float:
     if event.step is not None and event.total_steps:
         return start + (end - start) * min(event.step, event.total_steps) / event.total_steps
     return start
-
-
-class Superseded(Cancelled):
-    """This run no longer holds the task: its lease lapsed and the task was requeued,
-    taken over or ended elsewhere. Nothing more may be written for it."""
-
-
-class Interrupted(Cancelled):
-    """The worker is shutting down and the task's grace period is over."""
-
-
-def keep_going() -> Cancelled | None:
-    return None
 
 
 class TaskReporter:

@@ -20,9 +20,10 @@ from actors.logcontext import task_context
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from actors.store.outage import when_redis_answers
 from actors.store.tasks import TaskStore
+from actors.worker.cancellation import Interrupted, Superseded
 from actors.worker.lease import LeaseKeeper
 from actors.worker.pipelinecache import PipelineCache
-from actors.worker.reporter import Interrupted, Publish, Superseded, TaskReporter
+from actors.worker.reporter import Publish, TaskReporter
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output

@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from actors.records import ResultInfo, TaskKind, TaskStatus
-from actors.store.tasks import TaskCounts, TaskStore
+from actors.store.counts import TaskCounts
+from actors.store.tasks import TaskStore
 from tests.actors.factories import created, lapse, new_task, running
 
 TTL = 60

@@ -1,0 +1,80 @@
+"""Where the store keeps what: every Redis key of the task store, named in one place.
+
+Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal):
+  task:<id>               hash: the record (see records.py)
+  task:<id>:result        PNG bytes of the result
+  task:<id>:preview       PNG bytes of the latest preview
+  task:<id>:input:<name>  input bytes (images), deleted when the task ends
+  owner:<owner>           sorted set of task ids by creation time (newest last)
+  queue:<queue>           sorted set of waiting task ids by ticket: rank = position
+  queue:<queue>:tickets   counter handing out tickets
+  idem:<owner>:<digest>   the task id an idempotency key maps to
+  leases                  sorted set: RUNNING task id -> lease expiry (ms, Redis clock)
+  undispatched            sorted set: QUEUED task id whose queue message may not have
+                          been sent -> when the sweeper should send it (ms)
+  counts                  hash: tasks submitted and ended, by kind (see `TaskCounts`).
+                          Every end renews its TTL: it lives while tasks keep ending and
+                          goes one TTL after the last, when the counts restart from zero
+                          (a counter reset, to Prometheus).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from actors.records import TaskRecord
+
+
+class KeyLayout:
+    """The task store's keys under `prefix`."""
+
+    def __init__(self, prefix: str = "atelier:") -> None:
+        self.prefix = prefix
+
+    def key(self, task_id: str, part: str = "") -> str:
+        return f"{self.prefix}task:{task_id}{':' + part if part else ''}"
+
+    def owner_key(self, owner: str) -> str:
+        return f"{self.prefix}owner:{owner}"
+
+    def live_key(self, owner: str) -> str:
+        """How many of the owner's tasks are QUEUED or RUNNING."""
+        return self.owner_key(owner) + ":live"
+
+    def queue_key(self, queue: str) -> str:
+        return f"{self.prefix}queue:{queue}"
+
+    @property
+    def leases_key(self) -> str:
+        return f"{self.prefix}leases"
+
+    @property
+    def undispatched_key(self) -> str:
+        return f"{self.prefix}undispatched"
+
+    @property
+    def counts_key(self) -> str:
+        """The hash behind `TaskCounts`."""
+        return f"{self.prefix}counts"
+
+    def idempotency_key(self, owner: str, key: str) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"{self.prefix}idem:{owner}:{digest}"
+
+    def task_keys(self, record: TaskRecord) -> list[str]:
+        """The keys every state-change script takes, in the order scripts.py gives."""
+        owner_index = self.owner_key(record.owner)
+        return [
+            self.key(record.id),
+            self.key(record.id, "result"),
+            self.key(record.id, "preview"),
+            record.idempotency_ref or self.key(record.id, "no-idempotency"),
+            owner_index,
+            self.live_key(record.owner),
+            self.queue_key(record.queue),
+            self.queue_key(record.queue) + ":tickets",
+            self.leases_key,
+            self.undispatched_key,
+            self.counts_key,
+            *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
+        ]

@@ -1,0 +1,22 @@
+-- ARGV: id, created_us, use_idempotency, record key prefix, dispatch_ms,
+-- nfields, fields..., inputs... An idempotency key whose task is gone (evicted,
+-- deleted) is taken over. The task counts as undispatched until its message is
+-- sent; a sender that dies in between leaves it for the sweeper after dispatch_ms.
+if ARGV[3] == "1" then
+  local existing = redis.call("GET", KEYS[4])
+  if existing and redis.call("EXISTS", ARGV[4] .. existing) == 1 then
+    return {0, existing}
+  end
+  redis.call("SET", KEYS[4], ARGV[1])
+end
+local nfields = tonumber(ARGV[6])
+redis.call("HSET", KEYS[1], unpack(ARGV, 7, 6 + nfields * 2))
+redis.call("HINCRBY", KEYS[11], "submitted:" .. redis.call("HGET", KEYS[1], "kind"), 1)
+redis.call("ZADD", KEYS[7], redis.call("INCR", KEYS[8]), ARGV[1])
+redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
+redis.call("PERSIST", KEYS[5])
+redis.call("INCR", KEYS[6])
+redis.call("ZADD", KEYS[10], now_ms() + tonumber(ARGV[5]), ARGV[1])
+local first_input = 7 + nfields * 2
+for i = 12, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 12]) end
+return {1, ARGV[1]}
