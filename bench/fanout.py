@@ -68,6 +68,7 @@ from typing import Any
 import redis
 
 from bench.fanout_emitter import Emission, Emitter
+from bench.stats import summary
 from project.devredis import LOCAL_URL, EmbeddedRedis, free_port, reachable
 from tests.stack import ALICE_KEY, BIN, ROOT, Stack
 
@@ -216,24 +217,11 @@ def redis_cpu(client: redis.Redis) -> float:
 
 
 # -- numbers -------------------------------------------------------------------
-def percentile(ordered: Sequence[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
 def spread_ms(values: list[float]) -> dict[str, float | None]:
-    ordered = sorted(values)
-
-    def ms(value: float | None) -> float | None:
-        return None if value is None else round(value * 1000, 2)
-
-    return {
-        "p50": ms(percentile(ordered, 50)),
-        "p95": ms(percentile(ordered, 95)),
-        "p99": ms(percentile(ordered, 99)),
-        "max": ms(ordered[-1] if ordered else None),
-    }
+    """stats.summary of `values` (seconds) in milliseconds with p99; None each when empty."""
+    if not values:
+        return dict.fromkeys(("p50", "p95", "p99", "max"))
+    return dict(summary(values, (95, 99), scale=1000))
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -24,12 +24,14 @@ from typing import Any
 
 from gql import Client, gql
 
-from bench.stats import goal, percentile, rss_mb, worker_pid
+from bench.stats import goal, rss_mb, summary, worker_pid
 from bench.throughput import CHEAPEST, STACK_ENV
 from pipelines import tiny_random
 from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from tests.client import PROGRESS, SUBMIT, Api
 from tests.stack import WORKER_READY, Stack
+
+TAILS = (95, 99)  # percentiles reported beside p50 and max
 
 
 async def one_task(session: Client) -> tuple[float, float]:
@@ -61,15 +63,6 @@ async def run_tasks(api: Api, count: int) -> tuple[list[float], list[float]]:
     return to_running, to_terminal
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": round(percentile(values, 50), 2),
-        "p95": round(percentile(values, 95), 2),
-        "p99": round(percentile(values, 99), 2),
-        "max": round(max(values), 2),
-    }
-
-
 def run(tasks: int = 200, quick: bool = False) -> dict[str, Any]:
     """One task at a time, `tasks` times (20 when quick), on a stack of its own."""
     if quick:
@@ -95,10 +88,10 @@ def run(tasks: int = 200, quick: bool = False) -> dict[str, Any]:
         stack.purge()
         if embedded:
             embedded.stop()
-    terminal = spread(to_terminal)
+    terminal = summary(to_terminal, TAILS)
     return {
         "tasks": tasks,
-        "submitToFirstRunningMs": spread(to_running),
+        "submitToFirstRunningMs": summary(to_running, TAILS),
         "finishToTerminalEventMs": terminal,
         "workerRssMb": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
         "goals": {"terminal event latency p50 <= 10 ms": goal(terminal["p50"], 10, at_least=False)},

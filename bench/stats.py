@@ -1,7 +1,8 @@
 """Small helpers shared by the benchmarks: percentiles, process stats from /proc, goals, tables.
 
     percentile(values, q)       nearest-rank percentile (q in 0..100) of a non-empty list
-    summary(values)             {"p50", "p95", "max"} of a non-empty list, rounded to 0.01
+    summary(values, ...)        {"p50", "p95", "max"} of a non-empty list, rounded to 0.01
+                                (p50 is the median; more percentiles and a unit scale on demand)
     rss_mb(pid)                 resident memory of one process, in MiB (VmRSS)
     cpu_seconds(pid)            user + system CPU time one process has used so far
     tree(pid)                   pid and all its live descendants (daphne and Dramatiq fork)
@@ -32,13 +33,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def summary(values: Sequence[float]) -> dict[str, float]:
-    """p50 (the median), p95 and max, rounded to two decimals."""
-    return {
-        "p50": round(statistics.median(values), 2),
-        "p95": round(percentile(values, 95), 2),
-        "max": round(max(values), 2),
+def summary(
+    values: Sequence[float], percentiles: Sequence[int] = (95,), *, scale: float = 1
+) -> dict[str, float]:
+    """p50 (the median), p<q> for each of `percentiles` and max, each times `scale`
+    (1000: seconds to milliseconds), rounded to two decimals. The one summary every
+    benchmark reports."""
+    figures = {
+        "p50": statistics.median(values),
+        **{f"p{q}": percentile(values, q) for q in percentiles},
+        "max": max(values),
     }
+    return {name: round(value * scale, 2) for name, value in figures.items()}
 
 
 def rss_mb(pid: int) -> float:
