@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.rawws import PROTOCOLS, Session, session
 from tests.api.scenarios import assert_well_ordered, generation
 from tests.client import GET, PROGRESS, SUBMIT, Api
 from tests.stack import ALICE_KEY, BOB_KEY, Stack
+from tests.wsclient import PROTOCOLS, Session, session
 
 pytestmark = pytest.mark.parametrize("protocol", PROTOCOLS)
 TRIES = 40

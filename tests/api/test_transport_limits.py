@@ -17,10 +17,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from graph.ratelimits import TokenBucket
-from tests.api.rawws import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Session, session
 from tests.api.scenarios import generation, worker_held
 from tests.client import Api
 from tests.stack import ALICE_KEY, BOB_KEY, Stack, running_stack
+from tests.wsclient import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Session, session
 
 MAX_BODY = 200_000
 MAX_OPERATIONS = 3

@@ -4,10 +4,11 @@ multiplexed graphql-transport-ws socket, two owners interleaved, on a real Redis
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from tests.graph.conftest import ALICE, BOB
-from tests.graph.socket import Socket
+from tests.wsclient import TRANSPORT_WS, Session, in_process
 
 TASK = "fragment T on Task { id kind status stage progress queuePosition error { code } }"
 SUBMIT = (
@@ -18,14 +19,30 @@ GET = "query Get($id: ID!) { task(id: $id) { ...T } }" + TASK
 CANCEL = "mutation Cancel($id: ID!) { cancelTask(id: $id) { ...T } }" + TASK
 FOLLOW = "subscription Follow($id: ID!) { taskProgress(id: $id) { ...T } }" + TASK
 
+_ids = itertools.count(1)
+
+
+def socket(consumer: Any, key: str) -> Any:
+    return in_process(consumer, TRANSPORT_WS, key)
+
+
+async def execute(session: Session, query: str, **variables: Any) -> dict[str, Any]:
+    return await session.execute(str(next(_ids)), query, **variables)
+
+
+async def start(session: Session, query: str, **variables: Any) -> str:
+    operation = str(next(_ids))
+    await session.subscribe(operation, query, **variables)
+    return operation
+
 
 def test_a_submitted_task_is_queued_and_readable_by_its_owner_only(consumer: Any) -> None:
     async def main() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        async with Socket(consumer, ALICE) as alice, Socket(consumer, BOB) as bob:
-            submitted = (await alice.execute(SUBMIT, prompt="a fox"))["data"]["submitTask"]
-            mine = await alice.execute(GET, id=submitted["id"])
-            theirs = await bob.execute(GET, id=submitted["id"])
-            await alice.execute(CANCEL, id=submitted["id"])
+        async with socket(consumer, ALICE) as alice, socket(consumer, BOB) as bob:
+            submitted = (await execute(alice, SUBMIT, prompt="a fox"))["data"]["submitTask"]
+            mine = await execute(alice, GET, id=submitted["id"])
+            theirs = await execute(bob, GET, id=submitted["id"])
+            await execute(alice, CANCEL, id=submitted["id"])
             return submitted, mine, theirs
 
     submitted, mine, theirs = asyncio.run(main())
@@ -38,8 +55,8 @@ def test_a_submitted_task_is_queued_and_readable_by_its_owner_only(consumer: Any
 
 def test_bad_input_names_its_field(consumer: Any) -> None:
     async def main() -> dict[str, Any]:
-        async with Socket(consumer, ALICE) as alice:
-            return await alice.execute(SUBMIT, prompt="a fox", width=65)
+        async with socket(consumer, ALICE) as alice:
+            return await execute(alice, SUBMIT, prompt="a fox", width=65)
 
     answer = asyncio.run(main())
 
@@ -52,19 +69,19 @@ def test_a_subscription_follows_its_task_to_a_cancel_made_on_the_same_socket(
     consumer: Any,
 ) -> None:
     async def main() -> tuple[str, str, list[dict[str, Any]]]:
-        async with Socket(consumer, ALICE) as alice:
-            first = (await alice.execute(SUBMIT, prompt="followed"))["data"]["submitTask"]
-            other = (await alice.execute(SUBMIT, prompt="not followed"))["data"]["submitTask"]
-            following = await alice.start(FOLLOW, id=first["id"])
+        async with socket(consumer, ALICE) as alice:
+            first = (await execute(alice, SUBMIT, prompt="followed"))["data"]["submitTask"]
+            other = (await execute(alice, SUBMIT, prompt="not followed"))["data"]["submitTask"]
+            following = await start(alice, FOLLOW, id=first["id"])
             received = [await alice.receive()]  # the snapshot: QUEUED
-            cancel = await alice.start(CANCEL, id=first["id"])
+            cancel = await start(alice, CANCEL, id=first["id"])
             # The cancel's answer and the subscription's events interleave; the
             # subscription ends with the terminal snapshot and `complete`.
             while received[-1] != {"id": following, "type": "complete"}:
                 received.append(await alice.receive())
             while {"id": cancel, "type": "complete"} not in received:
                 received.append(await alice.receive())
-            await alice.execute(CANCEL, id=other["id"])
+            await execute(alice, CANCEL, id=other["id"])
             return first["id"], following, received
 
     task_id, following, received = asyncio.run(main())
@@ -81,11 +98,11 @@ def test_a_subscription_follows_its_task_to_a_cancel_made_on_the_same_socket(
 
 def test_another_owners_task_cannot_be_followed(consumer: Any) -> None:
     async def main() -> list[dict[str, Any]]:
-        async with Socket(consumer, ALICE) as alice, Socket(consumer, BOB) as bob:
-            task = (await alice.execute(SUBMIT, prompt="alice's"))["data"]["submitTask"]
-            operation = await bob.start(FOLLOW, id=task["id"])
+        async with socket(consumer, ALICE) as alice, socket(consumer, BOB) as bob:
+            task = (await execute(alice, SUBMIT, prompt="alice's"))["data"]["submitTask"]
+            operation = await start(bob, FOLLOW, id=task["id"])
             answer = [await bob.receive(), await bob.receive()]
-            await alice.execute(CANCEL, id=task["id"])
+            await execute(alice, CANCEL, id=task["id"])
             assert {message["id"] for message in answer} == {operation}
             return answer
 

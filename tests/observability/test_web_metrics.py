@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from project.devredis import EmbeddedRedis
-from tests.api import rawws
+from tests import wsclient
 from tests.api.scenarios import generation
 from tests.client import PROGRESS, Api
 from tests.observability.scrape import Scrape, scrape, scrape_until
@@ -69,14 +69,14 @@ def test_websocket_and_subscription_gauges_follow_open_connections(
 
     async def scenario() -> None:
         url = idle_stack.ws_url
-        async with rawws.session(url, rawws.TRANSPORT_WS) as first:
+        async with wsclient.session(url, wsclient.TRANSPORT_WS) as first:
             await first.init()
             await until_gauges(idle_metrics, (sockets + 1, subscriptions))
             await first.subscribe("follow", PROGRESS, id=task_id)
             snapshot = await first.receive()
             assert snapshot["type"] == "next", snapshot
             await until_gauges(idle_metrics, (sockets + 1, subscriptions + 1))
-            async with rawws.session(url, rawws.LEGACY_WS) as second:
+            async with wsclient.session(url, wsclient.LEGACY_WS) as second:
                 await second.init()
                 await until_gauges(idle_metrics, (sockets + 2, subscriptions + 1))
                 await first.send(first.frames.stop("follow"))

@@ -33,10 +33,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.api.rawws import TRANSPORT_WS, Session, session
 from tests.client import Api
 from tests.reliability.procstats import Memory, children, cpu_seconds, memory
 from tests.stack import Process, Stack, running_stack
+from tests.wsclient import TRANSPORT_WS, Session, session
 
 LEAK_ENV = {
     # Only the pipeline these tests run: a quicker worker start.

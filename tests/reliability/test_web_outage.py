@@ -26,7 +26,7 @@ from actors.client.following import follow
 from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store.outage import Breaker, StoreUnavailable, outages_raise_unavailable
 from project.devredis import EmbeddedRedis
-from tests.api import rawws
+from tests import wsclient
 from tests.client import GET, PROGRESS, SUBMIT, Api
 from tests.stack import Stack
 from tests.stepgate import held
@@ -99,7 +99,7 @@ def background() -> Iterator[Loop]:
         loop.close()
 
 
-async def operation(session: rawws.Session, op_id: str) -> list[dict[str, Any]]:
+async def operation(session: wsclient.Session, op_id: str) -> list[dict[str, Any]]:
     """The messages of one operation, through its `complete` (or `error`)."""
     messages = []
     while True:
@@ -219,8 +219,8 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     assert alive.status_code == 200 and alive.json() == {"status": "alive"}
 
     # A websocket opened now still opens; a subscription on it is SERVICE_UNAVAILABLE.
-    connecting = rawws.session(stack.ws_url, rawws.TRANSPORT_WS)
-    ws: rawws.Session = background.run(connecting.__aenter__())
+    connecting = wsclient.session(stack.ws_url, wsclient.TRANSPORT_WS)
+    ws: wsclient.Session = background.run(connecting.__aenter__())
     background.run(ws.init())
     background.run(ws.subscribe("in-outage", PROGRESS, id=task["id"]))
     [refused] = background.run(operation(ws, "in-outage"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.api import rawws
+from tests import wsclient
 from tests.client import PROGRESS, Api
 from tests.stack import Stack
 from tests.stepgate import held
@@ -55,7 +55,7 @@ def progress_of(message: dict[str, Any]) -> dict[str, Any]:
     return payload["data"]["taskProgress"]
 
 
-async def follow_until(session: rawws.Session, op_id: str, done: Any) -> list[dict[str, Any]]:
+async def follow_until(session: wsclient.Session, op_id: str, done: Any) -> list[dict[str, Any]]:
     """Events of the operation until `done(event)`."""
     events: list[dict[str, Any]] = []
     while not events or not done(events[-1]):
@@ -65,7 +65,7 @@ async def follow_until(session: rawws.Session, op_id: str, done: Any) -> list[di
     return events
 
 
-async def rest_of(session: rawws.Session, op_id: str) -> list[dict[str, Any]]:
+async def rest_of(session: wsclient.Session, op_id: str) -> list[dict[str, Any]]:
     """Events of the operation through its completion."""
     events = []
     while True:
@@ -102,8 +102,8 @@ def test_sigterm_closes_websockets_with_1001_and_another_node_takes_over(
     async def before_and_after() -> None:
         # One client per subprotocol, both following the task on the first node.
         async with (
-            rawws.session(first.ws_url, rawws.TRANSPORT_WS) as modern,
-            rawws.session(first.ws_url, rawws.LEGACY_WS) as legacy,
+            wsclient.session(first.ws_url, wsclient.TRANSPORT_WS) as modern,
+            wsclient.session(first.ws_url, wsclient.LEGACY_WS) as legacy,
         ):
             for session in (modern, legacy):
                 await session.init()
@@ -125,7 +125,7 @@ def test_sigterm_closes_websockets_with_1001_and_another_node_takes_over(
         assert took < PROMPT_CLOSE
 
         # The client reconnects to the other node and subscribes again.
-        async with rawws.session(second.ws_url, rawws.TRANSPORT_WS) as again:
+        async with wsclient.session(second.ws_url, wsclient.TRANSPORT_WS) as again:
             await again.init()
             await again.subscribe("progress", PROGRESS, id=task_id)
             snapshot = progress_of(await again.receive(timeout=60))

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from tests.api.rawws import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, session
 from tests.security.hostile import OUTCOMES, RawApi, long_generation
 from tests.stack import ALICE_KEY, Stack
+from tests.wsclient import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, session
 
 PROGRESS = "subscription ($id: ID!) { taskProgress(id: $id) { id status } }"
 

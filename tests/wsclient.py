@@ -1,7 +1,9 @@
-"""GraphQL over raw websockets, for tests that need the protocol's own frames and close codes.
+"""The suite's own websocket GraphQL client, for tests that need the protocol's own
+frames and close codes (the ecosystem's clients are tested in tests/clients).
 
-One `Session` speaks either subprotocol; `Frames` holds the few words in which
-graphql-transport-ws and legacy graphql-ws differ.
+One `Session` speaks either subprotocol, over a real socket (`session`) or in process
+through Channels' test communicator (`in_process`); `Frames` holds the few words in
+which graphql-transport-ws and legacy graphql-ws differ.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
+from channels.testing import WebsocketCommunicator
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.stack import ALICE_KEY
@@ -55,8 +58,16 @@ class Frames:
         return [payload] if self.legacy else payload
 
 
+class Connection(Protocol):
+    """What a session needs of a websocket: text out, text in."""
+
+    async def send(self, message: str) -> None: ...
+
+    async def recv(self) -> str | bytes: ...
+
+
 class Session:
-    def __init__(self, ws: ClientConnection, protocol: str) -> None:
+    def __init__(self, ws: Connection, protocol: str) -> None:
         self.ws = ws
         self.frames = Frames(protocol)
 
@@ -78,6 +89,17 @@ class Session:
     async def subscribe(self, op_id: str, query: str, **variables: Any) -> None:
         await self.send(self.frames.subscribe(op_id, query, **variables))
 
+    async def execute(self, op_id: str, query: str, **variables: Any) -> dict[str, Any]:
+        """A query or mutation over the socket: its one result's payload, once the
+        operation completed (no other operation's messages expected meanwhile)."""
+        await self.subscribe(op_id, query, **variables)
+        result = await self.receive()
+        assert result["id"] == op_id and result["type"] == self.frames.data, result
+        done = await self.receive()
+        assert done == {"id": op_id, "type": "complete"}, done
+        payload: dict[str, Any] = result["payload"]
+        return payload
+
     async def close_code(self, timeout: float = 10) -> int | None:
         """Read until the server closes; its close code, or None if it stays open."""
         try:
@@ -93,3 +115,34 @@ class Session:
 async def session(url: str, protocol: str, **connect_options: Any) -> AsyncIterator[Session]:
     async with connect(url, subprotocols=[protocol], **connect_options) as ws:  # type: ignore[list-item]
         yield Session(ws, protocol)
+
+
+class _Communicated:
+    """Channels' test communicator as a `Connection`."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self._communicator = communicator
+
+    async def send(self, message: str) -> None:
+        await self._communicator.send_to(text_data=message)
+
+    async def recv(self) -> str | bytes:
+        # The session bounds each wait; the communicator's own default is one second.
+        received: str | bytes = await self._communicator.receive_from(timeout=3600)
+        return received
+
+
+@asynccontextmanager
+async def in_process(
+    application: Any, protocol: str, key: str | None = ALICE_KEY
+) -> AsyncIterator[Session]:
+    """An initialised session with an ASGI websocket application in this process."""
+    communicator = WebsocketCommunicator(application, "/graphql", subprotocols=[protocol])
+    connected, chosen = await communicator.connect(timeout=10)
+    assert connected and chosen == protocol, (connected, chosen)
+    try:
+        session = Session(_Communicated(communicator), protocol)
+        await session.init(key)
+        yield session
+    finally:
+        await communicator.disconnect()
