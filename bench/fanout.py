@@ -4,7 +4,7 @@ Each level runs once per number of web nodes (`--web-nodes`, default 1 then 2: a
 daphne process uses one core, so a 2-core box serves with two, the client
 processes dealt to them in turn as a load balancer would).
 
-For each level (number of subscribers) it starts fresh daphnes (tests/stack.py,
+For each level (number of subscribers) it starts fresh daphnes (project/localstack.py,
 private prefixes, on the local Redis or an embedded one), starts one task per
 `per_task` subscribers through the worker's own store-and-publish path
 (bench/fanout_emitter.py: TaskStore + TaskReporter + ThreadedPublisher, no
@@ -70,7 +70,7 @@ import redis
 from bench.fanout_emitter import Emission, Emitter
 from bench.stats import summary
 from project.devredis import LOCAL_URL, EmbeddedRedis, free_port, reachable
-from tests.stack import ALICE_KEY, BIN, ROOT, Stack
+from project.localstack import ALICE_KEY, BIN, ROOT, Stack
 
 # The 100, 500 and 2,000, with 300 and 600 between: a finer search for the
 # most a node delivers within the lag bound (500 offers exactly 5,000 events/s).

@@ -37,7 +37,7 @@ from actors.worker.publisher import ThreadedPublisher
 from actors.worker.reporter import TaskReporter
 from pipelines.progress import Progress
 
-OWNER = "alice"  # the owner tests.stack.ALICE_KEY maps to
+OWNER = "alice"  # the owner project.localstack.ALICE_KEY maps to
 STAGE = "denoising"
 Key = tuple[str, int]  # (task id, sequence)
 

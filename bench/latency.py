@@ -1,6 +1,6 @@
 """Latency of the job system as a client sees it, and the worker's memory over many tasks.
 
-Starts its own daphne and one Dramatiq worker (tests/stack.py) on the local Redis
+Starts its own daphne and one Dramatiq worker (project/localstack.py) on the local Redis
 (or an embedded one), then runs the cheapest real task (tiny-random, 64x64, one
 step) N times, one at a time, each over one websocket connection:
   - submit -> first RUNNING event at the client
@@ -28,8 +28,7 @@ from bench.stats import goal, rss_mb, summary, worker_pid
 from bench.throughput import CHEAPEST, STACK_ENV
 from pipelines import tiny_random
 from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
-from tests.client import PROGRESS, SUBMIT, Api
-from tests.stack import WORKER_READY, Stack
+from project.localstack import PROGRESS, SUBMIT, WORKER_READY, Api, Stack
 
 TAILS = (95, 99)  # percentiles reported beside p50 and max
 

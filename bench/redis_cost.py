@@ -1,7 +1,7 @@
 """Redis cost of the job system: commands per task and per progress event, and the
 throughput ceiling they imply on this machine.
 
-Runs a stack (tests/stack.py: daphne and Dramatiq workers) on a private Redis, so
+Runs a stack (project/localstack.py: daphne and Dramatiq workers) on a private Redis, so
 nothing else's commands land in its statistics, then:
 
   idle        `idle_s` seconds with no task: the background rate (Dramatiq consumers
@@ -68,7 +68,7 @@ from bench.throughput import (
     start_stack,
 )
 from project.devredis import EmbeddedRedis, server_binary
-from tests.stack import ROOT, Stack
+from project.localstack import ROOT, Stack
 
 OWN_COMMANDS = {"info", "echo", "monitor"}  # the benchmark's own, left out of the counts
 

@@ -1,5 +1,5 @@
 """Redis memory: what a task costs in Redis by kind, and what a Redis that fills up
-does to tasks under a maxmemory-policy. Each runs a stack (tests/stack.py: daphne and
+does to tasks under a maxmemory-policy. Each runs a stack (project/localstack.py: daphne and
 a Dramatiq worker) on a private Redis.
 
   sizes      `--tasks` finished tasks of each kind at typical sizes on a Redis with
@@ -43,8 +43,7 @@ from skimage import data as samples
 from bench.stats import table
 from bench.throughput import _ensure_model
 from project.devredis import EmbeddedRedis
-from tests.client import Api
-from tests.stack import Stack, running_stack
+from project.localstack import Api, Stack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 ENV = {
@@ -103,7 +102,7 @@ def stack_on(
     server = EmbeddedRedis(folder / "redis", binary=binary).start()
     client = redis.Redis.from_url(server.url)
     try:
-        with running_stack(server.url, folder / "stack", models, {**ENV, **env}) as stack:
+        with Stack(server.url, folder / "stack", models, {**ENV, **env}).running() as stack:
             yield stack, client
     finally:
         client.close()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.stack import ROOT
+from project.localstack import ROOT
 
 
 def test_every_benchmark_runs_and_reports_its_goals(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Throughput and per-task overhead of the whole job system, against two baselines.
 
-Starts its own daphne and Dramatiq workers (tests/stack.py, a private key prefix
+Starts its own daphne and Dramatiq workers (project/localstack.py, a private key prefix
 on the local Redis, or an embedded one), then:
 
   ours        `tasks` of the cheapest real task (tiny-random, 64x64, one step, no
@@ -62,7 +62,7 @@ from bench.stats import (
     tree_cpu_seconds,
 )
 from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
-from tests.stack import ALICE_KEY, ROOT, WORKER_READY, Stack
+from project.localstack import ALICE_KEY, ROOT, WORKER_READY, Stack
 
 CHEAPEST: dict[str, dict[str, Any]] = {
     "imageGeneration": {
@@ -92,7 +92,7 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 # Generous limits: the benchmark measures the system, not its admission control.
 STACK_ENV = {
     "ATELIER_PRELOAD": "IMAGE_GENERATION",
-    # As the Procfile runs workers (Dramatiq's default idle poll; tests/stack.py's is 100).
+    # As the Procfile runs workers (Dramatiq's default idle poll; project/localstack.py's is 100).
     "dramatiq_worker_timeout": "1000",
     "ATELIER_SUBMIT_RATE": "100000",
     "ATELIER_SUBMIT_BURST": "100000",
@@ -558,7 +558,7 @@ def measure(
             twenty_step_calls=twenty_step_calls,
         )
         phase("baselineA")
-        # The same Dramatiq settings as our workers get (tests/stack.py, the Procfile).
+        # The same Dramatiq settings as our workers get (project/localstack.py, the Procfile).
         b = bare_dramatiq.run(
             messages=bare_messages,
             processes=workers,
