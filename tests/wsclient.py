@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -99,6 +99,23 @@ class Session:
         assert done == {"id": op_id, "type": "complete"}, done
         payload: dict[str, Any] = result["payload"]
         return payload
+
+    async def until_done(
+        self, op_ids: Iterable[str], timeout: float = 60
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each operation's messages, read until every one of `op_ids` has ended with a
+        `complete` or an `error` (its last message); `timeout` bounds each wait. A message
+        for any other operation fails."""
+        seen: dict[str, list[dict[str, Any]]] = {op_id: [] for op_id in op_ids}
+        pending = set(seen)
+        while pending:
+            message = await self.receive(timeout)
+            op_id = message.get("id")
+            assert op_id in seen, f"a message for no operation awaited: {message}"
+            seen[op_id].append(message)
+            if message["type"] in ("complete", "error"):
+                pending.discard(op_id)
+        return seen
 
     async def close_code(self, timeout: float = 10) -> int | None:
         """Read until the server closes; its close code, or None if it stays open."""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from gql.transport.exceptions import TransportQueryError
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
+from tests import wsclient
 from tests.api.scenarios import (
     assert_well_ordered,
     finish,
@@ -120,15 +118,9 @@ def test_subscribing_to_someone_elses_task_is_not_found(api: Api, bob: Api) -> N
 
 
 async def _close_code(url: str, protocol: str, payload: object) -> int | None:
-    async with connect(url, subprotocols=[protocol]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        try:
-            while True:
-                await asyncio.wait_for(ws.recv(), 5)
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-        except TimeoutError:
-            return None  # still open
+    async with wsclient.session(url, protocol) as ws:
+        await ws.send({"type": "connection_init", "payload": payload})
+        return await ws.close_code(timeout=5)  # None: still open
 
 
 @pytest.mark.parametrize(
@@ -137,24 +129,16 @@ async def _close_code(url: str, protocol: str, payload: object) -> int | None:
     ids=["wrong-key", "no-bearer", "no-key"],
 )
 def test_websocket_without_a_valid_key_is_refused_with_4403(stack: Stack, payload: dict) -> None:
-    code = asyncio.run(_close_code(stack.ws_url, "graphql-transport-ws", payload))
+    code = asyncio.run(_close_code(stack.ws_url, wsclient.TRANSPORT_WS, payload))
     assert code == 4403
 
 
 def test_legacy_websocket_without_a_valid_key_gets_an_error_and_is_closed(stack: Stack) -> None:
     async def scenario() -> tuple[dict, int | None]:
-        async with connect(stack.ws_url, subprotocols=["graphql-ws"]) as ws:
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
-            )
-            reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            try:
-                await asyncio.wait_for(ws.recv(), 5)
-            except ConnectionClosed as closed:
-                return reply, closed.rcvd.code if closed.rcvd else -1
-            except TimeoutError:
-                return reply, None  # the server left the socket open
-            return reply, None
+        async with wsclient.session(stack.ws_url, wsclient.LEGACY_WS) as ws:
+            await ws.send(ws.frames.init("nope"))
+            reply = await ws.receive(timeout=5)
+            return reply, await ws.close_code(timeout=5)  # None: left open
 
     reply, code = asyncio.run(scenario())
     assert reply["type"] == "connection_error", reply

@@ -148,16 +148,12 @@ async def first_event(ws: Session, op_id: str) -> dict[str, Any]:
 
 async def until_completed(ws: Session, op_ids: set[str]) -> dict[str, list[str]]:
     """Each operation's statuses, read until every one of `op_ids` has completed."""
-    statuses: dict[str, list[str]] = {op_id: [] for op_id in op_ids}
-    pending = set(op_ids)
-    while pending:
-        message = await ws.receive(timeout=30)
-        if message["type"] == ws.frames.data:
-            statuses[message["id"]].append(message["payload"]["data"]["taskProgress"]["status"])
-        elif message["type"] == "complete":
-            pending.discard(message["id"])
-        else:
-            raise AssertionError(message)
+    statuses: dict[str, list[str]] = {}
+    for op_id, messages in (await ws.until_done(op_ids, timeout=30)).items():
+        *events, done = messages
+        assert done["type"] == "complete", messages
+        assert all(m["type"] == ws.frames.data for m in events), messages
+        statuses[op_id] = [m["payload"]["data"]["taskProgress"]["status"] for m in events]
     return statuses
 
 
@@ -200,10 +196,9 @@ def test_operation_over_the_limit_is_rate_limited_and_the_others_carry_on(
 
 async def flood(ws: Session, frames: list[dict[str, Any]]) -> int | None:
     """Send every frame as fast as possible, then the server's close code."""
-    raw = [json.dumps(frame) for frame in frames]
     try:
-        for text in raw:
-            await ws.ws.send(text)
+        for frame in frames:
+            await ws.send(frame)
     except ConnectionClosed:
         pass
     return await ws.close_code(timeout=10)

@@ -9,15 +9,14 @@ holds what is left.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests import wsclient
 from tests.client import Api
 from tests.observability.scrape import scrape
 from tests.reliability.procstats import Memory, memory
@@ -68,19 +67,6 @@ def _web_pid(stack: Stack) -> int:
     return web.popen.pid
 
 
-async def _frames(ws: object, op_ids: set[str]) -> dict[str, list[dict]]:
-    """Read until every operation has completed; frames by operation id."""
-    seen: dict[str, list[dict]] = {op: [] for op in op_ids}
-    open_ops = set(op_ids)
-    while open_ops:
-        message = json.loads(await asyncio.wait_for(ws.recv(), 60))  # type: ignore[attr-defined]
-        if message.get("type") in ("next", "complete", "error"):
-            seen[message["id"]].append(message)
-            if message["type"] != "next":
-                open_ops.discard(message["id"])
-    return seen
-
-
 def test_a_client_that_stops_reading_costs_bounded_memory(slow_stack: Stack) -> None:
     api = Api(slow_stack.http_url, slow_stack.ws_url)
     pid = _web_pid(slow_stack)
@@ -88,20 +74,13 @@ def test_a_client_that_stops_reading_costs_bounded_memory(slow_stack: Stack) -> 
     samples: list[Memory] = []
 
     async def run() -> tuple[dict[str, list[dict]] | None, int | None]:
-        async with connect(
-            slow_stack.ws_url,
-            subprotocols=["graphql-transport-ws"],
-            max_queue=1,  # type: ignore[list-item]
-        ) as ws:
-            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {ALICE_KEY}"}}
-            await ws.send(json.dumps(init))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
+        async with wsclient.session(slow_stack.ws_url, wsclient.TRANSPORT_WS, max_queue=1) as ws:
+            await ws.init(ALICE_KEY)
             task = await asyncio.to_thread(api.data, SUBMIT, input=PREVIEWS)
             task_id = task["submitTask"]["id"]
             ops = {str(n) for n in range(SUBSCRIPTIONS)}
             for op in ops:
-                payload = {"query": FOLLOW, "variables": {"id": task_id}}
-                await ws.send(json.dumps({"type": "subscribe", "id": op, "payload": payload}))
+                await ws.subscribe(op, FOLLOW, id=task_id)
             # Not reading: the task runs to its end meanwhile.
             deadline = time.monotonic() + 600
             while True:
@@ -114,7 +93,7 @@ def test_a_client_that_stops_reading_costs_bounded_memory(slow_stack: Stack) -> 
                 await asyncio.sleep(0.25)
             samples.append(memory(pid))
             try:
-                return await _frames(ws, ops), None
+                return await ws.until_done(ops, timeout=60), None
             except ConnectionClosed as closed:
                 return None, closed.rcvd.code if closed.rcvd else None
 

@@ -9,7 +9,6 @@ the server sees each as a client of its own.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests import wsclient
 from tests.stack import ALICE_KEY, Stack, running_stack
 
 PER_CLIENT, TOTAL = 3, 5
@@ -41,40 +40,41 @@ def caps_stack(
         yield running
 
 
-async def _open(url: str, source: str) -> ClientConnection | int:
-    """An initialised socket from `source`, or the code it was closed with."""
-    ws = await connect(url, subprotocols=["graphql-transport-ws"], local_addr=(source, 0))  # type: ignore[list-item]
-    try:
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {ALICE_KEY}"}}
-        await ws.send(json.dumps(init))
-        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert reply["type"] == "connection_ack", reply
-        return ws
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else -1
+async def _open(url: str, source: str) -> AsyncExitStack | int:
+    """An initialised socket from `source`, open until the stack returned is closed, or
+    the code it was closed with."""
+    async with AsyncExitStack() as opening:
+        ws = await opening.enter_async_context(
+            wsclient.session(url, wsclient.TRANSPORT_WS, local_addr=(source, 0))
+        )
+        try:
+            await ws.init(ALICE_KEY)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else -1
+        return opening.pop_all()
 
 
 def test_websockets_are_capped_per_client_address_and_in_all(caps_stack: Stack) -> None:
     async def run() -> dict[str, object]:
         async with AsyncExitStack() as held:
             first = [await _open(caps_stack.ws_url, "127.0.0.1") for _ in range(PER_CLIENT)]
-            for ws in first:
-                assert not isinstance(ws, int), ws
-                held.push_async_callback(ws.close)
+            for opened in first:
+                assert not isinstance(opened, int), opened
+                held.push_async_callback(opened.aclose)
             over_per_client = await _open(caps_stack.ws_url, "127.0.0.1")
             others = [
                 await _open(caps_stack.ws_url, "127.0.0.2") for _ in range(TOTAL - PER_CLIENT)
             ]
-            for ws in others:
-                assert not isinstance(ws, int), ws
-                held.push_async_callback(ws.close)
+            for opened in others:
+                assert not isinstance(opened, int), opened
+                held.push_async_callback(opened.aclose)
             over_total = await _open(caps_stack.ws_url, "127.0.0.3")
             # A socket closed frees its place.
-            await first[0].close()  # type: ignore[union-attr]
+            await first[0].aclose()  # type: ignore[union-attr]
             await asyncio.sleep(0)
             again = await _retry_open(caps_stack.ws_url, "127.0.0.1")
             if not isinstance(again, int):
-                held.push_async_callback(again.close)
+                held.push_async_callback(again.aclose)
             return {"per_client": over_per_client, "total": over_total, "again": again}
 
     got = asyncio.run(run())
@@ -83,7 +83,7 @@ def test_websockets_are_capped_per_client_address_and_in_all(caps_stack: Stack) 
     assert not isinstance(got["again"], int), got
 
 
-async def _retry_open(url: str, source: str) -> ClientConnection | int:
+async def _retry_open(url: str, source: str) -> AsyncExitStack | int:
     """The server counts a socket closed once its consumer has ended: try a few times."""
     for _ in range(50):
         opened = await _open(url, source)

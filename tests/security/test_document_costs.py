@@ -29,7 +29,6 @@ from graphql.language.token_kind import TokenKind
 from strawberry.extensions import AddValidationRules
 from strawberry.extensions.max_aliases import create_validator as strawberry_aliases
 from strawberry.extensions.query_depth_limiter import create_validator as strawberry_depth
-from websockets.asyncio.client import connect
 
 from graph.depth import shape_limits
 from graph.documents import TOO_MUCH_WORK, DocumentChecks
@@ -37,6 +36,7 @@ from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.schema import Query, make_schema
 from project.edge.graphqlhttp import GRAPHQL_RESPONSE
+from tests import wsclient
 from tests.security.hostile import OUTCOMES, RawApi, assert_no_leak
 from tests.stack import ALICE_KEY, Stack
 
@@ -235,29 +235,22 @@ def test_undefined_fragment_is_bad_user_input_over_http(
 
 async def _first_answer(url: str, protocol: str, document: str) -> dict[str, Any]:
     """The server's first message about one operation, over `protocol`."""
-    async with connect(url, subprotocols=[protocol]) as ws:
-        init = {"Authorization": f"Bearer {ALICE_KEY}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
-        start = "subscribe" if protocol == "graphql-transport-ws" else "start"
-        await ws.send(json.dumps({"type": start, "id": "1", "payload": {"query": document}}))
-        while True:
-            reply = await asyncio.wait_for(ws.recv(), 5)
-            assert_no_leak(str(reply))
-            message: dict[str, Any] = json.loads(reply)
-            if message.get("type") != "ka":  # the legacy protocol's keep-alive
-                return message
+    async with wsclient.session(url, protocol) as ws:
+        await ws.init(ALICE_KEY)
+        await ws.subscribe("1", document)
+        message = await ws.receive(timeout=5)  # the legacy protocol's keep-alives skipped
+        assert_no_leak(json.dumps(message))
+        return message
 
 
-@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize("protocol", wsclient.PROTOCOLS)
 @pytest.mark.parametrize("document", UNDEFINED_FRAGMENT)
 def test_undefined_fragment_is_bad_user_input_over_the_websocket(
     alice: RawApi, hostile_stack: Stack, protocol: str, document: str
 ) -> None:
     message = asyncio.run(_first_answer(hostile_stack.ws_url, protocol, document))
     assert message["type"] == "error", message
-    payload = message["payload"]
-    errors = payload if isinstance(payload, list) else [payload]  # legacy: one error
+    errors = wsclient.Frames(protocol).errors(message)  # legacy: one error, unwrapped
     _coded({"errors": errors}, "BAD_USER_INPUT", "Unknown fragment")
     OUTCOMES["BAD_USER_INPUT"] += 1
 

@@ -10,29 +10,32 @@ import asyncio
 import json
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests import wsclient
 from tests.security.hostile import OUTCOMES, RawApi, assert_no_leak
 from tests.stack import ALICE_KEY, Stack
 
-PROTOCOL = "graphql-transport-ws"
 OPEN = -1  # the server neither closed the socket nor answered
 
 
 async def _close_code(url: str, messages: list[str | bytes], wait: float) -> int:
-    """Send `messages`, then read until the server closes; its close code, or OPEN."""
-    async with connect(url, subprotocols=[PROTOCOL]) as ws:
+    """Send `messages` as they are, then read until the server closes; its close code,
+    or OPEN."""
+    async with wsclient.session(url, wsclient.TRANSPORT_WS) as ws:
         for message in messages:
-            await ws.send(message)
+            await ws.ws.send(message)  # type: ignore[arg-type]  # binary frames too
         try:
             while True:
-                reply = await asyncio.wait_for(ws.recv(), wait)
+                reply = await asyncio.wait_for(ws.ws.recv(), wait)
                 assert_no_leak(str(reply))
         except ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else OPEN
         except TimeoutError:
             return OPEN
+
+
+FRAMES = wsclient.Frames(wsclient.TRANSPORT_WS)
 
 
 def _init(payload: object) -> str:
@@ -50,15 +53,7 @@ REFUSED = {
     ),
     "huge-key": ([_init({"Authorization": "Bearer " + "k" * 200_000})], {4403, 1009}),
     "subscribe-before-init": (
-        [
-            json.dumps(
-                {
-                    "type": "subscribe",
-                    "id": "1",
-                    "payload": {"query": 'subscription { taskProgress(id: "x") { id } }'},
-                }
-            )
-        ],
+        [json.dumps(FRAMES.subscribe("1", 'subscription { taskProgress(id: "x") { id } }'))],
         {4401},
     ),
     "not-json": (["{ this is not json"], {4400}),
