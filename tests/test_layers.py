@@ -47,3 +47,7 @@ def test_the_job_system_knows_nothing_of_graphql_or_django() -> None:
 def test_pipelines_know_nothing_of_the_service() -> None:
     forbidden = ("actors", "graph", "project", "redis", "dramatiq", "django", "channels")
     assert offending("pipelines", (), forbidden) == []
+
+
+def test_benchmarks_share_nothing_with_the_tests_but_through_the_project() -> None:
+    assert offending("bench", (), ("tests",)) == []
