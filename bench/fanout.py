@@ -68,8 +68,16 @@ from typing import Any
 import redis
 
 from bench.fanout_emitter import Emission, Emitter
-from bench.stats import summary
-from project.devredis import LOCAL_URL, EmbeddedRedis, free_port, reachable
+from bench.harness import pick_redis
+from bench.stats import (
+    Sampler,
+    live_cpu_seconds,
+    machine_busy_seconds,
+    memory_mb,
+    run_queue_seconds,
+    summary,
+)
+from project.devredis import free_port
 from project.localstack import ALICE_KEY, BIN, ROOT, Stack
 
 # The issue's 100, 500 and 2,000, with 300 and 600 between: a finer search for the
@@ -81,7 +89,6 @@ WEB_NODES = (1, 2)
 QUICK_LEVELS = (100,)
 PER_TASK = 20
 RATE = 10.0
-TICK = os.sysconf("SC_CLK_TCK")
 GOAL_DELIVERIES = 5000.0
 GOAL_P95_MS = 50.0
 GOAL_RSS_MB = 1024.0
@@ -131,84 +138,6 @@ if _path and "daphne" in sys.argv[0]:
 
     threading.Thread(target=_write, name="fanout-gc-probe", daemon=True).start()
 """
-
-
-# -- /proc ---------------------------------------------------------------------
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def run_queue_seconds(pid: int) -> float:
-    """Seconds the process's main thread (the web's event loop) waited for a CPU while
-    runnable: how much other processes held it back."""
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy, divided by its CPU count."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / TICK / (os.cpu_count() or 1)
-
-
-def memory_mb(pid: int, name: str) -> float:
-    """A /proc/<pid>/status memory line (VmRSS, VmHWM) in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {name} for {pid}")
-
-
-class Sampler:
-    """Samples cumulative counters (CPU seconds) every `every` seconds, in a thread."""
-
-    def __init__(self, counters: Mapping[str, Callable[[], float]], every: float = 0.25) -> None:
-        self.counters = dict(counters)
-        self.every = every
-        self.samples: list[tuple[float, dict[str, float]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        values = {}
-        for name, read in self.counters.items():
-            try:
-                values[name] = read()
-            except (OSError, IndexError, ValueError):
-                continue  # exited
-        self.samples.append((time.time(), values))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.every)
-        self._sample()
-
-    def percent(self, name: str, start: float, end: float) -> float | None:
-        """% of one CPU `name` used between the samples nearest `start` and `end`."""
-        inside = [(t, v[name]) for t, v in self.samples if name in v and start <= t <= end]
-        before = [(t, v[name]) for t, v in self.samples if name in v and t < start]
-        points = before[-1:] + inside
-        if len(points) < 2 or points[-1][0] <= points[0][0]:
-            return None
-        return 100 * (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
-
-    def used(self, name: str, start: float, end: float) -> float | None:
-        """The counter's increase between the samples nearest `start` and `end`."""
-        inside = [v[name] for t, v in self.samples if name in v and start <= t <= end]
-        before = [v[name] for t, v in self.samples if name in v and t < start]
-        points = before[-1:] + inside
-        return points[-1] - points[0] if len(points) >= 2 else None
 
 
 def redis_cpu(client: redis.Redis) -> float:
@@ -382,13 +311,13 @@ def run_level(
         connect_seconds = time.time() - connect_began
         rss_held = [memory_mb(pid, "VmRSS") for pid in pids]
         counters: dict[str, Callable[[], float]] = {
-            "web": lambda: sum(map(cpu_seconds, pids)),
+            "web": lambda: sum(map(live_cpu_seconds, pids)),
             "webWait": lambda: sum(map(run_queue_seconds, pids)),
-            "emitter": lambda: cpu_seconds(os.getpid()),
+            "emitter": lambda: live_cpu_seconds(os.getpid()),
             "machine": machine_busy_seconds,
         }
         for n, popen in enumerate(procs.popens):
-            counters[f"client{n}"] = functools.partial(cpu_seconds, popen.pid)
+            counters[f"client{n}"] = functools.partial(live_cpu_seconds, popen.pid)
         redis_before = redis_cpu(emitter.client)
         gc_before = [_read_json(Path(f"{gc_stats}.{pid}")) for pid in pids]
         start_at = time.time() + 0.3
@@ -767,10 +696,7 @@ def run(
     seconds = seconds or 8.0
     began = time.time()
     work = Path(tempfile.mkdtemp(prefix="atelier-fanout-"))
-    embedded = None
-    if redis_url is None:
-        embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
-        redis_url = embedded.url if embedded else LOCAL_URL
+    redis_url, embedded = pick_redis(redis_url, work / "redis")
     largest = max(levels)
     try:
         results = [

@@ -24,10 +24,9 @@ from typing import Any
 
 from gql import Client, gql
 
+from bench.harness import CHEAPEST, STACK_ENV, pick_redis
 from bench.stats import goal, rss_mb, summary, worker_pid
-from bench.throughput import CHEAPEST, STACK_ENV
 from pipelines import tiny_random
-from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from project.localstack import PROGRESS, SUBMIT, WORKER_READY, Api, Stack
 
 TAILS = (95, 99)  # percentiles reported beside p50 and max
@@ -67,8 +66,7 @@ def run(tasks: int = 200, quick: bool = False) -> dict[str, Any]:
     if quick:
         tasks = 20
     work = Path(tempfile.mkdtemp(prefix="atelier-latency-"))
-    embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
-    redis_url = embedded.url if embedded else LOCAL_URL
+    redis_url, embedded = pick_redis(None, work / "redis")
     tiny_random.build(work / "models" / "diffusers" / tiny_random.NAME)
     # Back-to-back tasks over one websocket go past its default message rate.
     stack = Stack(redis_url, work / "stack", work / "models", dict(STACK_ENV))

@@ -58,15 +58,16 @@ from typing import Any, cast
 
 import redis
 
-from bench.stats import cpu_seconds, report, run_measured, table, tree
-from bench.throughput import (
+from bench.harness import (
     CHEAPEST,
     STACK_ENV,
+    Phases,
     TaskRun,
-    _ensure_model,
+    ensure_model,
     run_clients,
     start_stack,
 )
+from bench.stats import cpu_seconds, report, run_measured, table, tree
 from project.devredis import EmbeddedRedis, server_binary
 from project.localstack import ROOT, Stack
 
@@ -561,7 +562,7 @@ def measure(
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="atelier-redis-cost-"))
     model_dir = model_dir or ROOT / "var" / "bench-models"
-    _ensure_model(model_dir)
+    ensure_model(model_dir)
     # The redis-server on PATH (the version a deployment would run) when there is one.
     binary = shutil.which("redis-server") or server_binary()
     server = EmbeddedRedis(work / "redis", binary=binary).start()
@@ -570,15 +571,7 @@ def measure(
     notes: list[str] = []
     watcher: Monitor | None = None
     monitored: list[dict[str, Any]] = []
-    phases: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def phase(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        phases[name] = round(now - clock, 1)
-        clock = now
-
+    phase = Phases()
     try:
         stack = Stack(server.url, work / "stack", model_dir, dict(STACK_ENV))
         try:
@@ -719,7 +712,7 @@ def measure(
             "per task, Redis being single-threaded) is the more realistic one",
             "the benchmark's own INFO, ECHO and MONITOR are left out of every count",
         ],
-        "phasesS": phases,
+        "phasesS": phase.seconds,
         "wallS": round(time.perf_counter() - started, 1),
     }
     return result

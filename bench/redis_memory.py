@@ -40,8 +40,8 @@ import redis
 from PIL import Image
 from skimage import data as samples
 
+from bench.harness import ensure_model
 from bench.stats import table
-from bench.throughput import _ensure_model
 from project.devredis import EmbeddedRedis
 from project.localstack import Api, Stack
 
@@ -97,7 +97,7 @@ def stack_on(
     folder: Path, env: dict[str, str], binary: str | None
 ) -> Iterator[tuple[Stack, redis.Redis]]:
     models = folder / "models"
-    _ensure_model(models)
+    ensure_model(models)
     _copy_u2netp(models)
     server = EmbeddedRedis(folder / "redis", binary=binary).start()
     client = redis.Redis.from_url(server.url)

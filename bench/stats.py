@@ -4,7 +4,12 @@
     summary(values, ...)        {"p50", "p95", "max"} of a non-empty list, rounded to 0.01
                                 (p50 is the median; more percentiles and a unit scale on demand)
     rss_mb(pid)                 resident memory of one process, in MiB (VmRSS)
+    memory_mb(pid, name)        a /proc/<pid>/status memory line (VmRSS, VmHWM), in MiB
     cpu_seconds(pid)            user + system CPU time one process has used so far
+    live_cpu_seconds(pid)       the same, raising OSError once the process is gone
+    run_queue_seconds(pid)      time its main thread waited for a CPU while runnable
+    machine_busy_seconds()      CPU seconds the whole machine was busy, per CPU
+    Sampler(counters)           samples cumulative counters in a thread: % of a CPU, increase
     tree(pid)                   pid and all its live descendants (daphne and Dramatiq fork)
     tree_cpu_seconds(pid)       cpu_seconds summed over tree(pid)
     worker_pid(main_pid)        the worker process a Dramatiq main process forked
@@ -20,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,10 +56,15 @@ def summary(
 
 def rss_mb(pid: int) -> float:
     """Resident memory (VmRSS) of one process, in MiB."""
+    return memory_mb(pid, "VmRSS")
+
+
+def memory_mb(pid: int, name: str) -> float:
+    """A /proc/<pid>/status memory line (VmRSS, VmHWM) in MiB."""
     for line in (PROC / str(pid) / "status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(name + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {name} for {pid}")
 
 
 def _stat(pid: int) -> list[str]:
@@ -65,10 +77,29 @@ def _stat(pid: int) -> list[str]:
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time `pid` has used so far (0.0 once it is gone)."""
     try:
-        fields = _stat(pid)
+        return live_cpu_seconds(pid)
     except OSError:
         return 0.0
+
+
+def live_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (all its threads), in seconds; OSError
+    once it is gone (a Sampler then leaves it out of that sample)."""
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the process's main thread (e.g. a web node's event loop) waited for a CPU
+    while runnable: how much other processes held it back."""
+    return int((PROC / str(pid) / "schedstat").read_text().split()[1]) / 1e9
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy, divided by its CPU count."""
+    values = [int(v) for v in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK") / (os.cpu_count() or 1)
 
 
 def children(pid: int) -> list[int]:
@@ -100,6 +131,56 @@ def tree_cpu_seconds(pid: int) -> float:
     """CPU time of `pid` and its live descendants. A child that exited is no longer
     counted, so take deltas over processes that live through the measurement."""
     return sum(cpu_seconds(each) for each in tree(pid))
+
+
+class Sampler:
+    """Samples cumulative counters (CPU seconds) every `every` seconds, in a thread."""
+
+    def __init__(self, counters: Mapping[str, Callable[[], float]], every: float = 0.25) -> None:
+        self.counters = dict(counters)
+        self.every = every
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        values = {}
+        for name, read in self.counters.items():
+            try:
+                values[name] = read()
+            except (OSError, IndexError, ValueError):
+                continue  # exited
+        self.samples.append((time.time(), values))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.every)
+        self._sample()
+
+    def percent(self, name: str, start: float, end: float) -> float | None:
+        """% of one CPU `name` used between the samples nearest `start` and `end`."""
+        inside = [(t, v[name]) for t, v in self.samples if name in v and start <= t <= end]
+        before = [(t, v[name]) for t, v in self.samples if name in v and t < start]
+        points = before[-1:] + inside
+        if len(points) < 2 or points[-1][0] <= points[0][0]:
+            return None
+        return 100 * (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+
+    def used(self, name: str, start: float, end: float) -> float | None:
+        """The counter's increase between the samples nearest `start` and `end`."""
+        inside = [v[name] for t, v in self.samples if name in v and start <= t <= end]
+        before = [v[name] for t, v in self.samples if name in v and t < start]
+        points = before[-1:] + inside
+        return points[-1] - points[0] if len(points) >= 2 else None
 
 
 def worker_pid(main_pid: int) -> int:

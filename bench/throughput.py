@@ -42,211 +42,36 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
-from websockets.asyncio.client import ClientConnection, connect
 
 from bench import bare_dramatiq
-from bench.stats import (
-    cpu_seconds,
-    goal,
-    report,
-    run_measured,
-    summary,
-    table,
-    tree_cpu_seconds,
+from bench.harness import (
+    CHEAPEST,
+    STACK_ENV,
+    CpuMeter,
+    Follower,
+    Phases,
+    TaskRun,
+    ensure_model,
+    one_task,
+    pick_redis,
+    reap,
+    redis_pid,
+    run_clients,
+    start_stack,
 )
-from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
-from project.localstack import ALICE_KEY, ROOT, WORKER_READY, Stack
-
-CHEAPEST: dict[str, dict[str, Any]] = {
-    "imageGeneration": {
-        "prompt": "x",
-        "width": 64,
-        "height": 64,
-        "steps": 1,
-        "refinePrompt": False,
-    }
-}
-SUBMIT = """
-mutation Submit($input: SubmitTaskInput!) { submitTask(input: $input) { id status } }
-"""
-# What a UI following a task asks for (see the README's example), plus the
-# timestamps and pipeline timings the overhead breakdown needs.
-FOLLOW = """
-subscription Follow($id: ID!) {
-  taskProgress(id: $id) {
-    id status stage step totalSteps progress sequence createdAt startedAt finishedAt
-    error { code message }
-    result { seed metadata image { url width height } }
-  }
-}
-"""
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
-
-# Generous limits: the benchmark measures the system, not its admission control.
-STACK_ENV = {
-    "ATELIER_PRELOAD": "IMAGE_GENERATION",
-    # As the Procfile runs workers (Dramatiq's default idle poll; project/localstack.py's is 100).
-    "dramatiq_worker_timeout": "1000",
-    "ATELIER_SUBMIT_RATE": "100000",
-    "ATELIER_SUBMIT_BURST": "100000",
-    "ATELIER_MAX_UNFINISHED_PER_KEY": "100000",
-    "ATELIER_MAX_QUEUED": "100000",
-    "ATELIER_WS_MAX_SUBSCRIPTIONS": "1000",
-    "ATELIER_WS_MAX_MESSAGES_PER_SECOND": "100000",
-    "ATELIER_WS_MESSAGE_BURST": "100000",
-}
+from bench.stats import goal, report, run_measured, summary, table
+from project.localstack import ALICE_KEY, ROOT, Stack
 
 # An assumption, not a measurement: Stable Diffusion 1.5, 512x512, 20 steps, fp16,
 # diffusers on one H100 takes roughly 0.6-1.0 s (about 30-40 denoising it/s with
 # classifier-free guidance, plus text encoding and VAE decode). No such model or
 # GPU is used here; the figure only puts the overhead in proportion.
 REFERENCE_SD15_H100_20_STEPS_MS = (600.0, 1000.0)
-
-
-# -- a lean GraphQL client: HTTP submit, graphql-transport-ws follow ------------------
-
-
-@dataclass
-class TaskRun:
-    """What one client saw of one task (times: perf_counter seconds)."""
-
-    id: str = ""
-    submitted: float = 0.0  # submit request sent
-    accepted: float = 0.0  # submit response received
-    running: float | None = None  # first RUNNING event
-    terminal: float = 0.0  # terminal event received
-    received_at: datetime | None = None  # terminal event, wall clock
-    events: int = 0
-    final: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def total_ms(self) -> float:
-        return (self.terminal - self.submitted) * 1000
-
-
-class Follower:
-    """One websocket, one subscription at a time (graphql-transport-ws)."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.operations = 0
-
-    @classmethod
-    async def open(cls, url: str, key: str | None) -> Follower:
-        ws = await connect(url, subprotocols=["graphql-transport-ws"], max_size=None)  # type: ignore[list-item]
-        payload = {"Authorization": f"Bearer {key}"} if key else {}
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if ack.get("type") != "connection_ack":
-            raise RuntimeError(f"no connection_ack: {ack}")
-        return cls(ws)
-
-    async def follow(self, run: TaskRun, timeout: float) -> None:
-        self.operations += 1
-        op = str(self.operations)
-        message = {
-            "id": op,
-            "type": "subscribe",
-            "payload": {"query": FOLLOW, "variables": {"id": run.id}},
-        }
-        await self.ws.send(json.dumps(message))
-        while True:
-            event = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            kind = event.get("type")
-            if kind == "ping":
-                await self.ws.send(json.dumps({"type": "pong"}))
-                continue
-            if event.get("id") != op:
-                continue
-            if kind == "next":
-                payload = event["payload"]
-                if payload.get("errors"):
-                    raise RuntimeError(f"subscription error: {payload['errors']}")
-                task = payload["data"]["taskProgress"]
-                run.events += 1
-                if run.running is None and task["status"] == "RUNNING":
-                    run.running = time.perf_counter()
-                if task["status"] in TERMINAL:
-                    run.terminal = time.perf_counter()
-                    run.received_at = datetime.now().astimezone()
-                    run.final = task
-            elif kind == "error":
-                raise RuntimeError(f"subscription error: {event.get('payload')}")
-            elif kind == "complete":
-                if not run.final:
-                    raise RuntimeError(f"task {run.id}: completed without a terminal event")
-                return
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
-async def one_task(
-    http: httpx.AsyncClient, follower: Follower, task_input: Mapping[str, Any], timeout: float
-) -> TaskRun:
-    run = TaskRun(submitted=time.perf_counter())
-    response = await http.post(
-        "/graphql", json={"query": SUBMIT, "variables": {"input": task_input}}
-    )
-    run.accepted = time.perf_counter()
-    body = response.json()
-    if body.get("errors") or response.status_code != 200:
-        run.error = f"submit: {response.status_code} {body.get('errors')}"
-        return run
-    run.id = body["data"]["submitTask"]["id"]
-    await follower.follow(run, timeout)
-    if run.final["status"] != "SUCCEEDED":
-        run.error = f"task {run.id} ended {run.final['status']}: {run.final.get('error')}"
-    return run
-
-
-async def run_clients(
-    http_url: str,
-    ws_url: str,
-    *,
-    tasks: int,
-    clients: int,
-    task_input: Mapping[str, Any] = CHEAPEST,
-    key: str | None = ALICE_KEY,
-    timeout: float = 120.0,
-    gap: float = 0.0,
-) -> tuple[list[TaskRun], float]:
-    """`tasks` tasks over `clients` concurrent clients, each submitting and following
-    one task at a time on its own websocket (waiting `gap` seconds before each).
-    Returns the runs and the wall time from the first submit to the last terminal
-    event, in seconds. Connections are opened before the clock starts."""
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=http_url, headers=headers, timeout=timeout, limits=limits
-    ) as http:
-        followers = await asyncio.gather(*(Follower.open(ws_url, key) for _ in range(clients)))
-        remaining = tasks
-        runs: list[TaskRun] = []
-
-        async def client(follower: Follower) -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                if gap:
-                    await asyncio.sleep(gap)
-                runs.append(await one_task(http, follower, task_input, timeout))
-
-        started = time.perf_counter()
-        try:
-            await asyncio.gather(*(client(follower) for follower in followers))
-        finally:
-            await asyncio.gather(*(follower.close() for follower in followers))
-    done = [run.terminal for run in runs if run.terminal] or [time.perf_counter()]
-    return runs, max(done) - started
 
 
 async def paired_tasks(
@@ -367,11 +192,7 @@ class LoopChild:
         if self.popen.poll() is None:
             with contextlib.suppress(OSError):  # BrokenPipeError: it exited already
                 self.send("exit")
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+            reap(self.popen, 10)
 
 
 def baseline_a(
@@ -415,54 +236,6 @@ def baseline_a(
         "twentyStepMs": summary(twenty["callMs"]),
         "sideBySide": side_by_side,
     }
-
-
-# -- the stack -------------------------------------------------------------------------
-
-
-def start_stack(stack: Stack, workers: int) -> Stack:
-    """Start `workers` workers and the web node, and wait until all are ready (the
-    workers first: loading torch and the model takes them longest)."""
-    try:
-        started = [stack.start_worker() for _ in range(workers)]
-        stack.start_web()
-        for worker in started:
-            stack.wait_for_log(worker, WORKER_READY, timeout=300)
-    except BaseException:
-        print(stack.logs(), file=sys.stderr)
-        stack.stop()
-        raise
-    return stack
-
-
-def redis_pid(url: str) -> int | None:
-    """The Redis server's pid, when it runs on this machine (its CPU is then readable)."""
-    try:
-        client = redis.Redis.from_url(url)
-        pid = int(client.info("server")["process_id"])
-        client.close()
-    except (redis.RedisError, KeyError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}/stat").exists() else None
-
-
-class CpuMeter:
-    """CPU seconds used by named process trees (and this process) over a window."""
-
-    def __init__(self, roots: Mapping[str, Sequence[int]]) -> None:
-        self.roots = roots
-        self.start = self._read()
-
-    def _read(self) -> dict[str, float]:
-        used = {
-            name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in self.roots.items()
-        }
-        used["bench client"] = cpu_seconds(os.getpid())
-        return used
-
-    def per_task_ms(self, tasks: int) -> dict[str, float]:
-        end = self._read()
-        return {name: round((end[name] - self.start[name]) / tasks * 1000, 2) for name in end}
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -530,21 +303,10 @@ def measure(
     bench_started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="atelier-throughput-"))
     model_dir = model_dir or ROOT / "var" / "bench-models"
-    _ensure_model(model_dir)
-    embedded = None
-    if redis_url is None:
-        embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(work / "redis").start()
-        redis_url = embedded.url if embedded else LOCAL_URL
+    ensure_model(model_dir)
+    redis_url, embedded = pick_redis(redis_url, work / "redis")
     notes: list[str] = []
-    phases: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def phase(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        phases[name] = round(now - clock, 1)
-        clock = now
-
+    phase = Phases()
     stack = Stack(redis_url, work / "stack", model_dir, {**STACK_ENV, **(worker_env or {})})
     children = [LoopChild(model_dir) for _ in range(workers if parallel_calls else 1)]
     try:
@@ -716,7 +478,7 @@ def measure(
             "perTaskOverheadMsP50": goal(overhead_p50, 5.0, at_least=False),
         },
         "notes": notes,
-        "phasesS": phases,
+        "phasesS": phase.seconds,
         "wallS": round(time.perf_counter() - bench_started, 1),
     }
     return result
@@ -771,14 +533,6 @@ def _after_idle(
         ),
         "breakdownMs": breakdown(ok),
     }
-
-
-def _ensure_model(model_dir: Path) -> None:
-    from pipelines import tiny_random
-
-    target = model_dir / "diffusers" / tiny_random.NAME
-    if not (target / "model_index.json").is_file():
-        tiny_random.build(target)
 
 
 def render(result: Mapping[str, Any]) -> str:
