@@ -31,14 +31,14 @@ Measured per level:
   - connections refused (connect, handshake, init or subscribe failed), deliveries
     missed, subscribers that missed the terminal event;
   - the web's garbage collections in the window (count, CPU, pauses per
-    generation), through a small probe loaded into it as a sitecustomize (GC_PROBE).
+    generation), through a small probe loaded into it as a sitecustomize (bench/gcprobe.py).
 
     python -m bench.fanout [--quick] [--levels 100,300,500,600,2000] [--seconds 8]
                            [--clients 4] [--web-nodes 1,2] [--profile DIR]
                            [--web-gc tuned] [--keep]
                            [--json PATH]
 
---profile DIR records the web process with py-spy (`pip install py-spy`) during
+--profile DIR records the web process with py-spy (bench/profiling.py) during
 the largest level's emission and adds its top frames to the result. --web-gc
 tuned tries a GC fix without touching the app: gc.freeze() once it is loaded and
 gc.set_threshold(50000, 20, 100).
@@ -52,7 +52,6 @@ import functools
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,9 @@ from typing import Any
 import redis
 
 from bench.fanout_emitter import Emission, Emitter
+from bench.gcprobe import GC_PROBE, gc_cell, gc_delta, gc_total, read_stats
 from bench.harness import pick_redis
+from bench.profiling import finish_profiler, start_profiler
 from bench.stats import (
     Sampler,
     live_cpu_seconds,
@@ -78,7 +79,7 @@ from bench.stats import (
     summary,
 )
 from project.devredis import free_port
-from project.localstack import ALICE_KEY, BIN, ROOT, Stack
+from project.localstack import ALICE_KEY, ROOT, Stack
 
 # The issue's 100, 500 and 2,000, with 300 and 600 between: a finer search for the
 # most a node delivers within the lag bound (500 offers exactly 5,000 events/s).
@@ -93,51 +94,6 @@ GOAL_DELIVERIES = 5000.0
 GOAL_P95_MS = 50.0
 GOAL_RSS_MB = 1024.0
 GOAL_RSS_LEVEL = 2000
-
-# Loaded into the web process only (a sitecustomize on its PYTHONPATH): times its
-# garbage collections through gc.callbacks and writes the totals to a file every
-# 0.5 s. With FANOUT_WEB_GC=tuned it also tries the fix proposed for GC pauses:
-# gc.freeze() once the app is loaded, and a higher gen-0 threshold.
-GC_PROBE = """
-import gc, json, os, sys, threading, time
-_path = os.environ.get("FANOUT_GC_STATS")
-if _path and "daphne" in sys.argv[0]:
-    _marker, _path = _path + ".freeze", f"{_path}.{os.getpid()}"
-    _stats = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0], "cpuSeconds": [0.0, 0.0, 0.0],
-              "maxPauseSeconds": [0.0, 0.0, 0.0]}
-    _began = [0.0, 0.0]
-
-    def _timed(phase, info):
-        if phase == "start":
-            _began[0], _began[1] = time.perf_counter(), time.thread_time()
-            return
-        generation, pause = info["generation"], time.perf_counter() - _began[0]
-        _stats["collections"][generation] += 1
-        _stats["seconds"][generation] += pause
-        _stats["cpuSeconds"][generation] += time.thread_time() - _began[1]
-        _stats["maxPauseSeconds"][generation] = max(_stats["maxPauseSeconds"][generation], pause)
-
-    gc.callbacks.append(_timed)
-    _tuned = os.environ.get("FANOUT_WEB_GC") == "tuned"
-    if _tuned:
-        gc.set_threshold(50_000, 20, 100)
-
-    def _write():
-        frozen = False
-        while True:
-            time.sleep(0.5)
-            if _tuned and not frozen and os.path.exists(_marker):
-                gc.freeze()
-                frozen = True
-            _stats["at"] = time.time()
-            _stats["frozen"] = gc.get_freeze_count()
-            _stats["threshold"] = gc.get_threshold()
-            with open(_path + ".tmp", "w") as out:
-                json.dump(_stats, out)
-            os.replace(_path + ".tmp", _path)
-
-    threading.Thread(target=_write, name="fanout-gc-probe", daemon=True).start()
-"""
 
 
 def redis_cpu(client: redis.Redis) -> float:
@@ -319,10 +275,10 @@ def run_level(
         for n, popen in enumerate(procs.popens):
             counters[f"client{n}"] = functools.partial(live_cpu_seconds, popen.pid)
         redis_before = redis_cpu(emitter.client)
-        gc_before = [_read_json(Path(f"{gc_stats}.{pid}")) for pid in pids]
+        gc_before = [read_stats(Path(f"{gc_stats}.{pid}")) for pid in pids]
         start_at = time.time() + 0.3
         if profile is not None:
-            spy = _start_profiler(profile, pids[0], seconds + 2)
+            spy = start_profiler(profile, pids[0], seconds + 2)
         with Sampler(counters) as sampler:
             emission = emitter.run(tasks, steps=steps, rate=rate, start_at=start_at)
             redis_after = redis_cpu(emitter.client)
@@ -330,8 +286,8 @@ def run_level(
             results, stopped_at = procs.finish(timeout=drain)
         rss_peak = [memory_mb(pid, "VmHWM") for pid in pids]
         time.sleep(0.6)  # the probe's next write
-        gc_after = [_read_json(Path(f"{gc_stats}.{pid}")) for pid in pids]
-        profiled = _finish_profiler(spy, profile) if spy is not None and profile else None
+        gc_after = [read_stats(Path(f"{gc_stats}.{pid}")) for pid in pids]
+        profiled = finish_profiler(spy, profile) if spy is not None and profile else None
         web_logs = [web.output() for web in webs]
     finally:
         if procs is not None:
@@ -361,8 +317,8 @@ def run_level(
             "errorsInLog": sum(log.count("Traceback") for log in web_logs),
         }
     )
-    summary["web"]["gc"] = _gc_total(
-        [_gc_delta(b, a, web_gc) for b, a in zip(gc_before, gc_after, strict=True)]
+    summary["web"]["gc"] = gc_total(
+        [gc_delta(b, a, web_gc) for b, a in zip(gc_before, gc_after, strict=True)]
     )
     summary["connectSeconds"] = round(connect_seconds, 2)
     summary["redisCpuPercent"] = _round(
@@ -371,50 +327,6 @@ def run_level(
     if profiled is not None:
         summary["profile"] = profiled
     return summary
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return None
-
-
-def _gc_delta(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, mode: str
-) -> dict[str, Any] | None:
-    """The web's garbage collections during the emission window, per generation."""
-    if before is None or after is None:
-        return None
-
-    def delta(name: str, digits: int) -> list[float]:
-        return [round(b - a, digits) for a, b in zip(before[name], after[name], strict=True)]
-
-    return {
-        "mode": mode,
-        "collections": delta("collections", 0),
-        "cpuSeconds": delta("cpuSeconds", 3),
-        "pauseSeconds": delta("seconds", 3),
-        "maxPauseSecondsEver": [round(v, 3) for v in after["maxPauseSeconds"]],
-        "frozenObjects": after["frozen"],
-    }
-
-
-def _gc_total(nodes: list[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """The nodes' collections added up (pauses: the longest)."""
-    if not nodes or any(node is None for node in nodes):
-        return None
-    known = [node for node in nodes if node is not None]
-    total = dict(known[0])
-    for node in known[1:]:
-        for name in ("collections", "cpuSeconds", "pauseSeconds"):
-            total[name] = [round(a + b, 3) for a, b in zip(total[name], node[name], strict=True)]
-        total["maxPauseSecondsEver"] = [
-            max(a, b)
-            for a, b in zip(total["maxPauseSecondsEver"], node["maxPauseSecondsEver"], strict=True)
-        ]
-        total["frozenObjects"] += node["frozenObjects"]
-    return total
 
 
 def summarise(
@@ -527,103 +439,6 @@ def _forget(client: redis.Redis, prefix: str) -> None:
             batch.clear()
     if batch:
         client.delete(*batch)
-
-
-# -- profiling -------------------------------------------------------------------
-def _start_profiler(folder: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]:
-    spy = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
-    if spy is None:
-        raise RuntimeError("--profile needs py-spy: pip install py-spy")
-    folder.mkdir(parents=True, exist_ok=True)
-    command = [spy, "record", "--pid", str(pid), "--rate", "100", "--nonblocking"]
-    command += ["--duration", str(math.ceil(seconds)), "--format", "raw"]
-    command += ["--output", str(folder / "web.collapsed")]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _finish_profiler(spy: subprocess.Popen[bytes], folder: Path) -> dict[str, Any]:
-    try:
-        spy.wait(60)
-    except subprocess.TimeoutExpired:
-        spy.kill()
-    path = folder / "web.collapsed"
-    if not path.exists():
-        err = spy.stderr.read().decode(errors="replace") if spy.stderr else ""
-        return {"error": f"py-spy wrote nothing: {err[-500:]}"}
-    return {"collapsed": str(path), **profile_summary(path.read_text().splitlines())}
-
-
-_LINE = re.compile(r":\d+\)$")
-AREAS = (
-    "asyncio",
-    "twisted",
-    "autobahn",
-    "daphne",
-    "channels_redis",
-    "channels",
-    "redis",
-    "strawberry",
-    "graphql",
-    "msgpack",
-    "json",
-    "django",
-    "asgiref",
-    "actors",
-    "graph",
-    "project",
-)
-
-
-def _area(frame: str) -> str:
-    path = frame[frame.rfind("(") + 1 :]
-    for area in AREAS:
-        if f"/{area}/" in path or path.startswith(f"{area}/"):
-            return area
-    if "site-packages" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0]
-    if "/lib/python" in path:
-        return "stdlib:" + path.rsplit("/", 1)[-1].split(".", 1)[0].split(":", 1)[0]
-    return "other"
-
-
-def profile_summary(
-    lines: Iterable[str], top: int = 20, root: str = "<module> (daphne"
-) -> dict[str, Any]:
-    """Top frames of py-spy's collapsed stacks: self and inclusive share, and self by library.
-
-    Only the event loop's thread counts (stacks from `root`): it is the web's
-    bottleneck, and py-spy takes threads blocked in a queue or a sleep (the
-    thread pool, the GC probe) for busy ones.
-    """
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    areas: Counter[str] = Counter()
-    total = elsewhere = 0
-    for line in lines:
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        if not stack.startswith(root):
-            elsewhere += count
-            continue
-        frames = [_LINE.sub(")", frame) for frame in stack.split(";")]
-        total += count
-        own[frames[-1]] += count
-        areas[_area(frames[-1])] += count
-        for frame in set(frames):
-            inclusive[frame] += count
-
-    def share(counter: Counter[str]) -> list[list[Any]]:
-        return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)]
-
-    return {
-        "samples": total,
-        "otherThreadSamples": elsewhere,
-        "selfPercent": share(own),
-        "inclusivePercent": share(inclusive),
-        "selfByLibraryPercent": share(areas) if total else [],
-    }
 
 
 # -- the run ---------------------------------------------------------------------
@@ -747,7 +562,7 @@ def table(report: Mapping[str, Any]) -> str:
             f"{lv['webNodes']:>5} {lv['subscribers']:>4} {lv['tasks']:>5}  "
             f"{lv['deliveriesPerSecond']:>7.0f} ({lv['offeredPerSecond']:>6.0f})  "
             f"{lags:<24}  {web['cpuPercent']!s:>6} ({web['runQueueWaitPercent']!s:>5})  "
-            f"{web['cpuUsPerDelivery']!s:>9}  {_gc_cell(web.get('gc')):>16}  "
+            f"{web['cpuUsPerDelivery']!s:>9}  {gc_cell(web.get('gc')):>16}  "
             f"{web['rssHeldMb']:>7}/{web['rssPeakMb']:<8}  "
             f"{lv['refused']:>7}  {lv['missedTerminal']:>11}  "
             f"{lv['clientCpuPercent']['total']!s:>12}  {lv['machineBusyPercent']!s:>13}  "
@@ -761,12 +576,6 @@ def table(report: Mapping[str, Any]) -> str:
         where = f"level {goal['level']}, {goal['webNodes']} web node(s){lag}{refused}"
         rows.append(f"goal {name}: {goal['value']} ({where}) {verdict}")
     return "\n".join(rows)
-
-
-def _gc_cell(gc: Mapping[str, Any] | None) -> str:
-    if not gc:
-        return "-"
-    return f"{sum(gc['cpuSeconds']):.2f} ({max(gc['maxPauseSecondsEver']):.2f})"
 
 
 def main() -> None:

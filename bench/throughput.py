@@ -11,7 +11,8 @@ on the local Redis, or an embedded one), then:
   baseline A  the same TextToImage.run calls in a plain loop in one process (model
               loaded once, same parameters, OMP_NUM_THREADS=1 like the workers).
               "A x workers, ideal" is A times the worker count; "A x workers,
-              measured" runs that many loops side by side on this machine.
+              measured" runs that many loops side by side on this machine
+              (bench/baseline_loop.py).
   baseline B  bare Dramatiq on the same Redis: send + a no-op actor + ack, same
               worker layout (bench/bare_dramatiq.py).
   overhead    `sequential` tasks one at a time (one client), each right after one
@@ -32,12 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +47,7 @@ from typing import Any
 import httpx
 
 from bench import bare_dramatiq
+from bench.baseline_loop import LoopChild, baseline_a
 from bench.harness import (
     CHEAPEST,
     STACK_ENV,
@@ -59,7 +58,6 @@ from bench.harness import (
     ensure_model,
     one_task,
     pick_redis,
-    reap,
     redis_pid,
     run_clients,
     start_stack,
@@ -97,145 +95,6 @@ async def paired_tasks(
         finally:
             await follower.close()
     return pairs
-
-
-# -- baseline A: the pipeline in a plain loop, in child processes --------------------
-
-
-def _loop_child(model_dir: Path) -> None:
-    """A child process: load the model, warm it up and say "ready"; then answer
-    "go N" (N cheapest calls) and "twenty N" (N 20-step calls) with their timings,
-    one JSON line each; anything else ends it."""
-    import torch
-
-    from pipelines.models import ModelStore
-    from pipelines.text_to_image import TextToImage, TextToImageParams
-
-    pipeline = TextToImage.load("tiny-random", ModelStore(root=model_dir))
-    spec: dict[str, Any] = CHEAPEST["imageGeneration"]
-    params = TextToImageParams(
-        prompt=spec["prompt"],
-        width=spec["width"],
-        height=spec["height"],
-        steps=spec["steps"],
-        refine_prompt=spec["refinePrompt"],
-    )
-    twenty = TextToImageParams(
-        prompt=params.prompt,
-        width=params.width,
-        height=params.height,
-        steps=20,
-        refine_prompt=False,
-    )
-
-    def timed(each: TextToImageParams, count: int) -> dict[str, Any]:
-        durations = []
-        started, cpu = time.perf_counter(), time.process_time()
-        for _ in range(count):
-            begun = time.perf_counter()
-            pipeline.run(each)
-            if pipeline.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            durations.append((time.perf_counter() - begun) * 1000)
-        return {
-            "wallS": time.perf_counter() - started,
-            "cpuS": time.process_time() - cpu,
-            "callMs": durations,
-        }
-
-    for _ in range(3):  # warm-up: kernels, allocator, caches
-        pipeline.run(params)
-    print(json.dumps({"ready": True, "device": pipeline.device}), flush=True)
-    for line in sys.stdin:
-        command, _, count = line.strip().partition(" ")
-        if command == "go":
-            print(json.dumps(timed(params, int(count))), flush=True)
-        elif command == "twenty":
-            print(json.dumps(timed(twenty, int(count))), flush=True)
-        else:
-            return
-
-
-class LoopChild:
-    """A pipeline loop in its own process (OMP_NUM_THREADS=1, as the workers run)."""
-
-    def __init__(self, model_dir: Path) -> None:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "bench.throughput", "--_loop-child", str(model_dir)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def send(self, command: str) -> None:
-        assert self.popen.stdin
-        self.popen.stdin.write(command + "\n")
-        self.popen.stdin.flush()
-
-    def call(self, command: str) -> dict[str, Any]:
-        self.send(command)
-        return self.answer()
-
-    def answer(self) -> dict[str, Any]:
-        assert self.popen.stdout
-        line = self.popen.stdout.readline()
-        if not line:
-            raise RuntimeError(f"pipeline loop exited ({self.popen.wait()})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def close(self) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(OSError):  # BrokenPipeError: it exited already
-                self.send("exit")
-            reap(self.popen, 10)
-
-
-def baseline_a(
-    children: Sequence[LoopChild], *, calls: int, parallel_calls: int, twenty_step_calls: int
-) -> dict[str, Any]:
-    """Baseline A: with several children, all loops side by side first
-    (`parallel_calls` each; skipped at 0); then the first loop alone, then its
-    20-step calls. Closes all children but the first (the caller's to close)."""
-    try:
-        device = [child.answer() for child in children][-1]["device"]
-        side_by_side: dict[str, Any] | None = None
-        if len(children) > 1 and parallel_calls > 0:
-            for child in children:
-                child.send(f"go {parallel_calls}")
-            answers = [child.answer() for child in children]
-            wall = max(answer["wallS"] for answer in answers)
-            total = len(children) * parallel_calls
-            side_by_side = {
-                "processes": len(children),
-                "calls": total,
-                "wallS": round(wall, 3),
-                "tasksPerS": round(total / wall, 2),
-                "callMs": summary([ms for answer in answers for ms in answer["callMs"]]),
-            }
-        for child in children[1:]:
-            child.close()
-        children[0].send(f"go {calls}")
-        alone = children[0].answer()
-        children[0].send(f"twenty {twenty_step_calls}")
-        twenty = children[0].answer()
-    finally:
-        for child in children[1:]:
-            child.close()
-    return {
-        "device": device,
-        "calls": calls,
-        "wallS": round(alone["wallS"], 3),
-        "tasksPerS": round(calls / alone["wallS"], 2),
-        "callMs": summary(alone["callMs"]),
-        "cpuMsPerCall": round(alone["cpuS"] / calls * 1000, 2),
-        "twentyStepMs": summary(twenty["callMs"]),
-        "sideBySide": side_by_side,
-    }
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -632,11 +491,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="a ~20 s smoke run (CI)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
-    parser.add_argument("--_loop-child", dest="loop_child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.loop_child:
-        _loop_child(args.loop_child)
-        return
     options: dict[str, Any] = {
         "tasks": args.tasks,
         "clients": args.clients,
