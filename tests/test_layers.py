@@ -51,3 +51,9 @@ def test_pipelines_know_nothing_of_the_service() -> None:
 
 def test_benchmarks_share_nothing_with_the_tests_but_through_the_project() -> None:
     assert offending("bench", (), ("tests",)) == []
+
+
+def test_the_service_does_not_run_the_local_stack_tooling() -> None:
+    # project.localstack needs the dev extras (httpx, gql): tests and benchmarks only.
+    used = [f"{path}: {name}" for path, name in imports("project") if "localstack" in name]
+    assert used == []
