@@ -27,7 +27,8 @@ from gql import Client, gql
 from bench.harness import CHEAPEST, STACK_ENV, pick_redis
 from bench.stats import goal, rss_mb, summary, worker_pid
 from pipelines import tiny_random
-from project.localstack import PROGRESS, SUBMIT, WORKER_READY, Api, Stack
+from project.localclient import PROGRESS, SUBMIT, Api
+from project.localstack import WORKER_READY, Stack
 
 TAILS = (95, 99)  # percentiles reported beside p50 and max
 

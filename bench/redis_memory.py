@@ -43,7 +43,8 @@ from skimage import data as samples
 from bench.harness import ensure_model
 from bench.stats import table
 from project.devredis import EmbeddedRedis
-from project.localstack import Api, Stack
+from project.localclient import Api
+from project.localstack import Stack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 ENV = {

@@ -1,4 +1,4 @@
-"""A GraphQL client for tests (project.localstack's Api and documents) and test images."""
+"""A GraphQL client for tests (project.localclient's Api and documents) and test images."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zlib
 
 from PIL import Image
 
-from project.localstack import CANCEL, GET, PROGRESS, SUBMIT, TASK_FIELDS, Api
+from project.localclient import CANCEL, GET, PROGRESS, SUBMIT, TASK_FIELDS, Api
 
 __all__ = [
     "CANCEL",

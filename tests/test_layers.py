@@ -54,6 +54,12 @@ def test_benchmarks_share_nothing_with_the_tests_but_through_the_project() -> No
 
 
 def test_the_service_does_not_run_the_local_stack_tooling() -> None:
-    # project.localstack needs the dev extras (httpx, gql): tests and benchmarks only.
-    used = [f"{path}: {name}" for path, name in imports("project") if "localstack" in name]
+    # project.localstack and localclient need the dev extras: tests and benchmarks only.
+    tooling = ("project.localstack", "project.localclient")
+    used = [
+        f"{path}: {name}"
+        for path, name in imports("project")
+        if name.startswith(tooling)
+        and not path.startswith(("project/localstack", "project/localclient"))
+    ]
     assert used == []

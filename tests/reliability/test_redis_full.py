@@ -38,7 +38,7 @@ from actors.store.registry import WorkerInfo, WorkerRegistry
 from actors.store.tasks import TaskStore
 from actors.worker.sweeper import Maintenance
 from project.redismemory import RedisMemory
-from tests.actors.test_execution import Runner, StandIn, queued
+from tests.actors.worker.test_runner import Runner, StandIn, queued
 from tests.api.scenarios import generation, held_generation
 from tests.client import CANCEL, SUBMIT, Api
 from tests.observability.scrape import scrape
