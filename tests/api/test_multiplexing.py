@@ -15,24 +15,10 @@ import pytest
 from tests.api.scenarios import assert_well_ordered, generation
 from tests.client import GET, PROGRESS, SUBMIT, Api
 from tests.stack import ALICE_KEY, BOB_KEY, Stack
-from tests.wsclient import PROTOCOLS, Session, session
+from tests.wsclient import PROTOCOLS, session
 
 pytestmark = pytest.mark.parametrize("protocol", PROTOCOLS)
 TRIES = 40
-
-
-async def _until_done(ws: Session, ops: set[str], timeout: float = 120) -> dict[str, list[dict]]:
-    """Every message of `ops`, by operation id, until each has completed or failed."""
-    seen: dict[str, list[dict]] = {op: [] for op in ops}
-    open_ops = set(ops)
-    while open_ops:
-        message = await ws.receive(timeout)
-        op = message.get("id")
-        assert op in seen, f"a message for an operation never started: {message}"
-        seen[op].append(message)
-        if message["type"] in ("complete", "error"):
-            open_ops.discard(op)
-    return seen
 
 
 def _tasks(messages: list[dict[str, Any]], data: str) -> list[dict[str, Any]]:
@@ -51,7 +37,7 @@ def test_two_subscriptions_on_one_socket_each_get_only_their_own_task(
             await ws.init(ALICE_KEY)
             await ws.subscribe("1", PROGRESS, id=first["id"])
             await ws.subscribe("2", PROGRESS, id=second["id"])
-            return await _until_done(ws, {"1", "2"})
+            return await ws.until_done({"1", "2"}, timeout=120)
 
     seen = asyncio.run(run())
     data = "data" if protocol == "graphql-ws" else "next"
@@ -117,11 +103,11 @@ def test_queries_and_mutations_run_over_the_socket(stack: Stack, protocol: str) 
         async with session(stack.ws_url, protocol) as ws:
             await ws.init(BOB_KEY)
             await ws.subscribe("submit", SUBMIT, input=generation("over the socket"))
-            submitted = await _until_done(ws, {"submit"})
+            submitted = await ws.until_done({"submit"}, timeout=120)
             task_id = submitted["submit"][0]["payload"]["data"]["submitTask"]["id"]
             await ws.subscribe("get", GET, id=task_id)
             await ws.subscribe("follow", PROGRESS, id=task_id)
-            return submitted, await _until_done(ws, {"get", "follow"})
+            return submitted, await ws.until_done({"get", "follow"}, timeout=120)
 
     submitted, seen = asyncio.run(run())
     data = "data" if protocol == "graphql-ws" else "next"
