@@ -23,7 +23,6 @@ SPEC = KindSpec(
     stages={
         "decoding input": (0.03, 0.05),
         "removing background": (0.1, 0.9),
-        "encoding": (0.95, 0.95),
     },
     default_model=lambda settings: settings.default_background_model,
     known_models=lambda _: KNOWN_MODELS,

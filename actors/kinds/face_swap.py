@@ -25,7 +25,6 @@ SPEC = KindSpec(
         "decoding input": (0.03, 0.05),
         "detecting faces": (0.1, 0.2),
         "swapping faces": (0.2, 0.9),
-        "encoding": (0.95, 0.95),
     },
     default_model=lambda _: DEFAULT,
     known_models=lambda _: (DEFAULT,),

@@ -34,7 +34,6 @@ SPEC = KindSpec(
         "refining prompt": (0.03, 0.05),
         "denoising": (0.05, 0.9),
         "decoding": (0.92, 0.92),
-        "encoding": (0.95, 0.95),
     },
     default_model=lambda settings: settings.default_image_model,
     known_models=_catalog,

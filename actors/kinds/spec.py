@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 P = TypeVar("P")
 
-# Stages every kind goes through before its pipeline reports anything.
+# Stages every kind goes through: before its pipeline reports anything, and the PNG
+# every pipeline's `Output` is encoded to at the end. A spec may give its own span.
 COMMON_STAGES: Mapping[str, tuple[float, float]] = {
     "starting": (0.0, 0.0),
     "loading model": (0.01, 0.03),
+    "encoding": (0.95, 0.95),
 }
 
 
