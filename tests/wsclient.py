@@ -91,10 +91,14 @@ class Session:
 
     async def execute(self, op_id: str, query: str, **variables: Any) -> dict[str, Any]:
         """A query or mutation over the socket: its one result's payload, once the
-        operation completed (no other operation's messages expected meanwhile)."""
+        operation completed (no other operation's messages expected meanwhile). An
+        operation refused before it runs (an `error` message) answers `{"errors": [...]}`."""
         await self.subscribe(op_id, query, **variables)
         result = await self.receive()
-        assert result["id"] == op_id and result["type"] == self.frames.data, result
+        assert result["id"] == op_id, result
+        if result["type"] == "error":
+            return {"errors": self.frames.errors(result)}
+        assert result["type"] == self.frames.data, result
         done = await self.receive()
         assert done == {"id": op_id, "type": "complete"}, done
         payload: dict[str, Any] = result["payload"]

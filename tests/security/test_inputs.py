@@ -1,7 +1,7 @@
 """Hostile submissions: each is refused with its documented code, or, where it is
 legitimate, runs to a documented end; the service stays healthy after every one.
 
-Cases already in tests/api/test_validation.py are not repeated here.
+Cases already in tests/graph/test_validation.py are not repeated here.
 """
 
 from __future__ import annotations

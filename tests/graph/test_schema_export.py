@@ -1,8 +1,10 @@
+"""The committed schema.graphql is the code's schema, and keeps the names clients use."""
+
 from pathlib import Path
 
 from graph.export import sdl
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 def test_committed_schema_matches_the_code() -> None:
