@@ -35,8 +35,6 @@ import argparse
 import contextlib
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -48,8 +46,9 @@ from bench.fanout_emitter import Emitter
 from bench.fanout_pool import Clients, assign
 from bench.fanout_report import goals, render, summarise
 from bench.gcprobe import GC_PROBE, gc_delta, gc_total, read_stats
-from bench.harness import pick_redis, reap
+from bench.harness import reap
 from bench.profiling import finish_profiler, start_profiler
+from bench.resources import scratch
 from bench.stats import (
     Sampler,
     live_cpu_seconds,
@@ -213,10 +212,8 @@ def measure(
     figures per level), goals, wallSeconds, and workFolder when kept.
     """
     began = time.time()
-    work = Path(tempfile.mkdtemp(prefix="atelier-fanout-"))
-    redis_url, embedded = pick_redis(redis_url, work / "redis")
-    largest = max(levels)
-    try:
+    with scratch("atelier-fanout-", redis_url, keep=keep) as (work, redis_url, _):
+        largest = max(levels)
         results = [
             run_level(
                 redis_url,
@@ -234,11 +231,6 @@ def measure(
             for nodes in web_nodes
             for level in levels
         ]
-    finally:
-        if embedded:
-            embedded.stop()
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
     return {
         "machine": {"cpus": os.cpu_count(), "loadAverage": list(os.getloadavg())},
         "seconds": seconds,

@@ -1,13 +1,12 @@
 """The harness the benchmarks of the whole stack share (the /proc figures, percentiles,
-goals and reports are bench/stats.py's):
+goals and reports are bench/stats.py's; a run's scratch folder, Redis and CPU meter are
+bench/resources.py's):
 
     CHEAPEST, STACK_ENV               the cheapest real task; the stack's settings for a run
     TaskRun, Follower, run_clients    a lean GraphQL client: HTTP submit, then follow over
                                       graphql-transport-ws; `clients` concurrent clients
     start_stack(stack, workers)       a project.localstack Stack's workers and web, ready
     ensure_model(model_dir)           the tiny-random model the cheapest task runs
-    pick_redis(url, folder)           the given Redis, the local one, or an embedded one
-    redis_pid(url), CpuMeter          CPU seconds of process trees over a window
     Phases                            seconds each phase of a run took
     reap(popen, timeout)              wait for a child process, killing it after `timeout`
 """
@@ -16,22 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.stats import cpu_seconds, tree_cpu_seconds
-from project.devredis import LOCAL_URL, EmbeddedRedis, reachable
 from project.localstack import ALICE_KEY, WORKER_READY, Stack
 
 CHEAPEST: dict[str, dict[str, Any]] = {
@@ -230,51 +225,12 @@ def start_stack(stack: Stack, workers: int) -> Stack:
     return stack
 
 
-def redis_pid(url: str) -> int | None:
-    """The Redis server's pid, when it runs on this machine (its CPU is then readable)."""
-    try:
-        client = redis.Redis.from_url(url)
-        pid = int(client.info("server")["process_id"])
-        client.close()
-    except (redis.RedisError, KeyError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}/stat").exists() else None
-
-
-class CpuMeter:
-    """CPU seconds used by named process trees (and this process) over a window."""
-
-    def __init__(self, roots: Mapping[str, Sequence[int]]) -> None:
-        self.roots = roots
-        self.start = self._read()
-
-    def _read(self) -> dict[str, float]:
-        used = {
-            name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in self.roots.items()
-        }
-        used["bench client"] = cpu_seconds(os.getpid())
-        return used
-
-    def per_task_ms(self, tasks: int) -> dict[str, float]:
-        end = self._read()
-        return {name: round((end[name] - self.start[name]) / tasks * 1000, 2) for name in end}
-
-
 def ensure_model(model_dir: Path) -> None:
     from pipelines import tiny_random
 
     target = model_dir / "diffusers" / tiny_random.NAME
     if not (target / "model_index.json").is_file():
         tiny_random.build(target)
-
-
-def pick_redis(url: str | None, folder: Path) -> tuple[str, EmbeddedRedis | None]:
-    """`url` when given; else the local Redis when it answers, else an embedded one
-    started in `folder` (returned too: the caller stops it)."""
-    if url is not None:
-        return url, None
-    embedded = None if reachable(LOCAL_URL) else EmbeddedRedis(folder).start()
-    return (embedded.url if embedded else LOCAL_URL), embedded
 
 
 class Phases:

@@ -48,7 +48,6 @@ from bench.baseline_loop import LoopChild, baseline_a
 from bench.harness import (
     CHEAPEST,
     STACK_ENV,
-    CpuMeter,
     Follower,
     Phases,
     TaskRun,
@@ -57,9 +56,9 @@ from bench.harness import (
     run_clients,
     start_stack,
 )
+from bench.resources import REDIS_ROOT, CpuMeter, cpu_roots, scratch
 from bench.stats import goal, report, run_measured, summary
 from bench.throughput_report import breakdown, overhead, reading_notes, render, utilization
-from bench.throughput_stack import REDIS_ROOT, cpu_roots, scratch
 from project.localstack import ALICE_KEY, ROOT, Stack
 
 
