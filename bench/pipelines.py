@@ -36,7 +36,7 @@ def main() -> None:
 
     root = args.model_dir or Path(tempfile.mkdtemp(prefix="atelier-bench-"))
     ours = TextToImage.load("tiny-random", ModelStore(root=root), device=args.device)
-    pipe = ours._pipe
+    pipe = ours.pipe
     params = TextToImageParams(
         prompt="a lighthouse on a cliff at dusk",
         negative_prompt="blurry",

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines import background_removal, face_swap_models, text_to_image
+from pipelines import background_removal, diffusion_models, face_swap_models
 from pipelines.errors import UnknownModel
 from pipelines.models import ModelStore
 
@@ -22,14 +22,14 @@ DEMO_SET = ("tiny-random", "u2netp")
 
 def fetch_model(name: str, store: ModelStore, *, inswapper_url: str | None = None) -> Path:
     """Fetch one model by its configured name into `store`; returns where it lies."""
-    if name in text_to_image.DEFAULT_MODELS:
-        return text_to_image.fetch(name, store)
+    if name in diffusion_models.DEFAULT_MODELS:
+        return diffusion_models.fetch(name, store)
     if name in background_removal.KNOWN_MODELS:
         return background_removal.fetch(name, store)
     if name in face_swap_models.FETCHABLE:
         return face_swap_models.fetch(name, store, url=inswapper_url)
     known = [
-        *text_to_image.DEFAULT_MODELS,
+        *diffusion_models.DEFAULT_MODELS,
         *background_removal.KNOWN_MODELS,
         *face_swap_models.FETCHABLE,
     ]

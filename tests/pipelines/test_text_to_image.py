@@ -62,7 +62,7 @@ def test_cancel_mid_run_stops_at_once_without_decoding(
     generator: TextToImage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decodes: list[object] = []
-    vae = generator._pipe.vae
+    vae = generator.pipe.vae
     real_decode = vae.decode
     monkeypatch.setattr(vae, "decode", lambda *a, **k: decodes.append(a) or real_decode(*a, **k))
     seen: list[Progress] = []
@@ -128,7 +128,7 @@ def test_tiny_model_is_saved_to_the_store_and_loads_back_offline(
     generator: TextToImage, model_store: ModelStore
 ) -> None:
     saved = model_store.folder("diffusers") / "tiny-random"
-    assert generator.source == str(saved)
+    assert generator.diffusion.source == str(saved)
     assert (saved / "model_index.json").is_file()
     assert (saved / "tokenizer" / "tokenizer.json").is_file()
     reloaded = TextToImage.load("tiny-random", model_store, device="cpu")
