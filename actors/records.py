@@ -44,6 +44,10 @@ class ResultInfo:
     prompt_used: str | None = None
     negative_prompt_used: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Images in the result (the first beside the record, the others in its `results`
+    # hash), and one seed per image (seeds[0] == seed; None for kinds without seeds).
+    image_count: int = 1
+    seeds: list[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,10 @@
 
 Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal):
   task:<id>               hash: the record (see records.py)
-  task:<id>:result        PNG bytes of the result
+  task:<id>:result        PNG bytes of the result (its first image)
+  task:<id>:results       hash: the result's further images, field "1".."n-1" -> PNG
+                          bytes (absent for a one-image result); written with the
+                          result by the same script, and expires with it
   task:<id>:preview       PNG bytes of the latest preview
   task:<id>:input:<name>  input bytes (images), deleted when the task ends
   owner:<owner>           sorted set of task ids by creation time (newest last)
@@ -76,5 +79,6 @@ class KeyLayout:
             self.leases_key,
             self.undispatched_key,
             self.counts_key,
+            self.key(record.id, "results"),
             *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
         ]

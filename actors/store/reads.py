@@ -24,8 +24,13 @@ class TaskReader(KeyLayout):
     def get(self, task_id: str) -> TaskRecord | None:
         return decode_record(cast(dict[bytes, bytes], self.client.hgetall(self.key(task_id))))
 
-    def result_png(self, task_id: str) -> bytes | None:
-        return self._bytes(self.key(task_id, "result"))
+    def result_png(self, task_id: str, index: int = 0) -> bytes | None:
+        """The result's image `index` (0: the first); None past its last, or once gone."""
+        if index == 0:
+            return self._bytes(self.key(task_id, "result"))
+        if index < 0:
+            return None
+        return cast(bytes | None, self.client.hget(self.key(task_id, "results"), str(index)))
 
     def preview_png(self, task_id: str) -> bytes | None:
         return self._bytes(self.key(task_id, "preview"))

@@ -9,7 +9,7 @@ not apply.
 Every script but PROGRESS and RENEW takes the task's keys in this order:
   1 record  2 result  3 preview  4 idempotency key  5 owner index
   6 owner's live-task counter  7 queue  8 queue tickets  9 leases
-  10 undispatched tasks  11 task counts  12.. inputs
+  10 undispatched tasks  11 task counts  12 the result's further images  13.. inputs
 A worker's writes carry the attempt number it started (a fencing token): once
 another worker has taken the task over, the old one's writes are refused.
 

@@ -16,20 +16,14 @@ process dying in between leaves it for `actors.worker.sweeper` to send.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import redis
 
-from actors.records import (
-    ResultInfo,
-    TaskRecord,
-    TaskStatus,
-    now,
-    result_json,
-    to_hash,
-)
+from actors.records import ResultInfo, TaskRecord, TaskStatus, now, to_hash
 from actors.store import scripts
+from actors.store.endings import CANCELLED, cancelled_args, terminate_args, worker_lost_args
 from actors.store.outage import Script
 from actors.store.reads import TaskReader, decode_record
 
@@ -127,7 +121,7 @@ class TaskStore(TaskReader):
                 self.lease_ms,
                 worker,
                 run or uuid.uuid4().hex,
-                *self._worker_lost_args(max_attempts),
+                *worker_lost_args(self.ttl, max_attempts),
             ],
         )
         return decode_record(raw)
@@ -149,7 +143,12 @@ class TaskStore(TaskReader):
             return None
         raw = self._reap(
             keys=self.task_keys(record),
-            args=[task_id, max_attempts, self.dispatch_ms, *self._worker_lost_args(max_attempts)],
+            args=[
+                task_id,
+                max_attempts,
+                self.dispatch_ms,
+                *worker_lost_args(self.ttl, max_attempts),
+            ],
         )
         return decode_record(raw)
 
@@ -158,28 +157,13 @@ class TaskStore(TaskReader):
         lost; CANCELLED instead when a cancel was asked for."""
         raw = self._requeue(
             keys=self.task_keys(record),
-            args=[
-                record.id,
-                record.attempts,
-                self.dispatch_ms,
-                *self._terminate_args(
-                    TaskStatus.CANCELLED, "cancelled", ("CANCELLED", "the task was cancelled"), None
-                ),
-            ],
+            args=[record.id, record.attempts, self.dispatch_ms, *cancelled_args(self.ttl)],
         )
         return decode_record(raw)
 
     def dispatched(self, task_id: str) -> None:
         """The task's queue message is sent: the sweeper need not send it."""
         self.client.zrem(self.undispatched_key, task_id)
-
-    def _worker_lost_args(self, max_attempts: int) -> list[str | int]:
-        return self._terminate_args(
-            TaskStatus.FAILED,
-            "failed",
-            ("WORKER_LOST", f"the worker running this task was lost {max_attempts} times"),
-            None,
-        )
 
     def report(
         self,
@@ -212,13 +196,18 @@ class TaskStore(TaskReader):
         )
         return decode_record(raw)
 
-    def succeed(self, record: TaskRecord, result: ResultInfo, png: bytes) -> TaskRecord | None:
+    def succeed(
+        self, record: TaskRecord, result: ResultInfo, png: bytes, extra_pngs: Sequence[bytes] = ()
+    ) -> TaskRecord | None:
+        """End the task SUCCEEDED with its images, `png` first then `extra_pngs` in order
+        (the record's `image_count` counts them), all in one step."""
+        result = replace(result, image_count=1 + len(extra_pngs))
         return self._terminate(
             record,
             TaskStatus.SUCCEEDED,
             "done",
             result=result,
-            png=png,
+            pngs=(png, *extra_pngs),
             expected=TaskStatus.RUNNING,
         )
 
@@ -232,11 +221,7 @@ class TaskStore(TaskReader):
     def cancelled(self, record: TaskRecord) -> TaskRecord | None:
         """A RUNNING task stopped by its worker after a cancel request."""
         return self._terminate(
-            record,
-            TaskStatus.CANCELLED,
-            "cancelled",
-            error=("CANCELLED", "the task was cancelled"),
-            expected=TaskStatus.RUNNING,
+            record, TaskStatus.CANCELLED, "cancelled", error=CANCELLED, expected=TaskStatus.RUNNING
         )
 
     def cancel(self, task_id: str) -> TaskRecord | None:
@@ -244,12 +229,7 @@ class TaskStore(TaskReader):
         record = self.get(task_id)
         if record is None:
             return None
-        raw = self._cancel(
-            keys=self.task_keys(record),
-            args=self._terminate_args(
-                TaskStatus.CANCELLED, "cancelled", ("CANCELLED", "the task was cancelled"), None
-            ),
-        )
+        raw = self._cancel(keys=self.task_keys(record), args=cancelled_args(self.ttl))
         return decode_record(raw)
 
     def _terminate(
@@ -261,7 +241,7 @@ class TaskStore(TaskReader):
         expected: TaskStatus,
         error: tuple[str, str] | None = None,
         result: ResultInfo | None = None,
-        png: bytes = b"",
+        pngs: Sequence[bytes] = (b"",),
     ) -> TaskRecord | None:
         """End the task, if it is still `expected` under `record`'s attempt."""
         raw = self._finish(
@@ -269,28 +249,8 @@ class TaskStore(TaskReader):
             args=[
                 record.attempts,
                 expected.value,
-                *self._terminate_args(status, stage, error, result),
-                png,
+                *terminate_args(self.ttl, status, stage, error, result),
+                *pngs,
             ],
         )
         return decode_record(raw)
-
-    def _terminate_args(
-        self,
-        status: TaskStatus,
-        stage: str,
-        error: tuple[str, str] | None,
-        result: ResultInfo | None,
-    ) -> list[str | int]:
-        finished = now()
-        code, message = error or ("", "")
-        return [
-            status.value,
-            finished.isoformat(),
-            (finished + timedelta(seconds=self.ttl)).isoformat(),
-            self.ttl,
-            stage,
-            code,
-            message,
-            result_json(result),
-        ]

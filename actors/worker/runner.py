@@ -151,8 +151,11 @@ class TaskRunner:
             prompt_used=output.prompt_used,
             negative_prompt_used=output.negative_prompt_used,
             metadata={**output.metadata, "attempts": reporter.record.attempts},
+            image_count=1 + len(output.extra_pngs),
+            seeds=_seeds(output),
         )
-        return lambda: self.store.succeed(reporter.record, info, output.png)
+        extra = output.extra_pngs
+        return lambda: self.store.succeed(reporter.record, info, output.png, extra)
 
     def _stop_reason(self, lease: LeaseKeeper) -> Cancelled | None:
         if lease.lost.is_set():
@@ -243,6 +246,13 @@ class TaskRunner:
         context = LoadContext(self.settings, self.models, self.device)
         pipeline: Pipeline[Any] = self.cache.get(key, lambda: spec.load(context, name))
         return pipeline
+
+
+def _seeds(output: Output) -> list[int] | None:
+    """One seed per image; a pipeline that names only `seed` made one image from it."""
+    if output.seeds:
+        return list(output.seeds)
+    return None if output.seed is None else [output.seed]
 
 
 def _run_outcome(final: TaskRecord | None) -> str:

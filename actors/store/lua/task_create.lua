@@ -18,5 +18,5 @@ redis.call("PERSIST", KEYS[5])
 redis.call("INCR", KEYS[6])
 redis.call("ZADD", KEYS[10], now_ms() + tonumber(ARGV[5]), ARGV[1])
 local first_input = 7 + nfields * 2
-for i = 12, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 12]) end
+for i = 13, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 13]) end
 return {1, ARGV[1]}

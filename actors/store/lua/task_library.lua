@@ -1,6 +1,8 @@
 -- Shared by the scripts below. `terminate` ends a task; its ARGV block, from
 -- `first`: status, finished_at, expires_at, ttl, stage, error_code,
--- error_message, result_json. The task's keys get the TTL, inputs are deleted,
+-- error_message, result_json. A SUCCEEDED task's first image is `result_bytes`, its
+-- others ARGV[extras..] when `extras` is given (into the results hash, fields
+-- "1".."n-1"). The task's keys get the TTL, inputs are deleted,
 -- and the owner index expires once the owner has no live task left. Every task
 -- ends here exactly once, so this is where the task counts (see actors.store.counts)
 -- count it; they live as long as tasks keep ending, like everything else.
@@ -18,7 +20,7 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function terminate(first, result_bytes)
+local function terminate(first, result_bytes, extras)
   local status = ARGV[first]
   local ttl = tonumber(ARGV[first + 3])
   local id = redis.call("HGET", KEYS[1], "id")
@@ -28,6 +30,14 @@ local function terminate(first, result_bytes)
     table.insert(fields, "progress"); table.insert(fields, "1.0")
     table.insert(fields, "result"); table.insert(fields, ARGV[first + 7])
     redis.call("SET", KEYS[2], result_bytes, "EX", ttl)
+    if extras and #ARGV >= extras then
+      local images = {}
+      for i = extras, #ARGV do
+        table.insert(images, tostring(i - extras + 1)); table.insert(images, ARGV[i])
+      end
+      redis.call("HSET", KEYS[12], unpack(images))
+      redis.call("EXPIRE", KEYS[12], ttl)
+    end
   else
     table.insert(fields, "error_code"); table.insert(fields, ARGV[first + 5])
     table.insert(fields, "error_message"); table.insert(fields, ARGV[first + 6])
@@ -46,7 +56,7 @@ local function terminate(first, result_bytes)
   leave_queue(id)
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZREM", KEYS[10], id)
-  for i = 12, #KEYS do redis.call("DEL", KEYS[i]) end
+  for i = 13, #KEYS do redis.call("DEL", KEYS[i]) end
   if redis.call("DECR", KEYS[6]) <= 0 then
     redis.call("DEL", KEYS[6])
     redis.call("EXPIRE", KEYS[5], ttl)

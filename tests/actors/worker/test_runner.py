@@ -32,9 +32,15 @@ PNG = b"\x89PNG\r\n\x1a\nresult"
 class StandIn:
     """A background-removal pipeline that reports `steps` steps, calling `during` after each."""
 
-    def __init__(self, steps: int = 3, during: Callable[[int], None] = lambda step: None) -> None:
+    def __init__(
+        self,
+        steps: int = 3,
+        during: Callable[[int], None] = lambda step: None,
+        output: Output | None = None,
+    ) -> None:
         self.steps = steps
         self.during = during
+        self.output = output or Output(png=PNG, width=4, height=3, metadata={"model": "stand-in"})
         self.calls: list[BackgroundRemovalParams] = []
         self.reached = 0
 
@@ -46,7 +52,7 @@ class StandIn:
             self.reached = step
             self.during(step)
         progress(Progress("encoding"))
-        return Output(png=PNG, width=4, height=3, metadata={"model": "stand-in"})
+        return self.output
 
 
 class Runner:
@@ -88,6 +94,43 @@ def test_runner_succeeds_with_the_pipeline_output_and_publishes_every_change(
     assert runner.published[-1] == final
     assert [r.seq for r in runner.published] == list(range(1, final.seq + 1))
     assert runner.published[0].status is TaskStatus.RUNNING
+
+
+def test_runner_stores_every_image_of_an_output_and_one_seed_each(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    pngs = (PNG, PNG + b"-2", PNG + b"-3")
+    output = Output(
+        png=pngs[0], width=4, height=3, seed=11, extra_pngs=pngs[1:], seeds=(11, 12, 13)
+    )
+    runner = Runner(store, tmp_path, StandIn(output=output))
+    record = queued(store)
+
+    runner.run(record.id)
+
+    final = store.get(record.id)
+    assert final is not None and final.status is TaskStatus.SUCCEEDED
+    assert final.result is not None and runner.published[-1] == final
+    assert (final.result.image_count, final.result.seeds) == (3, [11, 12, 13])
+    assert [store.result_png(record.id, index) for index in range(4)] == [*pngs, None]
+
+
+@pytest.mark.parametrize(
+    ("seed", "seeds", "expected"), [(None, (), None), (5, (), [5]), (5, (5,), [5])]
+)
+def test_a_one_image_output_has_its_seed_as_its_seeds(
+    store: TaskStore, tmp_path: Path, seed: int | None, seeds: tuple[int, ...], expected: Any
+) -> None:
+    output = Output(png=PNG, width=4, height=3, seed=seed, seeds=seeds)
+    runner = Runner(store, tmp_path, StandIn(output=output))
+    record = queued(store)
+
+    runner.run(record.id)
+
+    final = store.get(record.id)
+    assert final is not None and final.result is not None
+    assert (final.result.image_count, final.result.seeds) == (1, expected)
+    assert store.result_png(record.id, 1) is None
 
 
 def test_runner_skips_a_task_cancelled_while_queued(store: TaskStore, tmp_path: Path) -> None:
