@@ -4,7 +4,8 @@ An image inline (`Image.base64`) is up to megabytes; a list multiplies whatever 
 items select. Fifteen aliases of `tasks(limit: 6) { result { image { base64 } } }`,
 a 1 KB document, built a 318 MB response. Here an operation's inline images are
 counted the way it would resolve them (each list field counted at its `limit`
-argument, or its default), fragments once each, and an operation that could return
+argument, or its default; `TaskResult.images` at the most images a result may hold,
+`ATELIER_MAX_IMAGES`), fragments once each, and an operation that could return
 more than `max_inline_images` is refused whole with `RESPONSE_TOO_LARGE` before a
 resolver runs. Galleries use `url`, which costs a few hundred bytes an image.
 """
@@ -38,10 +39,13 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import ApiError
+from graph.limits import MAX_IMAGES_PER_TASK
 
 INLINE = ("Image", "base64")
 # A list field with neither a `limit` argument nor a known size: counted as this many.
 UNBOUNDED_LIST = 100
+# The list of a result's images, whose size configuration bounds.
+RESULT_IMAGES = ("TaskResult", "images")
 
 
 class ResponseTooLarge(ApiError):
@@ -53,8 +57,11 @@ def inline_images(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any],
+    *,
+    images_per_task: int = MAX_IMAGES_PER_TASK,
 ) -> int:
-    """How many images `operation` could return inline, at most."""
+    """How many images `operation` could return inline, at most, when a result holds
+    up to `images_per_task` images."""
     fragments = {
         node.name.value: node
         for node in document.definitions
@@ -63,7 +70,8 @@ def inline_images(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _Counter(schema, fragments, variables).count(operation.selection_set, root)
+    sizes = {RESULT_IMAGES: images_per_task}
+    return _Counter(schema, fragments, variables, sizes).count(operation.selection_set, root)
 
 
 class _Counter:
@@ -72,10 +80,12 @@ class _Counter:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
+        sizes: Mapping[tuple[str, str], int],
     ) -> None:
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
+        self._sizes = sizes  # (type, field) -> the most items of a list without `limit`
         self._memo: dict[str, int] = {}
         self._open: set[str] = set()  # spreads being counted: a cycle counts nothing
 
@@ -114,15 +124,18 @@ class _Counter:
         if definition is None:
             return 0
         inner = self.count(node.selection_set, get_named_type(definition.type))
-        return inner * self._items(node, definition) if inner else 0
+        return inner * self._items(node, definition, parent) if inner else 0
 
-    def _items(self, node: FieldNode, definition: GraphQLField) -> int:
+    def _items(self, node: FieldNode, definition: GraphQLField, parent: GraphQLNamedType) -> int:
         """How many items the field returns at most: 1 unless it is a list."""
         kind = definition.type
         if isinstance(kind, GraphQLNonNull):
             kind = kind.of_type
         if not isinstance(kind, GraphQLList):
             return 1
+        known = self._sizes.get((parent.name, node.name.value))
+        if known is not None:
+            return max(0, known)
         limit = self._argument(node, "limit")
         if limit is None and "limit" in definition.args:
             default = definition.args["limit"].default_value
@@ -148,10 +161,12 @@ def _selections(selections: SelectionSetNode | None) -> Iterator[Any]:
 
 class InlineImageBudget(SchemaExtension):
     """Refuses a query or mutation that could return more than `max_images` inline
-    images (see the module's docstring); subscriptions send one task at a time."""
+    images, a result holding up to `images_per_task` (see the module's docstring);
+    subscriptions send one task at a time."""
 
-    def __init__(self, *, max_images: int) -> None:
+    def __init__(self, *, max_images: int, images_per_task: int = MAX_IMAGES_PER_TASK) -> None:
         self.max_images = max_images
+        self.images_per_task = images_per_task
 
     def on_execute(self) -> Iterator[None]:  # type: ignore[override]
         context = self.execution_context
@@ -160,7 +175,13 @@ class InlineImageBudget(SchemaExtension):
         if operation is not None and operation.operation is not OperationType.SUBSCRIPTION:
             assert document is not None
             schema = context.schema._schema
-            count = inline_images(schema, document, operation, context.variables or {})
+            count = inline_images(
+                schema,
+                document,
+                operation,
+                context.variables or {},
+                images_per_task=self.images_per_task,
+            )
             if count > self.max_images:
                 error = ResponseTooLarge(
                     f"this operation could return {count} images inline (base64); at most "

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from actors.interface import TaskKind
 
+# Images one task's result may hold (`ATELIER_MAX_IMAGES`).
+MAX_IMAGES_PER_TASK = 4
+
 
 @dataclass(frozen=True, slots=True)
 class QueryLimits:
@@ -22,6 +25,9 @@ class QueryLimits:
     max_validation_work: int = 5000
     # What one caller's reads may cost (see graph/cost.py, graph/ratelimits.py).
     max_inline_images: int = 10
+    # Images one result may hold (`ATELIER_MAX_IMAGES`): `TaskResult.images` counts as
+    # this many inline images when its `base64` is selected.
+    max_images_per_task: int = MAX_IMAGES_PER_TASK
     read_rate: float = 30.0  # queries a second per key, on each web node
     read_burst: int = 100
 

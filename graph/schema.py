@@ -210,7 +210,9 @@ def make_schema(
         checks.extension(),
         # What a caller's reads may cost: queries a second, images inline per response.
         lambda: ReadRateLimit(buckets=reads),
-        lambda: InlineImageBudget(max_images=limits.max_inline_images),
+        lambda: InlineImageBudget(
+            max_images=limits.max_inline_images, images_per_task=limits.max_images_per_task
+        ),
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection)

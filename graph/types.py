@@ -12,9 +12,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from actors.interface import TaskKind, TaskRecord, TaskStatus
+from actors.interface import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from graph.context import Context
 from graph.errors import NotFound
+from graph.links import PREVIEW, result_index, result_variant
 
 # The job system's enums are the API's: registered once, used as they are.
 strawberry.enum(TaskKind, name="TaskKind")
@@ -35,8 +36,11 @@ class Image:
     @strawberry.field(description="The same bytes inline, base64-encoded; read when selected.")
     async def base64(self, info: Info[Context, None]) -> str:
         jobs = info.context.jobs
-        read = jobs.result_png if self.variant == "result" else jobs.preview_png
-        data = await read(self.task_id)
+        index = result_index(self.variant)
+        if index is None:
+            data = await jobs.preview_png(self.task_id)
+        else:
+            data = await jobs.result_png(self.task_id, index)
         if data is None:
             raise NotFound("the image has expired")
         return base64.b64encode(data).decode()
@@ -55,6 +59,15 @@ class TaskResult:
     negative_prompt_used: str | None
     seed: int | None
     metadata: JSON
+    images: list[Image] = strawberry.field(
+        description="Every image of the result, in order: the first is `image`."
+    )
+    seeds: list[int] | None = strawberry.field(
+        description=(
+            "One seed per image, in the order of `images` (the first is `seed`), each "
+            "reproducing its image alone; null when the kind uses none."
+        )
+    )
 
 
 @strawberry.type
@@ -114,16 +127,22 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
     result = None
     if record.result is not None and record.status is TaskStatus.SUCCEEDED:
         info = record.result
+        images = [
+            image(result_variant(index), info.width, info.height)
+            for index in range(max(1, info.image_count))
+        ]
         result = TaskResult(
-            image=image("result", info.width, info.height),
+            image=images[0],
             prompt_used=info.prompt_used,
             negative_prompt_used=info.negative_prompt_used,
             seed=info.seed,
             metadata=cast(JSON, info.metadata),
+            images=images,
+            seeds=_seeds(info),
         )
     preview = None
     if record.preview_width is not None and record.preview_height is not None:
-        preview = image("preview", record.preview_width, record.preview_height)
+        preview = image(PREVIEW, record.preview_width, record.preview_height)
     error = None
     if record.error_code:
         error = TaskError(code=record.error_code, message=record.error_message or "")
@@ -147,3 +166,10 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         attempts=record.attempts,
         record=record,
     )
+
+
+def _seeds(info: ResultInfo) -> list[int] | None:
+    """A record written before results held several images has its `seed` alone."""
+    if info.seeds is not None:
+        return info.seeds
+    return None if info.seed is None else [info.seed]

@@ -17,6 +17,7 @@ from actors.kinds import SPECS
 from actors.records import TaskKind
 from actors.store.redisurl import RedisTarget
 from graph.limits import InputLimits, QueryLimits
+from graph.links import MAX_RESULT_IMAGES
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,14 @@ def _heartbeat(env: dict[str, str]) -> tuple[float, float]:
     return every, stale_after
 
 
+def _max_images(env: dict[str, str], default: int) -> int:
+    """Images one task's result may hold: at least 1, at most what links can name."""
+    value = _int(env, "ATELIER_MAX_IMAGES", default)
+    if not 1 <= value <= MAX_RESULT_IMAGES:
+        raise SystemExit(f"ATELIER_MAX_IMAGES must be 1..{MAX_RESULT_IMAGES}, not {value}")
+    return value
+
+
 def load(env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     time_limits = {
@@ -232,6 +241,7 @@ def load(env: dict[str, str] | None = None) -> Config:
             max_inline_images=_int(
                 env, "ATELIER_MAX_INLINE_IMAGES", query_defaults.max_inline_images
             ),
+            max_images_per_task=_max_images(env, query_defaults.max_images_per_task),
             read_rate=_float(env, "ATELIER_READ_RATE", query_defaults.read_rate),
             read_burst=_int(env, "ATELIER_READ_BURST", query_defaults.read_burst),
         ),

@@ -11,7 +11,7 @@ import redis.asyncio
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from actors.store.registry import count_live
-from graph.links import LinkState
+from graph.links import PREVIEW, LinkState, result_index
 from project import services
 from project.redismemory import RedisMemory, evictions
 
@@ -23,7 +23,8 @@ IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sand
 
 
 async def image(request: HttpRequest, task_id: str, variant: str) -> HttpResponse:
-    """A result or preview PNG, for a link signed by `graph.links.LinkSigner`."""
+    """A result image or the preview PNG, for a link signed by `graph.links.LinkSigner`;
+    404 for an image the task does not hold (e.g. "result-3" of a result of three)."""
     expires = request.GET.get("expires", "")
     signature = request.GET.get("sig", "")
     state = services.link_signer().check(task_id, variant, expires, signature)
@@ -32,16 +33,19 @@ async def image(request: HttpRequest, task_id: str, variant: str) -> HttpRespons
     if state is LinkState.EXPIRED:
         return HttpResponse("expired\n", status=404, content_type="text/plain")
     store = services.store()
-    read = store.result_png if variant == "result" else store.preview_png
+    index = result_index(variant)
     try:
-        data = await asyncio.to_thread(read, task_id)
+        if index is None:
+            data = await asyncio.to_thread(store.preview_png, task_id)
+        else:
+            data = await asyncio.to_thread(store.result_png, task_id, index)
     except Exception:
         return HttpResponse("storage unavailable\n", status=503, content_type="text/plain")
     if data is None:
         return HttpResponse("not found\n", status=404, content_type="text/plain")
     response = HttpResponse(data, content_type="image/png")
     # Previews change under the same link; results never do.
-    response["Cache-Control"] = "no-store" if variant == "preview" else "private, max-age=3600"
+    response["Cache-Control"] = "no-store" if variant == PREVIEW else "private, max-age=3600"
     # The bytes are a PNG and nothing else: no sniffing them into a script or a page,
     # and were a browser to render them as a document, it may run and load nothing.
     response["X-Content-Type-Options"] = "nosniff"

@@ -244,8 +244,8 @@ class JobSystem:
         return position or 1
 
     @_translated
-    async def result_png(self, task_id: str) -> bytes | None:
-        return await asyncio.to_thread(self.store.result_png, task_id)
+    async def result_png(self, task_id: str, index: int = 0) -> bytes | None:
+        return await asyncio.to_thread(self.store.result_png, task_id, index)
 
     @_translated
     async def preview_png(self, task_id: str) -> bytes | None:
