@@ -42,6 +42,9 @@ class InputLimits:
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 16_000_000
     max_idempotency_key_chars: int = 200
+    # numImages' bound: images one task's result may hold (`ATELIER_MAX_IMAGES`, the
+    # same value as `QueryLimits.max_images_per_task`).
+    max_images: int = MAX_IMAGES_PER_TASK
     max_tasks_listed: int = 100
     # Operations.runningTasks(limit): one running task per worker thread, so this
     # bounds the reply of a very large deployment, not a typical one.

@@ -214,7 +214,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         preload=_kinds(env.get("ATELIER_PRELOAD", ",".join(kind.value for kind in TaskKind))),
     )
     defaults = InputLimits()
+    max_images = _max_images(env, defaults.max_images)
     limits = InputLimits(
+        max_images=max_images,
         min_side=_int(env, "ATELIER_MIN_SIDE", defaults.min_side),
         max_side=_int(env, "ATELIER_MAX_SIDE", defaults.max_side),
         max_steps=_int(env, "ATELIER_MAX_STEPS", defaults.max_steps),
@@ -241,7 +243,7 @@ def load(env: dict[str, str] | None = None) -> Config:
             max_inline_images=_int(
                 env, "ATELIER_MAX_INLINE_IMAGES", query_defaults.max_inline_images
             ),
-            max_images_per_task=_max_images(env, query_defaults.max_images_per_task),
+            max_images_per_task=max_images,
             read_rate=_float(env, "ATELIER_READ_RATE", query_defaults.read_rate),
             read_burst=_int(env, "ATELIER_READ_BURST", query_defaults.read_burst),
         ),

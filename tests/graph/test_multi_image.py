@@ -154,8 +154,11 @@ def test_selecting_more_images_inline_than_a_response_may_hold_is_refused(
 def test_atelier_max_images_sets_the_count_and_is_bounded() -> None:
     from project.config import load
 
-    assert load({}).query_limits.max_images_per_task == MAX_IMAGES_PER_TASK
-    assert load({"ATELIER_MAX_IMAGES": "2"}).query_limits.max_images_per_task == 2
+    default, two = load({}), load({"ATELIER_MAX_IMAGES": "2"})
+    assert default.query_limits.max_images_per_task == MAX_IMAGES_PER_TASK
+    assert default.limits.max_images == MAX_IMAGES_PER_TASK
+    # One setting: what numImages may ask for, and what a response counts per result.
+    assert (two.limits.max_images, two.query_limits.max_images_per_task) == (2, 2)
     for refused in ("0", "101", "many"):
         with pytest.raises(SystemExit, match="ATELIER_MAX_IMAGES"):
             load({"ATELIER_MAX_IMAGES": refused})
