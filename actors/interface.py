@@ -23,6 +23,7 @@ from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from pipelines.errors import InvalidImage
 from pipelines.images import ImageLimits, decode_image, read_header
 from pipelines.prompts import STYLE_PRESETS, clean_text
+from pipelines.schedulers import SCHEDULERS
 
 
 class Jobs(Protocol):
@@ -80,6 +81,7 @@ class Jobs(Protocol):
 
 
 __all__ = [
+    "SCHEDULERS",
     "STYLE_PRESETS",
     "CurrentTask",
     "EnqueueFailed",

@@ -56,7 +56,7 @@ def serve(model_dir: Path) -> None:
         for _ in range(count):
             begun = time.perf_counter()
             pipeline.run(each)
-            if pipeline.device.startswith("cuda"):
+            if pipeline.diffusion.device.startswith("cuda"):
                 torch.cuda.synchronize()
             durations.append((time.perf_counter() - begun) * 1000)
         return {
@@ -67,7 +67,7 @@ def serve(model_dir: Path) -> None:
 
     for _ in range(3):  # warm-up: kernels, allocator, caches
         pipeline.run(params)
-    print(json.dumps({"ready": True, "device": pipeline.device}), flush=True)
+    print(json.dumps({"ready": True, "device": pipeline.diffusion.device}), flush=True)
     for line in sys.stdin:
         command, _, count = line.strip().partition(" ")
         if command == "go":

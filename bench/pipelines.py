@@ -48,7 +48,7 @@ def main() -> None:
     events: list[Progress] = []
 
     def synchronize() -> None:
-        if ours.device.startswith("cuda"):
+        if ours.diffusion.device.startswith("cuda"):
             torch.cuda.synchronize()
 
     def bare() -> Any:
@@ -59,7 +59,7 @@ def main() -> None:
             height=params.height,
             num_inference_steps=params.steps,
             guidance_scale=params.guidance_scale,
-            generator=torch.Generator(device=ours.device).manual_seed(42),
+            generator=torch.Generator(device=ours.diffusion.device).manual_seed(42),
         ).images[0]
         synchronize()
         return image
@@ -88,7 +88,7 @@ def main() -> None:
     ours_ms = statistics.median(timings["ours"]) * 1000
     encode_ms = statistics.median(encodes) * 1000
     report = {
-        "device": ours.device,
+        "device": ours.diffusion.device,
         "steps": args.steps,
         "size": args.size,
         "repeats": args.repeats,
@@ -105,7 +105,8 @@ def main() -> None:
         )
     )
     print(
-        f"\nours vs bare diffusers, {args.steps} steps at {args.size}px on {ours.device}: "
+        f"\nours vs bare diffusers, {args.steps} steps at {args.size}px "
+        f"on {ours.diffusion.device}: "
         f"{ours_ms:.1f} ms vs {bare_ms:.1f} ms p50 -> overhead {report['overheadRatio']:+.2%} "
         f"({report['overheadRatioWithoutPng']:+.2%} without the {encode_ms:.1f} ms PNG encode)"
     )

@@ -52,20 +52,26 @@ async def decode_inputs(submission: Submission, limits: InputLimits) -> None:
     """
     decoders = _decoders(limits.decode_concurrency)
     bounds = image_limits(limits, max_seconds=limits.decode_timeout)
+    decoded: dict[str, Any] = {}
     for name, data in submission.inputs.items():
         path = submission.fields.get(name, "input")
         try:
-            await decoders.run(functools.partial(_timed_decode, data, bounds), limits)
+            image = await decoders.run(functools.partial(_timed_decode, data, bounds), limits)
         except InvalidImage as error:
             raise BadUserInput(error.message, path) from None
+        if submission.vet_decoded is not None:  # else each image is let go at once
+            decoded[name] = image
+    if submission.vet_decoded is not None:
+        await decoders.run(functools.partial(submission.vet_decoded, decoded), limits)
 
 
-def _timed_decode(data: bytes, limits: ImageLimits) -> None:
+def _timed_decode(data: bytes, limits: ImageLimits) -> Any:
     started = time.perf_counter()
     outcome = "refused"
     try:
-        decode_image(data, limits=limits)
+        image = decode_image(data, limits=limits)
         outcome = "decoded"
+        return image
     finally:
         DECODES.labels(outcome).observe(time.perf_counter() - started)
 

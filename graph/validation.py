@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,9 @@ class Submission:
     inputs: dict[str, bytes]
     # Input name -> the GraphQL path its errors name.
     fields: dict[str, str] = field(default_factory=dict)
+    # Checks that need the inputs decoded (name -> upright PIL image); raise
+    # BadUserInput. Run with the decoding, after admission (graph.decoding).
+    vet_decoded: Callable[[dict[str, Any]], None] | None = None
 
 
 def require_unicode(value: str, field: str) -> str:

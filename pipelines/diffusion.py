@@ -35,7 +35,7 @@ from pipelines.timing import Timings
 logger = logging.getLogger(__name__)
 
 MAX_SEED = 2**31 - 1  # seeds travel as GraphQL Int (signed 32-bit)
-MAX_IMAGES = 16  # what one batched call may make; the API's own bound is lower
+MAX_IMAGES = 100  # what one call may make; ATELIER_MAX_IMAGES (at most this) bounds the API
 
 # Mode -> the diffusers auto-pipeline a view over the weights is made with.
 _AUTO = {"image-to-image": "AutoPipelineForImage2Image", "inpainting": "AutoPipelineForInpainting"}

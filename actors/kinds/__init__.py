@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.kinds import background_removal, face_swap, image_generation
+from actors.kinds import background_removal, face_swap, image_generation, image_to_image
 from actors.kinds.spec import COMMON_STAGES, KindSpec, LoadContext
 from actors.records import TaskKind
 
 SPECS: Mapping[TaskKind, KindSpec[Any]] = {
-    spec.kind: spec for spec in (image_generation.SPEC, background_removal.SPEC, face_swap.SPEC)
+    spec.kind: spec
+    for spec in (
+        image_generation.SPEC,
+        background_removal.SPEC,
+        face_swap.SPEC,
+        image_to_image.IMAGE_TO_IMAGE,
+        image_to_image.INPAINTING,
+    )
 }
 if set(SPECS) != set(TaskKind):
     raise RuntimeError(f"task kinds without a spec: {set(TaskKind) - set(SPECS)}")

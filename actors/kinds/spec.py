@@ -49,6 +49,11 @@ class KindSpec(Generic[P]):
     share of the run where it starts and ends (step-wise stages move through their
     span). With `queue_per_model`, each model but the default gets a queue of its
     own (`<queue>.<model>`), so a worker keeping one warm keeps getting its tasks.
+
+    `load` gives what a worker keeps warm (the weights), cached per model under
+    `weights_of` (the kind whose loaded weights this kind runs on: its own unless
+    set); `bind` makes the kind's pipeline over them (cheap: once per run). Kinds
+    sharing weights share the queue too, so a worker warm for a model gets them all.
     """
 
     kind: TaskKind
@@ -58,9 +63,15 @@ class KindSpec(Generic[P]):
     stages: Mapping[str, tuple[float, float]]
     default_model: Callable[[JobSettings], str]
     known_models: Callable[[JobSettings], Collection[str]]
-    load: Callable[[LoadContext, str], Pipeline[P]]
+    load: Callable[[LoadContext, str], Any]
+    bind: Callable[[Any], Pipeline[P]] = lambda loaded: loaded  # most kinds run what they load
+    weights_of: TaskKind | None = None
     inputs: tuple[str, ...] = ()
     queue_per_model: bool = False
+
+    @property
+    def weights_kind(self) -> TaskKind:
+        return self.weights_of or self.kind
 
     def queue_for(self, settings: JobSettings, model: str | None) -> str:
         """The queue a task naming `model` (None: the default) is sent to."""

@@ -38,6 +38,12 @@ def message_keys(namespace: str, queue: str) -> QueueKeys:
     )
 
 
+def actor_name(kind: TaskKind) -> str:
+    """The Dramatiq actor running tasks of `kind` ("atelier.image_generation"): by kind,
+    since kinds sharing loaded weights share a queue."""
+    return f"atelier.{kind.value.lower()}"
+
+
 def declare_actors(
     broker: RedisBroker, settings: JobSettings, run: Callable[[str], None]
 ) -> Actors:
@@ -51,15 +57,14 @@ def declare_actors(
     for queue in settings.queues:  # the model queues too, so a worker consumes them
         broker.declare_queue(queue)
     for kind, spec in SPECS.items():
-        queue = spec.queue
 
         def perform(task_id: str) -> None:
             run(task_id)
 
-        perform.__name__ = f"run_{queue}"
+        perform.__name__ = f"run_{kind.value.lower()}"
         actors[kind] = dramatiq.actor(
-            actor_name=f"atelier.{queue}",
-            queue_name=queue,
+            actor_name=actor_name(kind),
+            queue_name=spec.queue,
             broker=broker,
             max_retries=0,
             time_limit=settings.time_limits[kind] * 1000,

@@ -21,13 +21,14 @@ from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 
 from actors.kinds import SPECS
+from actors.queues.broker import actor_name
 from actors.records import TaskKind
 from actors.store.outage import OUTAGES
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {spec.queue: kind for kind, spec in SPECS.items()}
+_KINDS = {actor_name(kind): kind for kind in SPECS}
 # After a failed announcement (Redis out), try again this soon rather than a period
 # later, so the worker is visible again shortly after Redis is back.
 _RETRY_AFTER = 1.0
@@ -86,7 +87,7 @@ class WorkerPresence(Middleware):
         self._thread.start()
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        task = _task_of(broker, message)
+        task = _task_of(message)
         if task is not None:
             with self._lock:
                 self._running[message.message_id] = task
@@ -163,13 +164,9 @@ class WorkerPresence(Middleware):
             self._wake.wait(wait)
 
 
-def _task_of(broker: Broker, message: MessageProxy) -> CurrentTask | None:
+def _task_of(message: MessageProxy) -> CurrentTask | None:
     """The task a message runs: its first argument, of the kind its actor serves."""
-    try:
-        actor = broker.get_actor(message.actor_name)
-    except Exception:  # an actor this process does not know: not ours to report
-        return None
-    kind: TaskKind | None = _KINDS.get(actor.queue_name)
+    kind: TaskKind | None = _KINDS.get(message.actor_name)
     if kind is None or not message.args or not isinstance(message.args[0], str):
         return None
     return CurrentTask(id=message.args[0], kind=kind)

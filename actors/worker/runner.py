@@ -233,18 +233,20 @@ class TaskRunner:
     def _pipeline(
         self, kind: TaskKind, model: str | None, reporter: TaskReporter | None = None
     ) -> Pipeline[Any]:
-        """The warm pipeline for `kind` and `model` (its default when None).
+        """The pipeline for `kind` and `model` (its default when None), over warm weights.
 
-        Cached under the resolved model name, so naming the default model explicitly
-        reuses the pipeline already loaded for it.
+        The weights are cached under the kind that loads them and the resolved model
+        name, so naming the default model explicitly reuses what is loaded for it, and
+        kinds sharing weights (image-to-image on text-to-image's) share the entry.
         """
         spec = spec_for(kind)
         name = model or spec.default_model(self.settings)
-        key = (kind, name)
+        key = (spec.weights_kind, name)
         if reporter is not None and key not in self.cache:
             reporter(Progress("loading model"))
         context = LoadContext(self.settings, self.models, self.device)
-        pipeline: Pipeline[Any] = self.cache.get(key, lambda: spec.load(context, name))
+        loaded = self.cache.get(key, lambda: spec.load(context, name))
+        pipeline: Pipeline[Any] = spec.bind(loaded)
         return pipeline
 
 

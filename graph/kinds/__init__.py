@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from graph.errors import BadUserInput
-from graph.kinds import background_removal, face_swap, image_generation
+from graph.kinds import background_removal, face_swap, image_generation, image_to_image
 from graph.limits import InputLimits
 from graph.validation import Submission
 
@@ -21,6 +21,8 @@ PARSERS: dict[str, Callable[[Any, InputLimits], Submission]] = {
     "image_generation": image_generation.parse,
     "background_removal": background_removal.parse,
     "face_swap": face_swap.parse,
+    "image_to_image": image_to_image.parse_image_to_image,
+    "inpainting": image_to_image.parse_inpainting,
 }
 
 

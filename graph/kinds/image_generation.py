@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import strawberry
 
-from actors.interface import STYLE_PRESETS, TaskKind
+from actors.interface import TaskKind
 from graph.errors import BadUserInput
+from graph.kinds.diffusion import NUM_IMAGES, SCHEDULER, SEED, STYLE, diffusion_params
 from graph.limits import InputLimits
-from graph.validation import MAX_SEED, Submission, checked_text
+from graph.validation import Submission
 
 
 @strawberry.input
@@ -20,67 +19,26 @@ class ImageGenerationInput:
     height: int = 512
     steps: int = 30
     guidance_scale: float = 7.5
-    seed: int | None = strawberry.field(
-        default=None, description="0 .. 2147483647; null picks one, returned in the result."
-    )
+    seed: int | None = strawberry.field(default=None, description=SEED)
     refine_prompt: bool = True
     previews: bool = False
     model: str | None = strawberry.field(
         default=None, description="A configured model name; default from settings."
     )
-    style: str | None = strawberry.field(
-        default=None,
-        description="A prompt style preset: photo, cinematic, illustration, anime, 3d.",
-    )
+    style: str | None = strawberry.field(default=None, description=STYLE)
+    num_images: int = strawberry.field(default=1, description=NUM_IMAGES)
+    scheduler: str | None = strawberry.field(default=None, description=SCHEDULER)
 
 
 def parse(given: ImageGenerationInput, limits: InputLimits) -> Submission:
     at = "input.imageGeneration."
-    known = limits.models.get(TaskKind.IMAGE_GENERATION, frozenset())
-    prompt = checked_text(given.prompt, at + "prompt", limits, required=True)
-    negative = given.negative_prompt
-    if negative is not None:
-        checked_text(negative, at + "negativePrompt", limits, required=False)
+    params = diffusion_params(given, at, limits)
     for name, value in (("width", given.width), ("height", given.height)):
         if not limits.min_side <= value <= limits.max_side or value % 8:
             raise BadUserInput(
                 f"{name} must be a multiple of 8 from {limits.min_side} to {limits.max_side}",
                 at + name,
             )
-    if not 1 <= given.steps <= limits.max_steps:
-        raise BadUserInput(f"steps must be from 1 to {limits.max_steps}", at + "steps")
-    if not math.isfinite(given.guidance_scale) or not (
-        0 <= given.guidance_scale <= limits.max_guidance
-    ):
-        raise BadUserInput(
-            f"guidanceScale must be from 0 to {limits.max_guidance}", at + "guidanceScale"
-        )
-    if given.seed is not None and not 0 <= given.seed <= MAX_SEED:
-        raise BadUserInput(f"seed must be from 0 to {MAX_SEED}", at + "seed")
-    if given.model is not None and given.model not in known:
-        raise BadUserInput(
-            f"unknown model {given.model!r}; available: {', '.join(sorted(known))}",
-            at + "model",
-        )
-    if given.style is not None and given.style not in STYLE_PRESETS:
-        raise BadUserInput(
-            f"unknown style {given.style!r}; available: {', '.join(STYLE_PRESETS)}",
-            at + "style",
-        )
     return Submission(
-        TaskKind.IMAGE_GENERATION,
-        {
-            "prompt": prompt,
-            "negative_prompt": negative,
-            "width": given.width,
-            "height": given.height,
-            "steps": given.steps,
-            "guidance_scale": given.guidance_scale,
-            "seed": given.seed,
-            "refine_prompt": given.refine_prompt,
-            "style": given.style,
-            "previews": given.previews,
-            "model": given.model,
-        },
-        {},
+        TaskKind.IMAGE_GENERATION, {**params, "width": given.width, "height": given.height}, {}
     )

@@ -60,6 +60,26 @@ def answer(consumer: Any, query: str, **variables: Any) -> dict[str, Any]:
     return asyncio.run(main())
 
 
+def _mask(size: int = 64, *, black: bool = False) -> str:
+    drawn = Image.new("L", (size, size), 0)
+    if not black:
+        drawn.paste(255, (8, 8, 24, 24))
+    buffer = io.BytesIO()
+    drawn.save(buffer, format="PNG")
+    return _b64(buffer.getvalue())
+
+
+def _edit(**extra: Any) -> dict[str, Any]:
+    return {"imageToImage": {"prompt": "a fox", "image": _b64(_png()), "steps": 4, **extra}}
+
+
+def _inpaint(**extra: Any) -> dict[str, Any]:
+    return {"inpainting": {"prompt": "a fox", "image": _b64(_png()), "mask": _mask(), **extra}}
+
+
+EDIT = "input.imageToImage."
+INPAINT = "input.inpainting."
+
 CASES = {
     "width-not-multiple-of-8": (generation(size=64, width=100), GEN + "width"),
     "width-too-large": (generation(width=4096), GEN + "width"),
@@ -89,6 +109,21 @@ CASES = {
         {"faceSwap": {"sourceImage": _b64(_png()), "targetImage": _b64(_gif())}},
         "input.faceSwap.targetImage",
     ),
+    "num-images-zero": (generation(numImages=0), GEN + "numImages"),
+    "num-images-over-the-bound": (generation(numImages=5), GEN + "numImages"),
+    "unknown-scheduler": (generation(scheduler="warp-drive"), GEN + "scheduler"),
+    "strength-zero": (_edit(strength=0), EDIT + "strength"),
+    "strength-above-one": (_edit(strength=1.01), EDIT + "strength"),
+    "strength-running-no-step": (_edit(strength=0.2), EDIT + "strength"),  # 4 x 0.2 < 1
+    "edit-image-not-an-image": (_edit(image=_b64(_gif())), EDIT + "image"),
+    "edit-unknown-model": (_edit(model="no-such-model"), EDIT + "model"),
+    "edit-num-images": (_edit(numImages=9), EDIT + "numImages"),
+    "edit-empty-prompt": (_edit(prompt=" "), EDIT + "prompt"),
+    "mask-of-another-size": (_inpaint(mask=_mask(32)), INPAINT + "mask"),
+    "mask-all-black": (_inpaint(mask=_mask(black=True)), INPAINT + "mask"),
+    "mask-not-an-image": (_inpaint(mask="bm90IGFuIGltYWdl"), INPAINT + "mask"),
+    "inpainting-image-truncated": (_inpaint(image=_b64(_png()[:600])), INPAINT + "image"),
+    "inpainting-unknown-scheduler": (_inpaint(scheduler="x"), INPAINT + "scheduler"),
 }
 
 
