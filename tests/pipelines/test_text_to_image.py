@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import pytest
@@ -72,18 +71,19 @@ def test_cancel_mid_run_stops_at_once_without_decoding(
         if event.step == 3:
             raise Cancelled
 
-    started = time.perf_counter()
-    with pytest.raises(Cancelled):
-        generator.run(small(steps=50, width=256, height=256), cancel_at_third_step)
-    elapsed = time.perf_counter() - started
+    denoised: list[object] = []
+    hook = generator.pipe.unet.register_forward_hook(lambda *_: denoised.append(None))
+    try:
+        with pytest.raises(Cancelled):
+            generator.run(small(steps=50), cancel_at_third_step)
+    finally:
+        hook.remove()
 
     assert seen[-1].step == 3
     assert "decoding" not in [e.stage for e in seen]
     assert decodes == []
-    # 3 of 50 steps ran; the full run takes several times longer on any machine.
-    full = time.perf_counter()
-    generator.run(small(steps=50, width=256, height=256))
-    assert elapsed < (time.perf_counter() - full) / 3
+    # Counted, not timed: 3 of the 50 denoising steps ran, none after the cancel.
+    assert len(denoised) == 3
 
 
 def test_previews_come_every_k_steps_and_at_the_end(generator: TextToImage) -> None:
