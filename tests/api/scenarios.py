@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from tests.client import Api
+import numpy as np
+from PIL import Image
+
+from tests.client import Api, image_b64
 from tests.stepgate import held
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -37,6 +40,33 @@ def generation(
             **extra,
         }
     }
+
+
+def picture(size: tuple[int, int] = (64, 64), seed: int = 3) -> Image.Image:
+    noise = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(noise)
+
+
+def mask_of(size: tuple[int, int], box: tuple[int, int, int, int]) -> Image.Image:
+    drawn = Image.new("L", size, 0)
+    drawn.paste(255, box)
+    return drawn
+
+
+def edit(prompt: str = "a fox", **extra: Any) -> dict[str, Any]:
+    fields = {"prompt": prompt, "image": image_b64(picture()), "steps": 4, "seed": 9}
+    return {"imageToImage": {**fields, "refinePrompt": False, **extra}}
+
+
+def inpaint(prompt: str = "a fox", **extra: Any) -> dict[str, Any]:
+    fields = {
+        "prompt": prompt,
+        "image": image_b64(picture()),
+        "mask": image_b64(mask_of((64, 64), (16, 8, 40, 56))),
+        "steps": 4,
+        "seed": 9,
+    }
+    return {"inpainting": {**fields, "refinePrompt": False, **extra}}
 
 
 def long_generation(prompt: str = "a long task") -> dict[str, Any]:

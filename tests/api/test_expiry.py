@@ -6,13 +6,22 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import redis
 
 from graph.links import LinkSigner
-from tests.api.scenarios import finish, generation, held_generation, is_terminal, when
+from tests.api.scenarios import (
+    edit,
+    finish,
+    generation,
+    held_generation,
+    inpaint,
+    is_terminal,
+    when,
+)
 from tests.client import Api
 from tests.stack import Stack, running_stack
 
@@ -32,10 +41,21 @@ def short_ttl_stack(
         yield running
 
 
-def test_finished_task_and_its_result_expire_after_the_ttl(short_ttl_stack: Stack) -> None:
+@pytest.mark.parametrize(
+    "task_input",
+    [
+        generation("gone in two seconds"),
+        edit("an edit gone in two seconds", numImages=2),
+        inpaint("an inpainting gone in two seconds"),
+    ],
+    ids=["image-generation", "image-to-image-two-images", "inpainting"],
+)
+def test_finished_task_and_its_result_expire_after_the_ttl(
+    short_ttl_stack: Stack, task_input: dict[str, Any]
+) -> None:
     stack = short_ttl_stack
     api = Api(stack.http_url, stack.ws_url)
-    task = api.submit(generation("gone in two seconds"))
+    task = api.submit(task_input)
     assert task["expiresAt"] is None
     done = api.wait_for(task["id"], is_terminal, timeout=90)
     assert done["status"] == "SUCCEEDED", done["error"]

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tests.api.scenarios import assert_well_ordered, finish, is_terminal
+from tests.api.scenarios import (
+    assert_well_ordered,
+    edit,
+    finish,
+    inpaint,
+    is_terminal,
+    mask_of,
+    picture,
+)
 from tests.client import Api, image_b64
 from tests.stack import Stack
 from tests.stepgate import HOLD_AT, held
@@ -21,33 +29,6 @@ RESULT = """
 query Result($id: ID!) { task(id: $id) { kind status
   result { seed seeds metadata images { width height base64 } } } }
 """
-
-
-def picture(size: tuple[int, int] = (64, 64), seed: int = 3) -> Image.Image:
-    noise = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    return Image.fromarray(noise)
-
-
-def mask_of(size: tuple[int, int], box: tuple[int, int, int, int]) -> Image.Image:
-    drawn = Image.new("L", size, 0)
-    drawn.paste(255, box)
-    return drawn
-
-
-def edit(prompt: str = "a fox", **extra: Any) -> dict[str, Any]:
-    fields = {"prompt": prompt, "image": image_b64(picture()), "steps": 4, "seed": 9}
-    return {"imageToImage": {**fields, "refinePrompt": False, **extra}}
-
-
-def inpaint(prompt: str = "a fox", **extra: Any) -> dict[str, Any]:
-    fields = {
-        "prompt": prompt,
-        "image": image_b64(picture()),
-        "mask": image_b64(mask_of((64, 64), (16, 8, 40, 56))),
-        "steps": 4,
-        "seed": 9,
-    }
-    return {"inpainting": {**fields, "refinePrompt": False, **extra}}
 
 
 def result_of(api: Api, task_id: str) -> dict[str, Any]:
