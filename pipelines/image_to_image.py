@@ -10,13 +10,13 @@ input after decoding, as A1111 does, since the VAE round trip alters every pixel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
 from PIL import Image
 
-from pipelines.diffusion import DiffusionParams, StableDiffusion, denoising_steps
+from pipelines.diffusion import DiffusionParams, Finish, StableDiffusion, denoising_steps
 from pipelines.diffusion_models import DEFAULT_MODELS
 from pipelines.errors import InvalidParameters
 from pipelines.images import ImageLimits, decode_image
@@ -55,10 +55,8 @@ def output_size(size: tuple[int, int], min_side: int, max_side: int) -> tuple[in
     return side(width * scale), side(height * scale)
 
 
-class ImageToImage:
-    """Image-to-image over loaded Stable Diffusion weights, shared with text-to-image."""
-
-    mode = "image-to-image"
+class _Editor:
+    """Loading shared by both editing pipelines: views over Stable Diffusion weights."""
 
     def __init__(self, diffusion: StableDiffusion, limits: ImageLimits | None = None) -> None:
         self.diffusion = diffusion
@@ -75,8 +73,12 @@ class ImageToImage:
     ) -> Self:
         return cls(StableDiffusion.load(model, store, catalog=catalog, device=device))
 
-    def run(
-        self, params: ImageToImageParams, progress: ProgressCallback = ignore_progress
+    def _edit(
+        self,
+        mode: str,
+        params: ImageToImageParams,
+        progress: ProgressCallback,
+        masking: Masking | None = None,
     ) -> Output:
         if not 0 < params.strength <= 1:
             raise InvalidParameters("strength must be above 0 and at most 1", field="strength")
@@ -90,15 +92,15 @@ class ImageToImage:
             given = decode_image(params.image, limits=self._limits, field="image").convert("RGB")
             size = output_size(given.size, params.min_side, params.max_side)
             image = given if given.size == size else given.resize(size, Image.Resampling.LANCZOS)
-            extra = self._prepare(params, image)
+            call, finish = masking(given.size, image) if masking else ({}, None)
         return self.diffusion.generate(
-            self.mode,
+            mode,
             params,
             size,
-            {"image": image, "strength": params.strength, **extra.call},
+            {"image": image, "strength": params.strength, **call},
             progress,
             timings=timings,
-            finish=extra.finish,
+            finish=finish,
             metadata={
                 "strength": params.strength,
                 "inputSize": list(given.size),
@@ -106,41 +108,44 @@ class ImageToImage:
             },
         )
 
-    def _prepare(self, params: ImageToImageParams, image: Image.Image) -> _Extra:
-        return _Extra({}, None)
+
+# (the input's size as given, the picture as it goes in) -> inpainting's call
+# arguments and the step after decoding.
+Masking = Callable[[tuple[int, int], Image.Image], tuple[dict[str, Any], Finish]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Extra:
-    call: dict[str, Any]
-    finish: Any
+class ImageToImage(_Editor):
+    """Image-to-image over loaded Stable Diffusion weights, shared with text-to-image."""
+
+    def run(
+        self, params: ImageToImageParams, progress: ProgressCallback = ignore_progress
+    ) -> Output:
+        return self._edit("image-to-image", params, progress)
 
 
-class Inpainting(ImageToImage):
+class Inpainting(_Editor):
     """Inpainting over the same weights: repaints the mask's white, keeps its black."""
 
-    mode = "inpainting"
+    def run(self, params: InpaintingParams, progress: ProgressCallback = ignore_progress) -> Output:
+        def masking(given: tuple[int, int], image: Image.Image) -> tuple[dict[str, Any], Finish]:
+            mask = decode_image(params.mask, limits=self._limits, field="mask").convert("L")
+            if mask.size != given:
+                raise InvalidParameters(
+                    f"the mask is {mask.size[0]}x{mask.size[1]}, the image "
+                    f"{given[0]}x{given[1]}: they must be the same size",
+                    field="mask",
+                )
+            if mask.size != image.size:
+                mask = mask.resize(image.size, Image.Resampling.NEAREST)
+            if mask.getextrema()[1] == 0:
+                raise InvalidParameters("the mask is all black: nothing to repaint", field="mask")
 
-    def _prepare(self, params: ImageToImageParams, image: Image.Image) -> _Extra:
-        assert isinstance(params, InpaintingParams)
-        given = decode_image(params.mask, limits=self._limits, field="mask")
-        mask = given.convert("L")
-        original = decode_image(params.image, limits=self._limits, field="image").size
-        if mask.size != original:
-            raise InvalidParameters(
-                f"the mask is {mask.size[0]}x{mask.size[1]}, the image "
-                f"{original[0]}x{original[1]}: they must be the same size",
-                field="mask",
-            )
-        if mask.size != image.size:
-            mask = mask.resize(image.size, Image.Resampling.NEAREST)
-        if mask.getextrema()[1] == 0:
-            raise InvalidParameters("the mask is all black: nothing to repaint", field="mask")
+            def keep_unmasked(images: list[Image.Image]) -> list[Image.Image]:
+                return [Image.composite(made.convert("RGB"), image, mask) for made in images]
 
-        def keep_unmasked(images: list[Image.Image]) -> list[Image.Image]:
-            return [Image.composite(made.convert("RGB"), image, mask) for made in images]
+            return {"mask_image": mask}, keep_unmasked
 
-        return _Extra({"mask_image": mask}, keep_unmasked)
+        return self._edit("inpainting", params, progress, masking)
 
 
 # mypy checks that the classes meet the shared contract.
