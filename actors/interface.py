@@ -22,6 +22,9 @@ from actors.store.outage import StoreUnavailable
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from pipelines.errors import InvalidImage
 from pipelines.images import ImageLimits, decode_image, read_header
+from pipelines.lora import MAX_LORAS
+from pipelines.lora import MAX_SCALE as MAX_LORA_SCALE
+from pipelines.lora import MIN_SCALE as MIN_LORA_SCALE
 from pipelines.prompts import STYLE_PRESETS, clean_text
 from pipelines.schedulers import SCHEDULERS
 
@@ -81,6 +84,9 @@ class Jobs(Protocol):
 
 
 __all__ = [
+    "MAX_LORAS",
+    "MAX_LORA_SCALE",
+    "MIN_LORA_SCALE",
     "SCHEDULERS",
     "STYLE_PRESETS",
     "CurrentTask",

@@ -51,6 +51,9 @@ class InputLimits:
     max_running_listed: int = 1000
     # The model names each kind accepts (its spec's `known_models`).
     models: Mapping[TaskKind, frozenset[str]] = field(default_factory=dict)
+    # The LoRA adapters diffusion kinds accept: the model store's lora/ folder as the
+    # web node found it at start.
+    loras: frozenset[str] = frozenset()
     # Input images: progressive JPEG scans (see pipelines.images.ImageLimits), and the
     # decodes that check them after admission: seconds each may take (and may wait
     # for a slot), and how many run at once in one web process.

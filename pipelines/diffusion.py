@@ -6,14 +6,15 @@ inpainting pipelines are views over the same components (`from_pipe`), made on f
 use: no second copy of the weights, and a worker warm for a model is warm for all
 three kinds. `generate` runs one batched call: `num_images` images share the steps,
 each with a generator of its own seed, so image k alone (its seed, one image) comes
-out the same on the same device.
+out the same on the same device. LoRA adapters a run names are on for that run only
+(pipelines.lora).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from pipelines.batch_exact import exact_batches
 from pipelines.diffusion_models import DEFAULT_MODEL, DEFAULT_MODELS, hub_id, resolve_source
 from pipelines.errors import InvalidParameters
 from pipelines.images import encode_png
+from pipelines.lora import Lora, LoraAdapters, check_loras, loras_of
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
 from pipelines.previews import LatentPreviewer
@@ -57,6 +59,9 @@ class DiffusionParams:
     previews: bool = False
     # A preview at most every this many steps; None picks about eight per run.
     preview_every: int | None = None
+    # Adapters from the model store's lora/ folder; a task's stored params hold
+    # {"name", "scale"} dicts, which count as `Lora`s.
+    loras: Sequence[Lora | Mapping[str, Any]] = ()
 
 
 # Images after decoding, before encoding: inpainting puts back what it must keep.
@@ -67,9 +72,18 @@ class StableDiffusion:
     """A loaded diffusers model and its views, kept warm between runs."""
 
     def __init__(
-        self, pipe: Any, *, model: str, source: str, device: str, public_source: str | None = None
+        self,
+        pipe: Any,
+        *,
+        model: str,
+        source: str,
+        device: str,
+        public_source: str | None = None,
+        store: ModelStore | None = None,
     ) -> None:
         self._pipes: dict[str, Any] = {"text-to-image": pipe}
+        # Loaded into `pipe`'s modules, which its views share; none without a store.
+        self.loras = LoraAdapters(store)
         self._denoiser = exact_batches(pipe)
         self._schedulers = Schedulers(pipe.scheduler)
         self.model = model
@@ -111,7 +125,12 @@ class StableDiffusion:
             logger.warning("text-to-image uses the %s", tiny_random.DESCRIPTION)
         logger.info("loaded diffusion model %s from %s on %s", name, source, device)
         return cls(
-            pipe, model=name, source=source, device=device, public_source=hub_id(catalog[name])
+            pipe,
+            model=name,
+            source=source,
+            device=device,
+            public_source=hub_id(catalog[name]),
+            store=store,
         )
 
     def pipe_for(self, mode: str) -> Any:
@@ -141,6 +160,7 @@ class StableDiffusion:
         import torch
 
         check_common(params)
+        loras = loras_of(params.loras)
         pipe = self.pipe_for(mode)
         pipe.scheduler = self._schedulers.get(params.scheduler)
         prompt, negative, notes = params.prompt, params.negative_prompt, ()
@@ -168,8 +188,14 @@ class StableDiffusion:
             return tensors
 
         progress(Progress("denoising", 0, denoising_steps(params.steps, call.get("strength"))))
+        if loras:
+            timings.begin("loras")  # loading what is not loaded yet; denoise's start ends it
         # The VAE decode runs inside this same call: the last step's callback opens its phase.
-        with timings.phase("denoise"), self._denoiser.batch_of(params.num_images):
+        with (
+            self.loras.activate(self._pipes["text-to-image"], loras),
+            timings.phase("denoise"),
+            self._denoiser.batch_of(params.num_images),
+        ):
             result = pipe(
                 prompt=prompt,
                 negative_prompt=negative,
@@ -203,6 +229,7 @@ class StableDiffusion:
             "guidanceScale": params.guidance_scale,
             "numImages": params.num_images,
             "promptNotes": list(notes),
+            "loras": [lora.as_metadata() for lora in loras],
             **(metadata or {}),
             "timings": timings.as_metadata(),
         }
@@ -263,3 +290,4 @@ def check_common(params: DiffusionParams) -> None:
     if not 1 <= params.num_images <= MAX_IMAGES:
         raise InvalidParameters(f"numImages must be from 1 to {MAX_IMAGES}", field="numImages")
     check_scheduler(params.scheduler)
+    check_loras(loras_of(params.loras))

@@ -18,6 +18,8 @@ from actors.records import TaskKind
 from actors.store.redisurl import RedisTarget
 from graph.limits import InputLimits, QueryLimits
 from graph.links import MAX_RESULT_IMAGES
+from pipelines.lora import available as available_loras
+from pipelines.models import ModelStore
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +231,8 @@ def load(env: dict[str, str] | None = None) -> Config:
             1, _int(env, "ATELIER_DECODE_CONCURRENCY", defaults.decode_concurrency)
         ),
         models={kind: frozenset(spec.known_models(jobs)) for kind, spec in SPECS.items()},
+        # Read once: an adapter added to the store is accepted after a restart.
+        loras=available_loras(ModelStore(jobs.model_dir)),
     )
     debug = _bool(env, "ATELIER_DEBUG", True)
     query_defaults = QueryLimits()

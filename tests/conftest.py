@@ -108,11 +108,15 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
 @pytest.fixture(scope="session")
 def stack_models(tmp_path_factory: pytest.TempPathFactory, real_u2netp_store: ModelStore) -> Path:
     """Models for a running stack: tiny-random built and the real u2netp; face swap
-    runs its classical engine."""
+    runs its classical engine. Two copies of one tiny LoRA for tiny-random,
+    `tiny-fox` and `tiny-gone` (which a test removes after the web has listed it)."""
     from pipelines import tiny_random
+    from tests.pipelines import tiny_lora
 
     root = tmp_path_factory.mktemp("stack-models")
-    tiny_random.build(root / "diffusers" / tiny_random.NAME)
+    model = tiny_random.build(root / "diffusers" / tiny_random.NAME)
+    fox = tiny_lora.build(model, root / "lora" / "tiny-fox.safetensors", seed=1)
+    shutil.copy(fox, root / "lora" / "tiny-gone.safetensors")
     (root / "rembg").mkdir()
     shutil.copy(real_u2netp_store.folder("rembg") / "u2netp.onnx", root / "rembg")
     return root

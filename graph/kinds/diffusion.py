@@ -1,12 +1,21 @@
 """What the three Stable Diffusion kinds' inputs share, checked once: prompts, steps,
-guidance, seed, numImages, scheduler, model and style."""
+guidance, seed, numImages, scheduler, model, style and LoRAs."""
 
 from __future__ import annotations
 
 import math
 from typing import Any, Protocol
 
-from actors.interface import SCHEDULERS, STYLE_PRESETS, TaskKind
+import strawberry
+
+from actors.interface import (
+    MAX_LORA_SCALE,
+    MAX_LORAS,
+    MIN_LORA_SCALE,
+    SCHEDULERS,
+    STYLE_PRESETS,
+    TaskKind,
+)
 from graph.errors import BadUserInput
 from graph.limits import InputLimits
 from graph.validation import MAX_SEED, checked_text
@@ -15,6 +24,22 @@ NUM_IMAGES = "1 to ATELIER_MAX_IMAGES (default 4) images in one batched run, one
 SCHEDULER = "A sampler by name: " + ", ".join(SCHEDULERS) + "; null: the model's own."
 SEED = "0 .. 2147483647; null picks one, returned in the result (image k: seed + k)."
 STYLE = "A prompt style preset: photo, cinematic, illustration, anime, 3d."
+LORAS = (
+    f"Up to {MAX_LORAS} LoRA adapters of the server's model store, combined, each named "
+    "once; null or []: the base model alone."
+)
+# Names an error lists at most when a LoRA is unknown.
+_LISTED = 20
+
+
+@strawberry.input(description="A LoRA adapter and how strongly it applies.")
+class LoraInput:
+    name: str = strawberry.field(description="An adapter in the server's model store.")
+    scale: float = strawberry.field(
+        default=1.0,
+        description=f"{MIN_LORA_SCALE:g} .. {MAX_LORA_SCALE:g}: 1 applies it as trained, "
+        "0 not at all, below 0 pushes away from it.",
+    )
 
 
 class DiffusionInput(Protocol):
@@ -29,6 +54,7 @@ class DiffusionInput(Protocol):
     refine_prompt: bool
     style: str | None
     previews: bool
+    loras: list[LoraInput] | None
 
 
 def diffusion_params(given: DiffusionInput, at: str, limits: InputLimits) -> dict[str, Any]:
@@ -65,7 +91,8 @@ def diffusion_params(given: DiffusionInput, at: str, limits: InputLimits) -> dic
             f"unknown style {given.style!r}; available: {', '.join(STYLE_PRESETS)}",
             at + "style",
         )
-    return {
+    loras = lora_params(given.loras, at, limits)
+    params: dict[str, Any] = {
         "prompt": prompt,
         "negative_prompt": given.negative_prompt,
         "steps": given.steps,
@@ -78,3 +105,42 @@ def diffusion_params(given: DiffusionInput, at: str, limits: InputLimits) -> dic
         "previews": given.previews,
         "model": given.model,
     }
+    if loras:  # none: the params of a task from before LoRAs, which any worker runs
+        params["loras"] = loras
+    return params
+
+
+def lora_params(
+    given: list[LoraInput] | None, at: str, limits: InputLimits
+) -> list[dict[str, Any]]:
+    """`given` as stored params (`{"name", "scale"}` each), checked: how many, each
+    scale, then each name against the store's listing."""
+    if not given:
+        return []
+    if len(given) > MAX_LORAS:
+        raise BadUserInput(f"at most {MAX_LORAS} LoRAs per task", at + "loras")
+    for index, lora in enumerate(given):
+        if not math.isfinite(lora.scale) or not MIN_LORA_SCALE <= lora.scale <= MAX_LORA_SCALE:
+            raise BadUserInput(
+                f"a LoRA's scale must be from {MIN_LORA_SCALE:g} to {MAX_LORA_SCALE:g}",
+                f"{at}loras.{index}.scale",
+            )
+    seen: set[str] = set()
+    for index, lora in enumerate(given):
+        if lora.name not in limits.loras:
+            raise BadUserInput(
+                f"unknown LoRA {lora.name!r}; available: {_listing(limits.loras)}",
+                f"{at}loras.{index}.name",
+            )
+        if lora.name in seen:
+            raise BadUserInput(f"LoRA {lora.name!r} is named twice", f"{at}loras.{index}.name")
+        seen.add(lora.name)
+    return [{"name": lora.name, "scale": lora.scale} for lora in given]
+
+
+def _listing(names: frozenset[str]) -> str:
+    if not names:
+        return "none"
+    shown = sorted(names)[:_LISTED]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")

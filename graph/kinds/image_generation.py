@@ -6,7 +6,15 @@ import strawberry
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
-from graph.kinds.diffusion import NUM_IMAGES, SCHEDULER, SEED, STYLE, diffusion_params
+from graph.kinds.diffusion import (
+    LORAS,
+    NUM_IMAGES,
+    SCHEDULER,
+    SEED,
+    STYLE,
+    LoraInput,
+    diffusion_params,
+)
 from graph.limits import InputLimits
 from graph.validation import Submission
 
@@ -28,6 +36,7 @@ class ImageGenerationInput:
     style: str | None = strawberry.field(default=None, description=STYLE)
     num_images: int = strawberry.field(default=1, description=NUM_IMAGES)
     scheduler: str | None = strawberry.field(default=None, description=SCHEDULER)
+    loras: list[LoraInput] | None = strawberry.field(default=None, description=LORAS)
 
 
 def parse(given: ImageGenerationInput, limits: InputLimits) -> Submission:

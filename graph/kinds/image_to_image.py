@@ -14,7 +14,15 @@ import strawberry
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
-from graph.kinds.diffusion import NUM_IMAGES, SCHEDULER, SEED, STYLE, diffusion_params
+from graph.kinds.diffusion import (
+    LORAS,
+    NUM_IMAGES,
+    SCHEDULER,
+    SEED,
+    STYLE,
+    LoraInput,
+    diffusion_params,
+)
 from graph.limits import InputLimits
 from graph.validation import Submission, checked_image
 
@@ -39,6 +47,7 @@ class ImageToImageInput:
     refine_prompt: bool = True
     style: str | None = strawberry.field(default=None, description=STYLE)
     previews: bool = False
+    loras: list[LoraInput] | None = strawberry.field(default=None, description=LORAS)
 
 
 @strawberry.input
@@ -60,6 +69,7 @@ class InpaintingInput:
     refine_prompt: bool = True
     style: str | None = strawberry.field(default=None, description=STYLE)
     previews: bool = False
+    loras: list[LoraInput] | None = strawberry.field(default=None, description=LORAS)
 
 
 def parse_image_to_image(given: ImageToImageInput, limits: InputLimits) -> Submission:

@@ -124,6 +124,17 @@ CASES = {
     "mask-not-an-image": (_inpaint(mask="bm90IGFuIGltYWdl"), INPAINT + "mask"),
     "inpainting-image-truncated": (_inpaint(image=_b64(_png()[:600])), INPAINT + "image"),
     "inpainting-unknown-scheduler": (_inpaint(scheduler="x"), INPAINT + "scheduler"),
+    "unknown-lora": (generation(loras=[{"name": "no-such-lora"}]), GEN + "loras.0.name"),
+    "too-many-loras": (generation(loras=[{"name": f"l{i}"} for i in range(6)]), GEN + "loras"),
+    "lora-scale-above-two": (
+        generation(loras=[{"name": "a", "scale": 2.5}]),
+        GEN + "loras.0.scale",
+    ),
+    "edit-lora-scale-below-minus-two": (
+        _edit(loras=[{"name": "a"}, {"name": "b", "scale": -2.01}]),
+        EDIT + "loras.1.scale",
+    ),
+    "inpainting-unknown-lora": (_inpaint(loras=[{"name": "../x"}]), INPAINT + "loras.0.name"),
 }
 
 
