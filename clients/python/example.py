@@ -1,8 +1,13 @@
-"""Submit a text-to-image task to Atelier and follow it to the end with a progress bar.
+"""Submit a text-to-image task to Atelier and follow it to the end with a progress bar;
+with `--image`, an image-to-image task that redraws that picture.
 
     pip install "gql[websockets]"
     ATELIER_URL=ws://127.0.0.1:8000/graphql ATELIER_API_KEY=<key> \\
         python clients/python/example.py "a lighthouse at dusk" --steps 20
+    python clients/python/example.py "the same, in watercolour" --image photo.png \\
+        --strength 0.5 --num-images 2
+
+Every image of the result is printed (a signed link to each, with its seed).
 
 Both operations run over one websocket (protocol graphql-transport-ws), authenticated
 by the connection_init payload. Ctrl-C cancels the task. Exits 0 when the task
@@ -13,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from gql import Client, GraphQLRequest
@@ -33,8 +40,8 @@ fragment TaskFields on Task {
   preview { width height url }
   error { code message }
   result {
-    seed promptUsed negativePromptUsed metadata
-    image { contentType width height url }
+    seed seeds promptUsed negativePromptUsed metadata
+    images { contentType width height url }
   }
 }
 
@@ -80,10 +87,16 @@ def describe(task: dict[str, Any]) -> str:
     lines = [f"{task['status']} {task['kind']} {task['id']}"]
     result = task["result"]
     if result:
-        image = result["image"]
-        lines.append(f"image:    {image['url']}")
-        lines.append(f"          {image['width']}x{image['height']} {image['contentType']}")
-        if result["seed"] is not None:
+        # One line per image ("image:", or "image 1:", "image 2:", ... for several),
+        # its size and type under it.
+        images, seeds = result["images"], result["seeds"] or []
+        for number, image in enumerate(images, start=1):
+            label = f"image {number}:" if len(images) > 1 else "image:"
+            lines.append(f"{label:<9} {image['url']}")
+            lines.append(f"          {image['width']}x{image['height']} {image['contentType']}")
+        if len(seeds) > 1:
+            lines.append(f"seeds:    {', '.join(str(seed) for seed in seeds)}")
+        elif result["seed"] is not None:
             lines.append(f"seed:     {result['seed']}")
         if result["promptUsed"] is not None:
             lines.append(f"prompt:   {result['promptUsed']}")
@@ -126,31 +139,52 @@ def explain(error: BaseException) -> str:
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description="Generate an image with Atelier.")
+    """The `SubmitTaskInput`: {"imageGeneration": {...}}, or {"imageToImage": {...}}
+    with --image."""
+    parser = argparse.ArgumentParser(description="Generate or redraw images with Atelier.")
     parser.add_argument("prompt")
+    parser.add_argument("--image", type=Path, help="a PNG, JPEG or WebP to redraw")
+    parser.add_argument("--strength", type=float, help="with --image: 0 < s <= 1")
     parser.add_argument("--width", type=int)
     parser.add_argument("--height", type=int)
     parser.add_argument("--steps", type=int)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--num-images", type=int)
+    parser.add_argument("--scheduler", help="euler, euler-ancestral, dpmpp-2m, ddim, ...")
     parser.add_argument("--model")
     parser.add_argument("--previews", action="store_true")
     args = parser.parse_args(argv)  # exits 2 on bad arguments
-    # Left out, a field takes the server's default (512x512, 30 steps, a random seed).
+    # Left out, a field takes the server's default (512x512, 30 steps, a random seed,
+    # one image, the model's own scheduler; strength 0.6).
     given = {
-        "width": args.width,
-        "height": args.height,
         "steps": args.steps,
         "seed": args.seed,
+        "numImages": args.num_images,
+        "scheduler": args.scheduler,
         "model": args.model,
     }
-    return {
+    if args.image is None:
+        if args.strength is not None:
+            parser.error("--strength needs --image")
+        given |= {"width": args.width, "height": args.height}
+    else:
+        if args.width is not None or args.height is not None:
+            parser.error("--image gives the size: leave out --width and --height")
+        try:
+            picture = args.image.read_bytes()
+        except OSError as error:
+            parser.error(f"--image: {error}")
+        # Plain base64 (a data: URL would do as well); the server checks the format.
+        given |= {"image": base64.b64encode(picture).decode(), "strength": args.strength}
+    fields = {
         "prompt": args.prompt,
         "previews": args.previews,
         **{name: value for name, value in given.items() if value is not None},
     }
+    return {"imageToImage" if args.image else "imageGeneration": fields}
 
 
-async def run(image_generation: dict[str, Any]) -> int:
+async def run(task_input: dict[str, Any]) -> int:
     url = os.environ.get("ATELIER_URL") or "ws://127.0.0.1:8000/graphql"
     key = os.environ.get("ATELIER_API_KEY")
     transport = WebsocketsTransport(
@@ -162,9 +196,7 @@ async def run(image_generation: dict[str, Any]) -> int:
     task: dict[str, Any] | None = None
     try:
         async with Client(transport=transport) as session:
-            submitted = await session.execute(
-                request("SubmitTask", input={"imageGeneration": image_generation})
-            )
+            submitted = await session.execute(request("SubmitTask", input=task_input))
             task = submitted["submitTask"]
             print(f"submitted {task['kind']} {task['id']} to {url}", flush=True)
 

@@ -38,8 +38,8 @@ def clients_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """Started before the first test here (autouse), after both `npm ci` have started, so
-    that installing and booting overlap. The examples run text-to-image only: the worker
-    preloads no other pipeline."""
+    that installing and booting overlap. The examples run text-to-image and image-to-image
+    (on text-to-image's weights) only: the worker preloads no other pipeline."""
     with running_stack(
         redis_url,
         tmp_path_factory.mktemp("clients-stack"),

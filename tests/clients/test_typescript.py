@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.followed import ARGS, assert_followed_to_success, example_env, run_example
+from tests.clients.followed import (
+    ARGS,
+    assert_edit_followed_to_success,
+    assert_followed_to_success,
+    edit_args,
+    example_env,
+    run_example,
+)
 from tests.clients.npm import ENV as NPM_ENV
 from tests.clients.npm import PACKAGE, NpmInstall
 from tests.stack import ROOT, Stack
@@ -83,3 +90,15 @@ def test_example_follows_a_task_to_its_result(
         env={**example_env(clients_stack), **NPM_ENV},
     )
     assert_followed_to_success(run, clients_stack)
+
+
+def test_example_redraws_a_picture_into_several_images(
+    typescript_client: Path, clients_stack: Stack, tmp_path: Path
+) -> None:
+    run = run_example(
+        ["npm", "run", "--silent", "example", "--", *edit_args(tmp_path)],
+        clients_stack,
+        cwd=typescript_client,
+        env={**example_env(clients_stack), **NPM_ENV},
+    )
+    assert_edit_followed_to_success(run, clients_stack)

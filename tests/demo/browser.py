@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver import ActionChains
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -114,7 +115,35 @@ class DemoPage:
             field.send_keys(str(value))
 
     def choose_kind(self, kind: str) -> None:
-        Select(self.element("kind")).select_by_value(kind)
+        self.choose("kind", kind)
+
+    def choose(self, element_id: str, value: str) -> None:
+        Select(self.element(element_id)).select_by_value(value)
+
+    def drag(self, element_id: str, *moves: tuple[int, int]) -> None:
+        """Presses the mouse at an element's centre, moves it by each (dx, dy) in turn
+        and lets go: a brush stroke on a canvas."""
+        actions = ActionChains(self.driver).move_to_element(self.element(element_id))
+        actions.click_and_hold()
+        for dx, dy in moves:
+            actions.move_by_offset(dx, dy)
+        actions.release().perform()
+
+    def painted(self) -> list[list[int]]:
+        """The inpainting mask as painted on the page: each pixel's paint (its alpha on
+        the mask's canvas, 0 = unpainted), rows of the image's size."""
+        return self.driver.execute_script(
+            "const canvas = document.getElementById('mask-canvas');"
+            "const { width, height } = canvas;"
+            "const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;"
+            "const rows = [];"
+            "for (let y = 0; y < height; y++) {"
+            "  const row = [];"
+            "  for (let x = 0; x < width; x++) row.push(data[(y * width + x) * 4 + 3]);"
+            "  rows.push(row);"
+            "}"
+            "return rows;"
+        )
 
     def set_checked(self, element_id: str, checked: bool) -> None:
         box = self.element(element_id)
@@ -152,15 +181,31 @@ class DemoPage:
     def seen(self) -> dict[str, Any]:
         return self.driver.execute_script("return window.__seen")
 
-    def image_size(self, element_id: str) -> tuple[int, int]:
-        """The natural size of a loaded <img>; (0, 0) until it has loaded."""
+    def image_size(self, image: str | WebElement) -> tuple[int, int]:
+        """The natural size of a loaded <img> (by id, or the element); (0, 0) until it
+        has loaded."""
         return tuple(
             self.driver.execute_script(
                 "const img = arguments[0];"
                 "return img.complete ? [img.naturalWidth, img.naturalHeight] : [0, 0];",
-                self.element(element_id),
+                self.element(image) if isinstance(image, str) else image,
             )
         )
+
+    def result_figures(self) -> list[WebElement]:
+        """The figures showing the result's images, in order (one per image)."""
+        figures = self.driver.find_elements(By.CSS_SELECTOR, ".result-figure")
+        return [figure for figure in figures if figure.is_displayed()]
+
+    def result_sizes(self, timeout: float = 30) -> list[tuple[int, int]]:
+        """The natural sizes of the result's images once all have loaded."""
+
+        def sizes() -> list[tuple[int, int]]:
+            images = [f.find_element(By.TAG_NAME, "img") for f in self.result_figures()]
+            return [self.image_size(image) for image in images]
+
+        self.wait_until(lambda: sizes() and (0, 0) not in sizes(), timeout)
+        return sizes()
 
     def loaded_size(self, element_id: str, timeout: float = 30) -> tuple[int, int]:
         """The natural size of an <img> once it has loaded (a broken one never does)."""

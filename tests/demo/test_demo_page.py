@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+from selenium.webdriver.common.by import By
 from skimage import data as samples
 
 from tests.api.scenarios import LONG_SIZE, LONG_STEPS
@@ -145,3 +146,159 @@ def test_api_errors_are_shown_with_their_code_and_mark_the_field(demo: DemoPage)
 
     demo.open()  # the key is kept for the tab's session
     assert demo.element("api-key").get_attribute("value") == ALICE_KEY
+
+
+def noise(size: tuple[int, int], seed: int = 5) -> Image.Image:
+    """A picture every pixel of which differs from its neighbours: a kept pixel can only
+    come back from the input itself."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def test_image_to_image_turns_the_picked_picture_into_one_of_its_size(
+    demo: DemoPage, demo_stack: Stack, tmp_path: Path
+) -> None:
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(samples.astronaut()).resize((128, 96)).save(photo)
+    demo.fill(api_key=ALICE_KEY)
+    demo.choose_kind("IMAGE_TO_IMAGE")
+    assert demo.element("strength").get_attribute("value") == "0.6"  # the API's default
+    assert not demo.element("width").is_displayed()  # the picture gives the size
+    demo.element("edit-image").send_keys(str(photo))
+    demo.wait_until(lambda: demo.element("picture").is_displayed())
+    assert demo.loaded_size("edit-picture") == (128, 96)
+    assert not demo.element("mask-canvas").is_displayed()  # no mask to image-to-image
+    demo.fill(prompt="an astronaut, watercolour", steps=8, strength=0.5, seed=7)
+    demo.set_checked("refine-prompt", False)
+    demo.set_checked("previews", True)
+    demo.run()
+
+    assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
+    assert demo.error == ("", "")
+    assert "4 of 4" in demo.seen()["steps"]  # 8 steps at strength 0.5: the last 4 run
+    assert demo.result_sizes() == [(128, 96)]
+    assert "seed 7" in demo.element("result-info").text
+    link = demo.element("download")
+    assert link.get_attribute("download") == f"atelier-{demo.task_id}.png"
+    download = httpx.get(link.get_attribute("href") or "", timeout=30)
+    assert download.status_code == 200 and png_size(download.content) == (128, 96)
+    task = Api(demo_stack.http_url, demo_stack.ws_url).get(demo.task_id)
+    assert task is not None and task["kind"] == "IMAGE_TO_IMAGE"
+    assert task["result"]["metadata"]["strength"] == 0.5
+    assert demo.browser_errors() == []
+    demo.driver.execute_script("window.scrollTo(0, 0)")  # the result beside the form
+    print(f"image-to-image screenshot: {demo.screenshot(SCREENSHOTS / 'demo-image-to-image.png')}")
+
+
+def test_inpainting_repaints_what_the_brush_painted_and_keeps_the_rest(
+    demo: DemoPage, demo_stack: Stack, tmp_path: Path
+) -> None:
+    original = noise((128, 96))
+    picture = tmp_path / "noise.png"
+    original.save(picture)
+    demo.fill(api_key=ALICE_KEY)
+    demo.choose_kind("INPAINTING")
+    assert demo.element("strength").get_attribute("value") == "1"  # the API's default
+    demo.fill(prompt="a red balloon", steps=4, seed=11)
+    demo.set_checked("refine-prompt", False)
+
+    demo.run()  # nothing painted yet: the page says so and sends nothing
+    demo.element("edit-image").send_keys(str(picture))
+    demo.wait_until(lambda: demo.element("picture").is_displayed())
+    demo.run()
+    demo.wait_until(lambda: demo.error[0] == "BAD_USER_INPUT")
+    assert "Paint over" in demo.error[1]
+    assert demo.element("picture").get_attribute("aria-invalid") == "true"
+    assert not demo.element("task").is_displayed()
+
+    demo.drag("mask-canvas", (40, 0), (0, 30))  # an L from the centre
+    assert demo.error == ("", ""), "painting answers the page's complaint"
+    painted = np.array(demo.painted())
+    assert painted.shape == (96, 128)  # the picture's own size, whatever its size on screen
+    repaint, keep = painted > 0, painted == 0
+    assert 300 < repaint.sum() < 0.6 * painted.size, repaint.sum()
+    print(
+        f"inpainting mask screenshot: {demo.screenshot(SCREENSHOTS / 'demo-inpainting-mask.png')}"
+    )
+    demo.run()
+
+    assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
+    assert demo.error == ("", "")
+    assert demo.result_sizes() == [(128, 96)]
+    made = httpx.get(demo.element("download").get_attribute("href") or "", timeout=30)
+    assert made.status_code == 200
+    pixels = np.asarray(Image.open(io.BytesIO(made.content)).convert("RGB"))
+    source = np.asarray(original)
+    assert np.array_equal(pixels[keep], source[keep])  # every unpainted pixel, as it was
+    assert not np.array_equal(pixels[repaint], source[repaint])
+    task = Api(demo_stack.http_url, demo_stack.ws_url).get(demo.task_id)
+    assert task is not None and task["kind"] == "INPAINTING"
+    assert demo.browser_errors() == []
+    demo.driver.execute_script("window.scrollTo(0, 0)")  # the result beside the form
+    print(f"inpainting screenshot: {demo.screenshot(SCREENSHOTS / 'demo-inpainting.png')}")
+
+
+def test_several_images_are_each_shown_with_their_seed_and_download(
+    demo: DemoPage, demo_stack: Stack
+) -> None:
+    demo.fill(api_key=ALICE_KEY, prompt="two foxes", width=64, height=64, steps=4, seed=42)
+    demo.fill(num_images=2)
+    demo.choose("scheduler", "euler-ancestral")
+    demo.set_checked("refine-prompt", False)
+    demo.run()
+
+    assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
+    assert demo.result_sizes() == [(64, 64), (64, 64)]
+    figures = demo.result_figures()
+    downloads = []
+    for number, (figure, seed) in enumerate(zip(figures, (42, 43), strict=True), start=1):
+        assert f"{number} of 2" in figure.text and f"seed {seed}" in figure.text, figure.text
+        link = figure.find_element(By.TAG_NAME, "a")
+        assert link.get_attribute("download") == f"atelier-{demo.task_id}-{number}.png"
+        download = httpx.get(link.get_attribute("href") or "", timeout=30)
+        assert download.status_code == 200 and png_size(download.content) == (64, 64)
+        downloads.append(download.content)
+    assert downloads[0] != downloads[1]
+    task = Api(demo_stack.http_url, demo_stack.ws_url).get(demo.task_id)
+    assert task is not None and task["result"]["metadata"]["scheduler"] == "euler-ancestral"
+    assert demo.browser_errors() == []
+    print(f"two images screenshot: {demo.screenshot(SCREENSHOTS / 'demo-two-images.png')}")
+
+    demo.fill(num_images=1, seed=42)  # the next task's result replaces them all
+    demo.run()
+    demo.wait_until(lambda: demo.status == "SUCCEEDED" and len(demo.result_figures()) == 1)
+    assert demo.result_sizes() == [(64, 64)]
+
+
+def test_a_mask_file_is_loaded_to_paint_on_and_one_of_another_size_refused(
+    demo: DemoPage, tmp_path: Path
+) -> None:
+    noise((128, 96)).save(tmp_path / "picture.png")
+    drawn = Image.new("L", (128, 96), 0)
+    drawn.paste(255, (16, 8, 64, 56))
+    drawn.save(tmp_path / "mask.png")
+    Image.new("L", (96, 96), 255).save(tmp_path / "square.png")
+    demo.choose_kind("INPAINTING")
+    demo.element("edit-image").send_keys(str(tmp_path / "picture.png"))
+    demo.wait_until(lambda: demo.element("picture").is_displayed())
+
+    demo.element("mask-file").send_keys(str(tmp_path / "square.png"))
+    demo.wait_until(lambda: demo.error[0] == "BAD_USER_INPUT")
+    assert "the mask is 96x96, the image 128x96" in demo.error[1]
+    assert demo.element("mask-file").get_attribute("aria-invalid") == "true"
+    assert not np.array(demo.painted()).any()
+
+    demo.element("mask-file").clear()
+    demo.element("mask-file").send_keys(str(tmp_path / "mask.png"))
+    demo.wait_until(lambda: np.array(demo.painted()).any())
+    assert np.array_equal(np.array(demo.painted()), np.asarray(drawn))
+    assert demo.error == ("", "")
+    demo.element("mask-invert").click()
+    assert np.array_equal(np.array(demo.painted()), 255 - np.asarray(drawn))
+    demo.element("mask-clear").click()
+    assert not np.array(demo.painted()).any()
+    assert demo.element("mask-file").get_attribute("value") == ""
+    assert demo.browser_errors() == []
+    demo.driver.set_window_size(390, 1400)  # a phone
+    assert not demo.overflows_horizontally()
+    print(f"narrow mask screenshot: {demo.screenshot(SCREENSHOTS / 'demo-mask-narrow.png')}")

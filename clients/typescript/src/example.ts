@@ -1,15 +1,19 @@
 /**
- * Submit a text-to-image task to Atelier and follow it to the end with a progress bar.
+ * Submit a text-to-image task to Atelier and follow it to the end with a progress bar;
+ * with --image, an image-to-image task that redraws that picture.
  *
  *   ATELIER_URL=ws://127.0.0.1:8000/graphql ATELIER_API_KEY=<key> \
  *     npm run example -- "a lighthouse at dusk" --steps 20 --width 512 --height 512
+ *   npm run example -- "the same, in watercolour" --image photo.png --strength 0.5 --num-images 2
  *
+ * Every image of the result is printed (a signed link to each, with its seed).
  * Both operations run over one graphql-ws connection (protocol graphql-transport-ws),
  * authenticated by the connection_init payload. Every type comes from
  * src/generated/graphql.ts (`npm run codegen`). Ctrl-C cancels the task.
  * Exits 0 when the task SUCCEEDED, 1 when it FAILED or was CANCELLED (or on an
  * error), 2 on bad arguments.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
@@ -22,6 +26,8 @@ import {
   SubmitTaskDocument,
   TaskProgressDocument,
   type ImageGenerationInput,
+  type ImageToImageInput,
+  type SubmitTaskInput,
   type TaskFieldsFragment,
   type TaskStatus,
 } from "./generated/graphql.js";
@@ -90,10 +96,16 @@ export function progressBar(task: TaskFieldsFragment): string {
 function describe(task: TaskFieldsFragment): string {
   const lines = [`${task.status} ${task.kind} ${task.id}`];
   if (task.result) {
-    const { image, seed, promptUsed, metadata } = task.result;
-    lines.push(`image:    ${image.url}`);
-    lines.push(`          ${image.width}x${image.height} ${image.contentType}`);
-    if (seed != null) lines.push(`seed:     ${seed}`);
+    const { images, seed, seeds, promptUsed, metadata } = task.result;
+    // One line per image ("image:", or "image 1:", "image 2:", ... for several),
+    // its size and type under it.
+    images.forEach((image, index) => {
+      const label = images.length > 1 ? `image ${index + 1}:` : "image:";
+      lines.push(`${label.padEnd(9)} ${image.url}`);
+      lines.push(`          ${image.width}x${image.height} ${image.contentType}`);
+    });
+    if (seeds != null && seeds.length > 1) lines.push(`seeds:    ${seeds.join(", ")}`);
+    else if (seed != null) lines.push(`seed:     ${seed}`);
     if (promptUsed != null) lines.push(`prompt:   ${promptUsed}`);
     lines.push(`metadata: ${JSON.stringify(metadata)}`);
   }
@@ -132,42 +144,81 @@ function explain(error: unknown): string {
   return String(error);
 }
 
-function parse(argv: string[]): ImageGenerationInput {
+function decimal(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isFinite(number)) throw new UsageError(`--${name} takes a number, not ${value}`);
+  return number;
+}
+
+/** The fields both kinds share, then text to image's size or the picture to redraw. */
+function parse(argv: string[]): SubmitTaskInput {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
+      image: { type: "string" },
+      strength: { type: "string" },
       width: { type: "string" },
       height: { type: "string" },
       steps: { type: "string" },
       seed: { type: "string" },
+      "num-images": { type: "string" },
+      scheduler: { type: "string" },
       model: { type: "string" },
       previews: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 1) throw new UsageError("give exactly one prompt");
-  const input: ImageGenerationInput = { prompt: positionals[0]!, previews: values.previews };
-  // Left out, a field takes the server's default (512x512, 30 steps, a random seed).
-  const width = integer("width", values.width);
-  const height = integer("height", values.height);
+  // Left out, a field takes the server's default (512x512, 30 steps, a random seed,
+  // one image, the model's own scheduler; strength 0.6).
+  const shared: Omit<ImageGenerationInput, "width" | "height"> = {
+    prompt: positionals[0]!,
+    previews: values.previews,
+  };
   const steps = integer("steps", values.steps);
   const seed = integer("seed", values.seed);
-  if (width !== undefined) input.width = width;
-  if (height !== undefined) input.height = height;
-  if (steps !== undefined) input.steps = steps;
-  if (seed !== undefined) input.seed = seed;
-  if (values.model !== undefined) input.model = values.model;
-  return input;
+  const numImages = integer("num-images", values["num-images"]);
+  if (steps !== undefined) shared.steps = steps;
+  if (seed !== undefined) shared.seed = seed;
+  if (numImages !== undefined) shared.numImages = numImages;
+  if (values.scheduler !== undefined) shared.scheduler = values.scheduler;
+  if (values.model !== undefined) shared.model = values.model;
+
+  const width = integer("width", values.width);
+  const height = integer("height", values.height);
+  const strength = decimal("strength", values.strength);
+  if (values.image === undefined) {
+    if (strength !== undefined) throw new UsageError("--strength needs --image");
+    const input: ImageGenerationInput = { ...shared };
+    if (width !== undefined) input.width = width;
+    if (height !== undefined) input.height = height;
+    return { imageGeneration: input };
+  }
+  if (width !== undefined || height !== undefined) {
+    throw new UsageError("--image gives the size: leave out --width and --height");
+  }
+  let picture: Buffer;
+  try {
+    picture = readFileSync(values.image);
+  } catch (error) {
+    throw new UsageError(`--image: ${explain(error)}`);
+  }
+  // Plain base64 (a data: URL would do as well); the server checks the format.
+  const input: ImageToImageInput = { ...shared, image: picture.toString("base64") };
+  if (strength !== undefined) input.strength = strength;
+  return { imageToImage: input };
 }
 
 async function main(): Promise<number> {
-  let input: ImageGenerationInput;
+  let input: SubmitTaskInput;
   try {
     input = parse(process.argv.slice(2));
   } catch (error) {
     console.error(explain(error));
     console.error(
-      'usage: example.ts "a prompt" [--width N] [--height N] [--steps N] [--seed N] [--model NAME] [--previews]',
+      'usage: example.ts "a prompt" [--image FILE [--strength S] | --width N --height N] ' +
+        "[--steps N] [--seed N] [--num-images N] [--scheduler NAME] [--model NAME] [--previews]",
     );
     return 2;
   }
@@ -209,8 +260,7 @@ async function main(): Promise<number> {
 
   const tty = process.stdout.isTTY;
   try {
-    task = (await single(client, SubmitTaskDocument, { input: { imageGeneration: input } }))
-      .submitTask;
+    task = (await single(client, SubmitTaskDocument, { input })).submitTask;
     console.log(`submitted ${task.kind} ${task.id} to ${url}`);
     for await (const event of operation(client, TaskProgressDocument, { id: task.id })) {
       task = event.taskProgress;
