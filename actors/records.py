@@ -145,7 +145,7 @@ def from_hash(raw: dict[str, str]) -> TaskRecord:
         elif name == "cancel_requested":
             values[name] = text == "1"
         elif name == "result":
-            values[name] = ResultInfo(**json.loads(text))
+            values[name] = _result_info(json.loads(text))
         elif name == "params":
             values[name] = json.loads(text)
         elif name == "kind":
@@ -155,6 +155,13 @@ def from_hash(raw: dict[str, str]) -> TaskRecord:
         else:
             values[name] = text
     return TaskRecord(**values)
+
+
+def _result_info(stored: dict[str, Any]) -> ResultInfo:
+    # Tolerant like the record itself: a node running older code reads what it knows
+    # of a result written by newer code (as image_count and seeds once were).
+    known = {f.name for f in fields(ResultInfo)}
+    return ResultInfo(**{name: value for name, value in stored.items() if name in known})
 
 
 def now() -> datetime:

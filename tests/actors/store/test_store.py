@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -673,3 +674,13 @@ def test_from_hash_ignores_fields_written_by_newer_code() -> None:
     record = full_record()
 
     assert from_hash({**to_hash(record), "priority": "high"}) == record
+
+
+def test_from_hash_ignores_result_fields_written_by_newer_code() -> None:
+    record = full_record()
+    stored = to_hash(record)
+    result = json.loads(stored["result"])
+
+    newer = {**stored, "result": json.dumps({**result, "thumbnails": ["small"]})}
+
+    assert from_hash(newer) == record
