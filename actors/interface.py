@@ -44,9 +44,11 @@ class Jobs(Protocol):
         inputs: Mapping[str, bytes],
         *,
         idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
-        """A QUEUED task (or the first one of a known idempotency key). Raises
+        """A QUEUED task (or the first one of a known idempotency key), ended
+        DEADLINE_EXCEEDED if not finished `deadline_seconds` after. Raises
         `Refused` when the owner or the queues are over their limits, and
         `EnqueueFailed`; `vet` runs once admitted, before anything is recorded."""
         ...

@@ -91,6 +91,12 @@ class TaskRecord:
     worker: str | None = None
     # The Redis key holding this task's idempotency key, so it expires with the task.
     idempotency_ref: str | None = None
+    # Seconds the submitter gave the task to finish, and when that is (Redis's clock,
+    # epoch ms, set as the task is created): past it the task ends DEADLINE_EXCEEDED.
+    deadline_seconds: int | None = None
+    deadline_ms: int | None = None
+    # Set with cancel_requested when it is the deadline that stops a running task.
+    deadline_exceeded: bool = False
 
     @property
     def has_preview(self) -> bool:
@@ -101,7 +107,17 @@ class TaskRecord:
 
 
 _DATETIMES = {"created_at", "started_at", "finished_at", "expires_at"}
-_INTS = {"seq", "step", "total_steps", "preview_width", "preview_height", "attempts", "lost"}
+_INTS = {
+    "seq",
+    "step",
+    "total_steps",
+    "preview_width",
+    "preview_height",
+    "attempts",
+    "lost",
+    "deadline_seconds",
+    "deadline_ms",
+}
 _JSON = {"params", "result"}
 
 
@@ -142,7 +158,7 @@ def from_hash(raw: dict[str, str]) -> TaskRecord:
             values[name] = int(text)
         elif name == "progress":
             values[name] = float(text)
-        elif name == "cancel_requested":
+        elif name in ("cancel_requested", "deadline_exceeded"):
             values[name] = text == "1"
         elif name == "result":
             values[name] = _result_info(json.loads(text))

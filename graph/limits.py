@@ -42,6 +42,8 @@ class InputLimits:
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 16_000_000
     max_idempotency_key_chars: int = 200
+    # submitTask's deadlineSeconds bound (`ATELIER_MAX_DEADLINE_SECONDS`).
+    max_deadline_seconds: int = 86_400
     # numImages' bound: images one task's result may hold (`ATELIER_MAX_IMAGES`, the
     # same value as `QueryLimits.max_images_per_task`).
     max_images: int = MAX_IMAGES_PER_TASK

@@ -84,13 +84,21 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description="Queue a task. The same idempotencyKey from the same caller within the "
-        "result TTL returns the first task instead of a new one."
+        "result TTL returns the first task instead of a new one. With deadlineSeconds, a "
+        "task not finished that long after it was queued ends CANCELLED (DEADLINE_EXCEEDED)."
     )
     async def submit_task(
-        self, info: ContextInfo, input: SubmitTaskInput, idempotency_key: str | None = None
+        self,
+        info: ContextInfo,
+        input: SubmitTaskInput,
+        idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
     ) -> Task:
         context = info.context
         owner = context.owner  # who asks comes first: nothing is examined for strangers
+        longest = context.limits.max_deadline_seconds
+        if deadline_seconds is not None and not 1 <= deadline_seconds <= longest:
+            raise BadUserInput(f"deadlineSeconds must be from 1 to {longest}", "deadlineSeconds")
         if idempotency_key is not None and not (
             0 < len(idempotency_key) <= context.limits.max_idempotency_key_chars
         ):
@@ -110,6 +118,7 @@ class Mutation:
                 submission.params,
                 submission.inputs,
                 idempotency_key=idempotency_key,
+                deadline_seconds=deadline_seconds,
                 # Only once admitted: a caller over its limits costs no decoding.
                 vet=functools.partial(decode_inputs, submission, context.limits),
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 import strawberry
@@ -88,6 +88,12 @@ class Task:
     expires_at: datetime | None = strawberry.field(
         description="When record and result disappear (set once terminal)."
     )
+    deadline_at: datetime | None = strawberry.field(
+        description=(
+            "When a task submitted with deadlineSeconds must have finished: past it, it "
+            "ends CANCELLED with error.code DEADLINE_EXCEEDED."
+        )
+    )
     cancel_requested: bool = strawberry.field(
         description="A cancel was asked for while RUNNING; the task stops at its next step."
     )
@@ -161,6 +167,11 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         started_at=record.started_at,
         finished_at=record.finished_at,
         expires_at=record.expires_at,
+        deadline_at=(
+            None
+            if record.deadline_ms is None
+            else datetime.fromtimestamp(record.deadline_ms / 1000, UTC)
+        ),
         cancel_requested=record.cancel_requested,
         sequence=record.seq,
         attempts=record.attempts,

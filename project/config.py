@@ -222,6 +222,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         min_side=_int(env, "ATELIER_MIN_SIDE", defaults.min_side),
         max_side=_int(env, "ATELIER_MAX_SIDE", defaults.max_side),
         max_steps=_int(env, "ATELIER_MAX_STEPS", defaults.max_steps),
+        max_deadline_seconds=_int(
+            env, "ATELIER_MAX_DEADLINE_SECONDS", defaults.max_deadline_seconds
+        ),
         max_prompt_chars=_int(env, "ATELIER_MAX_PROMPT_CHARS", defaults.max_prompt_chars),
         max_image_bytes=_int(env, "ATELIER_MAX_IMAGE_BYTES", defaults.max_image_bytes),
         max_image_pixels=_int(env, "ATELIER_MAX_IMAGE_PIXELS", defaults.max_image_pixels),

@@ -122,9 +122,12 @@ class JobSystem:
         inputs: Mapping[str, bytes],
         *,
         idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """Record a QUEUED task and enqueue it. With a known idempotency key, the first task.
+        With `deadline_seconds`, a task not finished that long after it is recorded ends
+        CANCELLED (DEADLINE_EXCEEDED), decided in Redis.
 
         Raises `Refused` when the owner submits too fast or has too many unfinished
         tasks, or the queues are full; a repeat of a known idempotency key is never
@@ -143,7 +146,15 @@ class JobSystem:
             return earlier
         if vet is not None:
             await vet()
-        return await self._create(owner, kind, params, inputs, idempotency_key)
+        record = TaskRecord(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            owner=owner,
+            queue=self._settings.queue_for(kind, params.get("model")),
+            params=dict(params),
+            deadline_seconds=deadline_seconds,
+        )
+        return await self._create(record, inputs, idempotency_key)
 
     @_translated
     async def _admit(self, owner: str, idempotency_key: str | None) -> TaskRecord | None:
@@ -162,20 +173,8 @@ class JobSystem:
 
     @_translated
     async def _create(
-        self,
-        owner: str,
-        kind: TaskKind,
-        params: Mapping[str, Any],
-        inputs: Mapping[str, bytes],
-        idempotency_key: str | None,
+        self, record: TaskRecord, inputs: Mapping[str, bytes], idempotency_key: str | None
     ) -> TaskRecord:
-        record = TaskRecord(
-            id=str(uuid.uuid4()),
-            kind=kind,
-            owner=owner,
-            queue=self._settings.queue_for(kind, params.get("model")),
-            params=dict(params),
-        )
         with task_context(record.id):  # the web's log lines about it carry its id
             record, created = await asyncio.to_thread(
                 self.store.create, record, inputs, idempotency_key=idempotency_key

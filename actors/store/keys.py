@@ -15,6 +15,8 @@ Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal)
   leases                  sorted set: RUNNING task id -> lease expiry (ms, Redis clock)
   undispatched            sorted set: QUEUED task id whose queue message may not have
                           been sent -> when the sweeper should send it (ms)
+  deadlines               sorted set: unfinished task id -> its deadline (ms, Redis
+                          clock), for the sweep that ends tasks past it
   counts                  hash: tasks submitted and ended, by kind (see `TaskCounts`).
                           Every end renews its TTL: it lives while tasks keep ending and
                           goes one TTL after the last, when the counts restart from zero
@@ -56,6 +58,10 @@ class KeyLayout:
         return f"{self.prefix}undispatched"
 
     @property
+    def deadlines_key(self) -> str:
+        return f"{self.prefix}deadlines"
+
+    @property
     def counts_key(self) -> str:
         """The hash behind `TaskCounts`."""
         return f"{self.prefix}counts"
@@ -80,5 +86,6 @@ class KeyLayout:
             self.undispatched_key,
             self.counts_key,
             self.key(record.id, "results"),
+            self.deadlines_key,
             *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
         ]

@@ -88,6 +88,10 @@ class TaskReader(KeyLayout):
         """Ids of tasks whose message may never have been sent, past their grace."""
         return self._due(self.undispatched_key, limit)
 
+    def past_deadlines(self, limit: int = 100) -> list[str]:
+        """Ids of unfinished tasks whose deadline passed (by Redis's clock)."""
+        return self._due(self.deadlines_key, limit)
+
     def _due(self, key: str, limit: int) -> list[str]:
         seconds, micros = cast(tuple[int, int], self.client.time())
         now_ms = seconds * 1000 + micros // 1000

@@ -9,7 +9,8 @@ not apply.
 Every script but PROGRESS and RENEW takes the task's keys in this order:
   1 record  2 result  3 preview  4 idempotency key  5 owner index
   6 owner's live-task counter  7 queue  8 queue tickets  9 leases
-  10 undispatched tasks  11 task counts  12 the result's further images  13.. inputs
+  10 undispatched tasks  11 task counts  12 the result's further images
+  13 deadlines  14.. inputs
 A worker's writes carry the attempt number it started (a fencing token): once
 another worker has taken the task over, the old one's writes are refused.
 
@@ -17,7 +18,7 @@ A script may use the functions of a library file (`task_library.lua`,
 `workers_library.lua`), which `load` puts in front of it: Redis runs one source per
 script, and keeps none between them.
 
-Time for leases and dispatch deadlines is Redis's own clock (TIME), so workers
+Time for leases, dispatch and task deadlines is Redis's own clock (TIME), so workers
 on hosts whose clocks disagree still agree on which lease has run out.
 """
 
@@ -42,6 +43,7 @@ START = load("task_start", library="task_library")
 RENEW = load("task_renew")
 REAP = load("task_reap", library="task_library")
 REQUEUE = load("task_requeue", library="task_library")
-PROGRESS = load("task_progress")
+PROGRESS = load("task_progress", library="task_library")
 FINISH = load("task_finish", library="task_library")
 CANCEL = load("task_cancel", library="task_library")
+DEADLINE = load("task_deadline", library="task_library")

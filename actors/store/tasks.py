@@ -59,6 +59,7 @@ class TaskStore(TaskReader):
         self._progress = Script(client, scripts.PROGRESS)
         self._finish = Script(client, scripts.FINISH)
         self._cancel = Script(client, scripts.CANCEL)
+        self._deadline = Script(client, scripts.DEADLINE)
         self._renew = Script(client, scripts.RENEW)
         self._reap = Script(client, scripts.REAP)
         self._requeue = Script(client, scripts.REQUEUE)
@@ -76,7 +77,7 @@ class TaskStore(TaskReader):
         params = {**record.params, "_inputs": sorted(inputs)}
         record = record.evolve(params=params, idempotency_ref=idem, stage=record.stage or "queued")
         flat = [item for pair in to_hash(record).items() for item in pair]
-        created, task_id = self._create(
+        created, task_id, *deadline = self._create(
             keys=self.task_keys(record),
             args=[
                 record.id,
@@ -85,13 +86,16 @@ class TaskStore(TaskReader):
                 "1" if idem else "0",
                 self.key(""),
                 self.dispatch_ms,
+                "" if record.deadline_seconds is None else record.deadline_seconds,
                 len(flat) // 2,
                 *flat,
                 *(inputs[name] for name in sorted(inputs)),
             ],
         )
         if created:
-            return record, True
+            # The deadline is set on Redis's clock, as the task was created.
+            deadline_ms = int(deadline[0]) if deadline and deadline[0] else None
+            return record.evolve(deadline_ms=deadline_ms), True
         existing = self.get(task_id.decode())
         # Expired in the instant between the script and this read: report it as it was.
         return (existing or record), False
@@ -230,6 +234,16 @@ class TaskStore(TaskReader):
         if record is None:
             return None
         raw = self._cancel(keys=self.task_keys(record), args=cancelled_args(self.ttl))
+        return decode_record(raw)
+
+    def enforce_deadline(self, task_id: str) -> TaskRecord | None:
+        """A task whose deadline passed: QUEUED -> CANCELLED (DEADLINE_EXCEEDED) at once;
+        RUNNING -> stopped at its next step; None when nothing changed."""
+        record = self.get(task_id)
+        if record is None:
+            self.client.zrem(self.deadlines_key, task_id)
+            return None
+        raw = self._deadline(keys=self.task_keys(record), args=[task_id, *cancelled_args(self.ttl)])
         return decode_record(raw)
 
     def _terminate(

@@ -90,7 +90,7 @@ class TaskRunner:
             logger.info("task %s has ended, is gone or runs elsewhere; skipping", task_id)
             return
         self._publish(record)
-        if record.status.terminal:  # its workers died too often: ended as WORKER_LOST
+        if record.status.terminal:  # WORKER_LOST (its workers died too often) or its deadline
             logger.warning("task %s ended %s on redelivery", task_id, record.error_code)
             return
         if record.attempts > 1:

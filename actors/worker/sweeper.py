@@ -1,6 +1,7 @@
 """Recovering what a dead process left behind: tasks whose lease lapsed (their worker
 died), messages a dead worker had fetched but not started, and tasks whose queue
-message may never have been sent (their sender died).
+message may never have been sent (their sender died); and ending the tasks whose
+deadline passed while they waited (a running one stops at its next step anyway).
 
 Every worker process sweeps on boot and then every few seconds; any number may
 sweep at once, because each recovery is one atomic step in Redis and a duplicate
@@ -75,6 +76,14 @@ class Maintenance:
             logger.warning("task %s was queued but its message never sent; sending it", task_id)
             self._dispatch(record)
             sent += 1
+        for task_id in self._store.past_deadlines():
+            record = self._store.enforce_deadline(task_id)
+            if record is None:
+                continue
+            logger.info("task %s passed its deadline (%s)", task_id, record.status.value)
+            self._publish_quietly(record)
+            if record.status.terminal:
+                ended += 1
         return Swept(requeued, ended, sent)
 
     def _dispatch(self, record: TaskRecord) -> None:

@@ -56,7 +56,8 @@ local function terminate(first, result_bytes, extras)
   leave_queue(id)
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZREM", KEYS[10], id)
-  for i = 13, #KEYS do redis.call("DEL", KEYS[i]) end
+  redis.call("ZREM", KEYS[13], id)
+  for i = 14, #KEYS do redis.call("DEL", KEYS[i]) end
   if redis.call("DECR", KEYS[6]) <= 0 then
     redis.call("DEL", KEYS[6])
     redis.call("EXPIRE", KEYS[5], ttl)
@@ -66,6 +67,23 @@ end
 local function cancel_instead(first)
   ARGV[first] = "CANCELLED"; ARGV[first + 4] = "cancelled"
   ARGV[first + 5] = "CANCELLED"; ARGV[first + 6] = "the task was cancelled"
+  if redis.call("HGET", KEYS[1], "deadline_exceeded") == "1" then
+    ARGV[first + 5] = "DEADLINE_EXCEEDED"
+    ARGV[first + 6] = "the task did not finish by its deadline"
+  end
+end
+
+-- Whether the task's deadline (if any) has passed on Redis's clock.
+local function past_deadline()
+  local deadline = redis.call("HGET", KEYS[1], "deadline_ms")
+  return deadline and now_ms() >= tonumber(deadline)
+end
+
+-- A running task past its deadline: flagged to stop at its next step, as a cancel.
+local function stop_for_deadline()
+  redis.call("HSET", KEYS[1], "cancel_requested", "1", "deadline_exceeded", "1",
+             "stage", "cancelling")
+  redis.call("HINCRBY", KEYS[1], "seq", 1)
 end
 
 local function requeue(stage, dispatch_ms)

@@ -1,9 +1,14 @@
 -- KEYS: record, preview.  ARGV: attempt, progress, stage, step, total_steps,
 -- preview_w, preview_h, preview_bytes ("" = none). Once a cancel is requested
--- nothing more is written: the worker sees the flag and stops.
+-- (by the owner, or by the task's deadline passing) nothing more is written: the
+-- worker sees the flag and stops.
 if redis.call("HGET", KEYS[1], "status") ~= "RUNNING"
    or redis.call("HGET", KEYS[1], "attempts") ~= ARGV[1] then return nil end
 if redis.call("HGET", KEYS[1], "cancel_requested") == "1" then
+  return redis.call("HGETALL", KEYS[1])
+end
+if past_deadline() then
+  stop_for_deadline()
   return redis.call("HGETALL", KEYS[1])
 end
 local old = tonumber(redis.call("HGET", KEYS[1], "progress") or "0")

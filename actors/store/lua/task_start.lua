@@ -4,9 +4,15 @@
 -- RUNNING under a live lease: someone runs it; a duplicate message is dropped.
 -- RUNNING under a lapsed lease: its worker died and this is Dramatiq redelivering
 -- the message; take it over while attempts remain, else end it WORKER_LOST (or
--- CANCELLED, if a cancel was asked for meanwhile).
+-- CANCELLED, if a cancel was asked for meanwhile). QUEUED past its deadline: ended
+-- CANCELLED (DEADLINE_EXCEEDED) instead of started.
 local status = redis.call("HGET", KEYS[1], "status")
-if status == "QUEUED" then
+if status == "QUEUED" and past_deadline() then  -- never starts
+  redis.call("HSET", KEYS[1], "deadline_exceeded", "1")
+  cancel_instead(7)
+  terminate(7, "")
+  return redis.call("HGETALL", KEYS[1])
+elseif status == "QUEUED" then
   leave_queue(ARGV[1])
   redis.call("HSET", KEYS[1], "status", "RUNNING", "stage", "starting")
 elseif status == "RUNNING" then
