@@ -16,6 +16,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 from actors.interface import EnqueueFailed, Refused, StoreUnavailable, TaskStatus, is_task_id
+from graph import imagesources
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget
@@ -111,6 +112,7 @@ class Mutation:
             require_unicode(idempotency_key, "idempotencyKey")
         # Off the event loop: base64 of a 10 MB image and its header take milliseconds.
         submission = await asyncio.to_thread(parse_submission, input, context.limits)
+        submission = await imagesources.resolve(submission, context.jobs, owner)
         try:
             record = await context.jobs.submit(
                 owner,

@@ -25,12 +25,23 @@ _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
+class FromTask:
+    """An input image to read from a task's result (graph.imagesources)."""
+
+    task_id: str
+    index: int
+    field: str  # the GraphQL path of the XFromTask field, for its errors
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
     kind: TaskKind
     params: dict[str, Any]
     inputs: dict[str, bytes]
     # Input name -> the GraphQL path its errors name.
     fields: dict[str, str] = field(default_factory=dict)
+    # Input name -> the task whose result it is, until resolved into `inputs`.
+    from_tasks: dict[str, FromTask] = field(default_factory=dict)
     # Checks that need the inputs decoded (name -> upright PIL image); raise
     # BadUserInput. Run with the decoding, after admission (graph.decoding).
     vet_decoded: Callable[[dict[str, Any]], None] | None = None

@@ -6,13 +6,18 @@ import strawberry
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
+from graph.imagesources import FROM_TASK, FROM_TASK_IMAGE, image_inputs
 from graph.limits import InputLimits
-from graph.validation import Submission, checked_image
+from graph.validation import Submission
 
 
 @strawberry.input
 class BackgroundRemovalInput:
-    image: str = strawberry.field(description="Base64 or data: URL; PNG, JPEG or WebP.")
+    image: str | None = strawberry.field(
+        default=None, description="Base64 or data: URL; PNG, JPEG or WebP."
+    )
+    image_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
+    image_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
     model: str | None = None
     alpha_matting: bool = False
     only_mask: bool = False
@@ -26,10 +31,8 @@ def parse(given: BackgroundRemovalInput, limits: InputLimits) -> Submission:
             f"unknown model {given.model!r}; available: {', '.join(sorted(known))}",
             at + "model",
         )
-    image = checked_image(given.image, at + "image", limits)
     return Submission(
         TaskKind.BACKGROUND_REMOVAL,
         {"alpha_matting": given.alpha_matting, "only_mask": given.only_mask, "model": given.model},
-        {"image": image},
-        {"image": at + "image"},
+        **image_inputs(given, ["image"], at, limits),
     )

@@ -6,14 +6,29 @@ import strawberry
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
+from graph.imagesources import FROM_TASK, FROM_TASK_IMAGE, image_inputs
 from graph.limits import InputLimits
-from graph.validation import Submission, checked_image
+from graph.validation import Submission
 
 
 @strawberry.input
 class FaceSwapInput:
-    source_image: str = strawberry.field(description="The face to put in.")
-    target_image: str = strawberry.field(description="The picture to put it into.")
+    source_image: str | None = strawberry.field(default=None, description="The face to put in.")
+    source_image_from_task: strawberry.ID | None = strawberry.field(
+        default=None, description=FROM_TASK
+    )
+    source_image_from_task_image: int | None = strawberry.field(
+        default=None, description=FROM_TASK_IMAGE
+    )
+    target_image: str | None = strawberry.field(
+        default=None, description="The picture to put it into."
+    )
+    target_image_from_task: strawberry.ID | None = strawberry.field(
+        default=None, description=FROM_TASK
+    )
+    target_image_from_task_image: int | None = strawberry.field(
+        default=None, description=FROM_TASK_IMAGE
+    )
     source_face_index: int = strawberry.field(default=0, description="Faces ordered left to right.")
     target_face_index: int | None = strawberry.field(
         default=None, description="null = every face in the target."
@@ -32,9 +47,5 @@ def parse(given: FaceSwapInput, limits: InputLimits) -> Submission:
             "source_face_index": given.source_face_index,
             "target_face_index": given.target_face_index,
         },
-        {
-            "source_image": checked_image(given.source_image, at + "sourceImage", limits),
-            "target_image": checked_image(given.target_image, at + "targetImage", limits),
-        },
-        {"source_image": at + "sourceImage", "target_image": at + "targetImage"},
+        **image_inputs(given, ["source_image", "target_image"], at, limits),
     )

@@ -14,6 +14,7 @@ import strawberry
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
+from graph.imagesources import FROM_TASK, FROM_TASK_IMAGE, image_inputs
 from graph.kinds.diffusion import (
     LORAS,
     NUM_IMAGES,
@@ -24,7 +25,7 @@ from graph.kinds.diffusion import (
     diffusion_params,
 )
 from graph.limits import InputLimits
-from graph.validation import Submission, checked_image
+from graph.validation import Submission
 
 IMAGE = (
     "Base64 or data: URL; PNG, JPEG or WebP. The result has its size, rounded to a multiple of 8."
@@ -35,7 +36,9 @@ STRENGTH = "0 < strength <= 1: how far from the input (1 ignores it)."
 @strawberry.input
 class ImageToImageInput:
     prompt: str
-    image: str = strawberry.field(description=IMAGE)
+    image: str | None = strawberry.field(default=None, description=IMAGE)
+    image_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
+    image_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
     negative_prompt: str | None = None
     strength: float = strawberry.field(default=0.6, description=STRENGTH)
     steps: int = 30
@@ -53,11 +56,17 @@ class ImageToImageInput:
 @strawberry.input
 class InpaintingInput:
     prompt: str
-    image: str = strawberry.field(description=IMAGE)
-    mask: str = strawberry.field(
+    image: str | None = strawberry.field(default=None, description=IMAGE)
+    image_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
+    image_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
+    mask: str | None = strawberry.field(
+        default=None,
         description="White = repaint, black = keep (kept pixels come back as they were); "
-        "the image's size."
+        "the image's size.",
     )
+    mask_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
+    mask_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
+
     negative_prompt: str | None = None
     strength: float = strawberry.field(default=1.0, description=STRENGTH)
     steps: int = 30
@@ -75,15 +84,13 @@ class InpaintingInput:
 def parse_image_to_image(given: ImageToImageInput, limits: InputLimits) -> Submission:
     at = "input.imageToImage."
     params = _edit_params(given, at, limits)
-    image = checked_image(given.image, at + "image", limits)
-    return Submission(TaskKind.IMAGE_TO_IMAGE, params, {"image": image}, {"image": at + "image"})
+    return Submission(TaskKind.IMAGE_TO_IMAGE, params, **image_inputs(given, ["image"], at, limits))
 
 
 def parse_inpainting(given: InpaintingInput, limits: InputLimits) -> Submission:
     at = "input.inpainting."
     params = _edit_params(given, at, limits)
-    image = checked_image(given.image, at + "image", limits)
-    mask = checked_image(given.mask, at + "mask", limits)
+    images = image_inputs(given, ["image", "mask"], at, limits)
 
     def mask_fits(decoded: dict[str, Any]) -> None:
         # Upright sizes: a phone's JPEG may be stored turned, its mask drawn as seen.
@@ -97,13 +104,7 @@ def parse_inpainting(given: InpaintingInput, limits: InputLimits) -> Submission:
         if decoded["mask"].convert("L").getextrema()[1] == 0:
             raise BadUserInput("the mask is all black: nothing to repaint", at + "mask")
 
-    return Submission(
-        TaskKind.INPAINTING,
-        params,
-        {"image": image, "mask": mask},
-        {"image": at + "image", "mask": at + "mask"},
-        vet_decoded=mask_fits,
-    )
+    return Submission(TaskKind.INPAINTING, params, **images, vet_decoded=mask_fits)
 
 
 def _edit_params(given: Any, at: str, limits: InputLimits) -> dict[str, Any]:

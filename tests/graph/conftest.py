@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 import redis
 
+from actors.records import ResultInfo, TaskKind
+from actors.store.tasks import TaskStore
+from tests.actors.factories import new_task
+
 ALICE = "graph-alice-key-0123456789"
 BOB = "graph-bob-key-9876543210"
 
@@ -60,3 +64,20 @@ def consumer(redis_url: str) -> Iterator[Any]:
     for pattern in (f"{prefix}*", f"test-graph-dramatiq-{run}*"):
         for key in client.scan_iter(pattern):
             client.delete(key)
+
+
+@pytest.fixture
+def store(consumer: Any) -> TaskStore:
+    """The task store of the web node `consumer` serves (configured by then)."""
+    from project import services
+
+    return services.store()
+
+
+def succeeded(store: TaskStore, info: ResultInfo, *pngs: bytes, kind: TaskKind) -> str:
+    """A task of alice's, ended SUCCEEDED with `pngs` as a worker ends it."""
+    record, _ = store.create(new_task("alice", kind=kind), {})
+    started = store.start(record.id)
+    assert started is not None
+    assert store.succeed(started, info, pngs[0], pngs[1:]) is not None
+    return record.id

@@ -20,8 +20,7 @@ from actors.store.tasks import TaskStore
 from graph.cost import inline_images
 from graph.limits import MAX_IMAGES_PER_TASK
 from graph.schema import schema
-from tests.actors.factories import new_task
-from tests.graph.conftest import ALICE, BOB
+from tests.graph.conftest import ALICE, BOB, succeeded
 from tests.wsclient import TRANSPORT_WS, in_process
 
 PNGS = [b"\x89PNG\r\n\x1a\nfirst", b"\x89PNG\r\n\x1a\nsecond", b"\x89PNG\r\n\x1a\nthird"]
@@ -30,23 +29,6 @@ GET = (
     "query Get($id: ID!) { task(id: $id) { status result { "
     f"image {{ {IMAGE} }} images {{ {IMAGE} }} seeds seed }} }} }}"
 )
-
-
-@pytest.fixture
-def store(consumer: Any) -> TaskStore:
-    """The task store of the web node `consumer` serves (configured by then)."""
-    from project import services
-
-    return services.store()
-
-
-def succeeded(store: TaskStore, info: ResultInfo, *pngs: bytes, kind: TaskKind) -> str:
-    """A task of alice's, ended SUCCEEDED with `pngs` as a worker ends it."""
-    record, _ = store.create(new_task("alice", kind=kind), {})
-    started = store.start(record.id)
-    assert started is not None
-    assert store.succeed(started, info, pngs[0], pngs[1:]) is not None
-    return record.id
 
 
 def ask(consumer: Any, key: str, query: str, **variables: Any) -> dict[str, Any]:

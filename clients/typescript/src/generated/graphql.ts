@@ -6,7 +6,11 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 export type BackgroundRemovalInput = {
   alphaMatting?: boolean;
   /** Base64 or data: URL; PNG, JPEG or WebP. */
-  image: string;
+  image?: string | null | undefined;
+  /** The result image of one of your SUCCEEDED tasks, read on the server. */
+  imageFromTask?: string | number | null | undefined;
+  /** Which image of that task's result (0, the default, is the first). */
+  imageFromTaskImage?: number | null | undefined;
   model?: string | null | undefined;
   onlyMask?: boolean;
 };
@@ -15,11 +19,19 @@ export type FaceSwapInput = {
   /** Faces ordered left to right. */
   sourceFaceIndex?: number;
   /** The face to put in. */
-  sourceImage: string;
+  sourceImage?: string | null | undefined;
+  /** The result image of one of your SUCCEEDED tasks, read on the server. */
+  sourceImageFromTask?: string | number | null | undefined;
+  /** Which image of that task's result (0, the default, is the first). */
+  sourceImageFromTaskImage?: number | null | undefined;
   /** null = every face in the target. */
   targetFaceIndex?: number | null | undefined;
   /** The picture to put it into. */
-  targetImage: string;
+  targetImage?: string | null | undefined;
+  /** The result image of one of your SUCCEEDED tasks, read on the server. */
+  targetImageFromTask?: string | number | null | undefined;
+  /** Which image of that task's result (0, the default, is the first). */
+  targetImageFromTaskImage?: number | null | undefined;
 };
 
 export type ImageGenerationInput = {
@@ -49,7 +61,11 @@ export type ImageGenerationInput = {
 export type ImageToImageInput = {
   guidanceScale?: number;
   /** Base64 or data: URL; PNG, JPEG or WebP. The result has its size, rounded to a multiple of 8. */
-  image: string;
+  image?: string | null | undefined;
+  /** The result image of one of your SUCCEEDED tasks, read on the server. */
+  imageFromTask?: string | number | null | undefined;
+  /** Which image of that task's result (0, the default, is the first). */
+  imageFromTaskImage?: number | null | undefined;
   /** Up to 5 LoRA adapters of the server's model store, combined, each named once; null or []: the base model alone. */
   loras?: Array<LoraInput> | null | undefined;
   model?: string | null | undefined;
@@ -73,11 +89,19 @@ export type ImageToImageInput = {
 export type InpaintingInput = {
   guidanceScale?: number;
   /** Base64 or data: URL; PNG, JPEG or WebP. The result has its size, rounded to a multiple of 8. */
-  image: string;
+  image?: string | null | undefined;
+  /** The result image of one of your SUCCEEDED tasks, read on the server. */
+  imageFromTask?: string | number | null | undefined;
+  /** Which image of that task's result (0, the default, is the first). */
+  imageFromTaskImage?: number | null | undefined;
   /** Up to 5 LoRA adapters of the server's model store, combined, each named once; null or []: the base model alone. */
   loras?: Array<LoraInput> | null | undefined;
   /** White = repaint, black = keep (kept pixels come back as they were); the image's size. */
-  mask: string;
+  mask?: string | null | undefined;
+  /** The result image of one of your SUCCEEDED tasks, read on the server. */
+  maskFromTask?: string | number | null | undefined;
+  /** Which image of that task's result (0, the default, is the first). */
+  maskFromTaskImage?: number | null | undefined;
   model?: string | null | undefined;
   negativePrompt?: string | null | undefined;
   /** 1 to ATELIER_MAX_IMAGES (default 4) images in one batched run, one seed each. */
