@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from PIL import Image
 
@@ -267,6 +267,25 @@ class StableDiffusion:
             )
         except ValueError as error:
             raise InvalidParameters(str(error), field="prompt") from None
+
+
+class OnStableDiffusion:
+    """A pipeline over `StableDiffusion` weights (text-to-image, image-to-image,
+    inpainting): loading one loads the weights the others may share."""
+
+    def __init__(self, diffusion: StableDiffusion) -> None:
+        self.diffusion = diffusion
+
+    @classmethod
+    def load(
+        cls,
+        model: str | None,
+        store: ModelStore,
+        *,
+        catalog: Mapping[str, str] = DEFAULT_MODELS,
+        device: str | None = None,
+    ) -> Self:
+        return cls(StableDiffusion.load(model, store, catalog=catalog, device=device))
 
 
 def seeds_for(seed: int | None, count: int) -> list[int]:

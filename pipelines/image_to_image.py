@@ -10,17 +10,21 @@ input after decoding, as A1111 does, since the VAE round trip alters every pixel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from PIL import Image
 
-from pipelines.diffusion import DiffusionParams, Finish, StableDiffusion, denoising_steps
-from pipelines.diffusion_models import DEFAULT_MODELS
+from pipelines.diffusion import (
+    DiffusionParams,
+    Finish,
+    OnStableDiffusion,
+    StableDiffusion,
+    denoising_steps,
+)
 from pipelines.errors import InvalidParameters
 from pipelines.images import ImageLimits, decode_image
-from pipelines.models import ModelStore
 from pipelines.output import Output
 from pipelines.pipeline import Pipeline
 from pipelines.progress import Progress, ProgressCallback, ignore_progress
@@ -55,23 +59,12 @@ def output_size(size: tuple[int, int], min_side: int, max_side: int) -> tuple[in
     return side(width * scale), side(height * scale)
 
 
-class _Editor:
-    """Loading shared by both editing pipelines: views over Stable Diffusion weights."""
+class _Editor(OnStableDiffusion):
+    """What both editing pipelines share: decoding the input, strength, the edit run."""
 
     def __init__(self, diffusion: StableDiffusion, limits: ImageLimits | None = None) -> None:
-        self.diffusion = diffusion
+        super().__init__(diffusion)
         self._limits = limits or ImageLimits()
-
-    @classmethod
-    def load(
-        cls,
-        model: str | None,
-        store: ModelStore,
-        *,
-        catalog: Mapping[str, str] = DEFAULT_MODELS,
-        device: str | None = None,
-    ) -> Self:
-        return cls(StableDiffusion.load(model, store, catalog=catalog, device=device))
 
     def _edit(
         self,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.diffusion import DiffusionParams, StableDiffusion
+from pipelines.diffusion import DiffusionParams, OnStableDiffusion
 from pipelines.diffusion_models import DEFAULT_MODELS
 from pipelines.errors import InvalidParameters
-from pipelines.models import ModelStore
 from pipelines.output import Output
 from pipelines.pipeline import Pipeline
 from pipelines.progress import ProgressCallback, ignore_progress
@@ -24,22 +22,8 @@ class TextToImageParams(DiffusionParams):
     height: int = 512
 
 
-class TextToImage:
+class TextToImage(OnStableDiffusion):
     """Text-to-image over loaded Stable Diffusion weights, which other kinds may share."""
-
-    def __init__(self, diffusion: StableDiffusion) -> None:
-        self.diffusion = diffusion
-
-    @classmethod
-    def load(
-        cls,
-        model: str | None,
-        store: ModelStore,
-        *,
-        catalog: Mapping[str, str] = DEFAULT_MODELS,
-        device: str | None = None,
-    ) -> TextToImage:
-        return cls(StableDiffusion.load(model, store, catalog=catalog, device=device))
 
     @property
     def pipe(self) -> Any:

@@ -4,16 +4,21 @@ gigabytes and seconds. Image-to-image and inpainting run on the same loaded weig
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from actors.kinds.spec import KindSpec, LoadContext
 from actors.records import TaskKind
 from pipelines.diffusion_models import DEFAULT_MODELS
+from pipelines.pipeline import Pipeline
 from pipelines.text_to_image import TextToImageParams
 
 if TYPE_CHECKING:
     from actors.config import JobSettings
     from pipelines.diffusion import StableDiffusion
+    from pipelines.text_to_image import TextToImage
+
+P = TypeVar("P")
 
 QUEUE = "image_generation"
 # Where a diffusion run's progress stands as each stage begins and ends.
@@ -37,21 +42,33 @@ def load_weights(context: LoadContext, model: str) -> StableDiffusion:
     )
 
 
-def _text_to_image(weights: StableDiffusion):  # type: ignore[no-untyped-def]
+def _text_to_image(weights: StableDiffusion) -> TextToImage:
     from pipelines.text_to_image import TextToImage
 
     return TextToImage(weights)
 
 
-SPEC = KindSpec(
-    kind=TaskKind.IMAGE_GENERATION,
-    queue=QUEUE,
-    time_limit=600,
-    params=TextToImageParams,
-    stages=DIFFUSION_STAGES,
-    default_model=lambda settings: settings.default_image_model,
-    known_models=catalog,
-    load=load_weights,
-    bind=_text_to_image,
-    queue_per_model=True,
-)
+def diffusion_spec(
+    kind: TaskKind,
+    params: type[P],
+    bind: Callable[[StableDiffusion], Pipeline[P]],
+    inputs: tuple[str, ...] = (),
+) -> KindSpec[P]:
+    """The spec of a kind that runs on the text-to-image weights and queues."""
+    return KindSpec(
+        kind=kind,
+        queue=QUEUE,
+        time_limit=600,
+        params=params,
+        stages=DIFFUSION_STAGES,
+        default_model=lambda settings: settings.default_image_model,
+        known_models=catalog,
+        load=load_weights,
+        bind=bind,
+        weights_of=None if kind is TaskKind.IMAGE_GENERATION else TaskKind.IMAGE_GENERATION,
+        inputs=inputs,
+        queue_per_model=True,
+    )
+
+
+SPEC = diffusion_spec(TaskKind.IMAGE_GENERATION, TextToImageParams, _text_to_image)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.kinds.image_generation import DIFFUSION_STAGES, QUEUE, catalog, load_weights
-from actors.kinds.spec import KindSpec
+from actors.kinds.image_generation import diffusion_spec
 from actors.records import TaskKind
 from pipelines.image_to_image import ImageToImageParams, InpaintingParams
 
@@ -27,32 +26,9 @@ def _inpainting(weights: StableDiffusion) -> Inpainting:
     return Inpainting(weights)
 
 
-IMAGE_TO_IMAGE = KindSpec(
-    kind=TaskKind.IMAGE_TO_IMAGE,
-    queue=QUEUE,
-    time_limit=600,
-    params=ImageToImageParams,
-    stages=DIFFUSION_STAGES,
-    default_model=lambda settings: settings.default_image_model,
-    known_models=catalog,
-    load=load_weights,
-    bind=_image_to_image,
-    weights_of=TaskKind.IMAGE_GENERATION,
-    inputs=("image",),
-    queue_per_model=True,
+IMAGE_TO_IMAGE = diffusion_spec(
+    TaskKind.IMAGE_TO_IMAGE, ImageToImageParams, _image_to_image, inputs=("image",)
 )
-
-INPAINTING = KindSpec(
-    kind=TaskKind.INPAINTING,
-    queue=QUEUE,
-    time_limit=600,
-    params=InpaintingParams,
-    stages=DIFFUSION_STAGES,
-    default_model=lambda settings: settings.default_image_model,
-    known_models=catalog,
-    load=load_weights,
-    bind=_inpainting,
-    weights_of=TaskKind.IMAGE_GENERATION,
-    inputs=("image", "mask"),
-    queue_per_model=True,
+INPAINTING = diffusion_spec(
+    TaskKind.INPAINTING, InpaintingParams, _inpainting, inputs=("image", "mask")
 )
