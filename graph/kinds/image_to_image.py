@@ -54,11 +54,10 @@ class ImageToImageInput:
 
 
 @strawberry.input
-class InpaintingInput:
-    prompt: str
-    image: str | None = strawberry.field(default=None, description=IMAGE)
-    image_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
-    image_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
+class InpaintingInput(ImageToImageInput):
+    """Image-to-image's fields plus the mask; strength defaults to 1 here."""
+
+    strength: float = strawberry.field(default=1.0, description=STRENGTH)
     mask: str | None = strawberry.field(
         default=None,
         description="White = repaint, black = keep (kept pixels come back as they were); "
@@ -66,19 +65,6 @@ class InpaintingInput:
     )
     mask_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
     mask_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
-
-    negative_prompt: str | None = None
-    strength: float = strawberry.field(default=1.0, description=STRENGTH)
-    steps: int = 30
-    guidance_scale: float = 7.5
-    seed: int | None = strawberry.field(default=None, description=SEED)
-    num_images: int = strawberry.field(default=1, description=NUM_IMAGES)
-    scheduler: str | None = strawberry.field(default=None, description=SCHEDULER)
-    model: str | None = None
-    refine_prompt: bool = True
-    style: str | None = strawberry.field(default=None, description=STYLE)
-    previews: bool = False
-    loras: list[LoraInput] | None = strawberry.field(default=None, description=LORAS)
 
 
 def parse_image_to_image(given: ImageToImageInput, limits: InputLimits) -> Submission:
