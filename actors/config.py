@@ -9,6 +9,7 @@ from actors.client.admission import AdmissionPolicy
 from actors.kinds import SPECS, spec_for
 from actors.records import TaskKind
 from actors.store.redisurl import RedisTarget
+from actors.webhooks.config import WebhookSettings
 
 
 def _default_time_limits() -> dict[TaskKind, int]:
@@ -52,6 +53,7 @@ class JobSettings:
     worker_stale_after: float = 20.0
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     def queue_for(self, kind: TaskKind, model: str | None) -> str:
         """The queue of a task of `kind` naming `model` (None: the default model)."""

@@ -20,6 +20,9 @@ from actors.memo import Recent
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from actors.store.outage import StoreUnavailable
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
+from actors.webhooks.addresses import AllowList, UnsafeWebhook
+from actors.webhooks.addresses import check as check_webhook_url
+from actors.webhooks.config import WebhookEvent, WebhookSettings
 from pipelines.errors import InvalidImage
 from pipelines.images import ImageLimits, decode_image, read_header
 from pipelines.lora import MAX_LORAS
@@ -45,10 +48,12 @@ class Jobs(Protocol):
         *,
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
+        webhook: tuple[str, Sequence[str]] | None = None,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """A QUEUED task (or the first one of a known idempotency key), ended
-        DEADLINE_EXCEEDED if not finished `deadline_seconds` after. Raises
+        DEADLINE_EXCEEDED if not finished `deadline_seconds` after; `webhook` is
+        (url, WebhookEvent names), checked with `check_webhook_url`. Raises
         `Refused` when the owner or the queues are over their limits, and
         `EnqueueFailed`; `vet` runs once admitted, before anything is recorded."""
         ...
@@ -91,6 +96,7 @@ __all__ = [
     "MIN_LORA_SCALE",
     "SCHEDULERS",
     "STYLE_PRESETS",
+    "AllowList",
     "CurrentTask",
     "EnqueueFailed",
     "ImageLimits",
@@ -107,7 +113,11 @@ __all__ = [
     "TaskKind",
     "TaskRecord",
     "TaskStatus",
+    "UnsafeWebhook",
+    "WebhookEvent",
+    "WebhookSettings",
     "WorkerInfo",
+    "check_webhook_url",
     "clean_text",
     "decode_image",
     "is_task_id",

@@ -59,6 +59,14 @@ class Instruments:
             ["error"],
             registry=None,
         )
+        self.webhook_deliveries = Counter(
+            "atelier_webhook_deliveries_total",
+            "Webhook delivery attempts by event and outcome: delivered, retrying (failed, "
+            "tried again later), exhausted (failed, no retries left), refused (the URL is "
+            "no longer admitted), dropped (the task expired before a first attempt).",
+            ["event", "outcome"],
+            registry=None,
+        )
 
 
 @functools.cache
@@ -87,6 +95,10 @@ def task_started(record: TaskRecord) -> None:
 def run_ended(kind: TaskKind, outcome: str, seconds: float) -> None:
     """A run ended: `outcome` is the task's terminal status, `REQUEUED` or `LOST`."""
     instruments().task_run.labels(kind.value, outcome).observe(seconds)
+
+
+def webhook_attempted(event: str, outcome: str) -> None:
+    instruments().webhook_deliveries.labels(event, outcome).inc()
 
 
 class StepClock:

@@ -97,6 +97,14 @@ class TaskRecord:
     deadline_ms: int | None = None
     # Set with cancel_requested when it is the deadline that stops a running task.
     deadline_exceeded: bool = False
+    # The submitter's webhook (see actors.webhooks): where, which events (comma-separated
+    # WebhookEvent names), and how its deliveries went (written by the deliverer).
+    webhook_url: str | None = None
+    webhook_events: str | None = None
+    webhook_deliveries: int = 0
+    webhook_status: int | None = None
+    webhook_error: str | None = None
+    webhook_delivered: bool = False
 
     @property
     def has_preview(self) -> bool:
@@ -117,6 +125,8 @@ _INTS = {
     "lost",
     "deadline_seconds",
     "deadline_ms",
+    "webhook_deliveries",
+    "webhook_status",
 }
 _JSON = {"params", "result"}
 
@@ -158,7 +168,7 @@ def from_hash(raw: dict[str, str]) -> TaskRecord:
             values[name] = int(text)
         elif name == "progress":
             values[name] = float(text)
-        elif name in ("cancel_requested", "deadline_exceeded"):
+        elif name in ("cancel_requested", "deadline_exceeded", "webhook_delivered"):
             values[name] = text == "1"
         elif name == "result":
             values[name] = _result_info(json.loads(text))

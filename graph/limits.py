@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from actors.interface import TaskKind
+from actors.interface import TaskKind, WebhookSettings
 
 # Images one task's result may hold (`ATELIER_MAX_IMAGES`).
 MAX_IMAGES_PER_TASK = 4
@@ -62,3 +62,5 @@ class InputLimits:
     max_jpeg_scans: int = 24
     decode_timeout: float = 5.0
     decode_concurrency: int = 2
+    # submitTask's webhook: accepted only with a secret; which URLs (see graph/webhooks.py).
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)

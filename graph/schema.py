@@ -39,6 +39,7 @@ from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
 from graph.validation import require_unicode
+from graph.webhooks import WebhookInput, checked_webhook
 
 ContextInfo = Info[Context, None]
 logger = logging.getLogger("atelier.graph")
@@ -86,7 +87,8 @@ class Mutation:
     @strawberry.mutation(
         description="Queue a task. The same idempotencyKey from the same caller within the "
         "result TTL returns the first task instead of a new one. With deadlineSeconds, a "
-        "task not finished that long after it was queued ends CANCELLED (DEADLINE_EXCEEDED)."
+        "task not finished that long after it was queued ends CANCELLED (DEADLINE_EXCEEDED). "
+        "With a webhook, the task's events are POSTed to it, signed (see the README)."
     )
     async def submit_task(
         self,
@@ -94,6 +96,7 @@ class Mutation:
         input: SubmitTaskInput,
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
+        webhook: WebhookInput | None = None,
     ) -> Task:
         context = info.context
         owner = context.owner  # who asks comes first: nothing is examined for strangers
@@ -110,6 +113,7 @@ class Mutation:
             )
         if idempotency_key is not None:
             require_unicode(idempotency_key, "idempotencyKey")
+        hook = None if webhook is None else await checked_webhook(webhook, context.limits.webhooks)
         # Off the event loop: base64 of a 10 MB image and its header take milliseconds.
         submission = await asyncio.to_thread(parse_submission, input, context.limits)
         submission = await imagesources.resolve(submission, context.jobs, owner)
@@ -121,6 +125,7 @@ class Mutation:
                 submission.inputs,
                 idempotency_key=idempotency_key,
                 deadline_seconds=deadline_seconds,
+                webhook=hook,
                 # Only once admitted: a caller over its limits costs no decoding.
                 vet=functools.partial(decode_inputs, submission, context.limits),
             )

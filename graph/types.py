@@ -16,6 +16,7 @@ from actors.interface import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from graph.context import Context
 from graph.errors import NotFound
 from graph.links import PREVIEW, result_index, result_variant
+from graph.webhooks import WebhookStatus, webhook_status
 
 # The job system's enums are the API's: registered once, used as they are.
 strawberry.enum(TaskKind, name="TaskKind")
@@ -106,6 +107,9 @@ class Task:
             "and the task was run again."
         )
     )
+    webhook: WebhookStatus | None = strawberry.field(
+        description="The webhook given at submit, and how its deliveries went."
+    )
     record: strawberry.Private[TaskRecord]
 
     @strawberry.field(description="1 = next to start; null unless QUEUED.")
@@ -175,6 +179,7 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         cancel_requested=record.cancel_requested,
         sequence=record.seq,
         attempts=record.attempts,
+        webhook=webhook_status(record),
         record=record,
     )
 

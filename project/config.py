@@ -20,6 +20,7 @@ from graph.limits import InputLimits, QueryLimits
 from graph.links import MAX_RESULT_IMAGES
 from pipelines.lora import available as available_loras
 from pipelines.models import ModelStore
+from project.webhookconfig import webhook_settings
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def load(env: dict[str, str] | None = None) -> Config:
             max_queued=_int(env, "ATELIER_MAX_QUEUED", admission.max_queued),
         ),
         preload=_kinds(env.get("ATELIER_PRELOAD", ",".join(kind.value for kind in TaskKind))),
+        webhooks=webhook_settings(env),
     )
     defaults = InputLimits()
     max_images = _max_images(env, defaults.max_images)
@@ -236,6 +238,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         models={kind: frozenset(spec.known_models(jobs)) for kind, spec in SPECS.items()},
         # Read once: an adapter added to the store is accepted after a restart.
         loras=available_loras(ModelStore(jobs.model_dir)),
+        webhooks=jobs.webhooks,
     )
     debug = _bool(env, "ATELIER_DEBUG", True)
     query_defaults = QueryLimits()

@@ -15,8 +15,12 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from actors.queues.broker import declare_actors, make_broker, send_task
 from actors.records import TaskRecord
+from actors.store.outbox import WebhookOutbox
 from actors.store.registry import WorkerRegistry
 from actors.store.tasks import TaskStore
+from actors.webhooks.deliverer import Deliverer
+from actors.webhooks.dispatcher import DispatchWebhooks, WebhookDispatcher, declare_webhook_actor
+from actors.webhooks.events import WebhookEvents
 from actors.worker.lifecycle import WorkerLifecycle
 from actors.worker.preload import PreloadPipelines
 from actors.worker.presence import WorkerPresence
@@ -65,8 +69,32 @@ def send(record: TaskRecord) -> None:
 
 
 @functools.cache
+def outbox() -> WebhookOutbox:
+    hooks = config.jobs.webhooks
+    # A delivery's message is kept for its retries (about their sum) and then some.
+    keep = int(hooks.backoff_cap * (hooks.retries + 1) + 3600)
+    return WebhookOutbox(store().client, prefix=config.jobs.key_prefix, ttl=keep)
+
+
+@functools.cache
+def webhook_events() -> WebhookEvents:
+    return WebhookEvents(outbox(), config.jobs.webhooks.progress_interval_ms)
+
+
+def publish(record: TaskRecord) -> None:
+    """A change goes to the task's subscribers and, when it asks for it, its webhook."""
+    webhook_events()(record)
+    publisher().publish(record)
+
+
+@functools.cache
+def deliverer() -> Deliverer:
+    return Deliverer(outbox(), store().get, config.jobs.webhooks)
+
+
+@functools.cache
 def runner() -> TaskRunner:
-    return TaskRunner(config.jobs, store(), publisher().publish, send)
+    return TaskRunner(config.jobs, store(), publish, send)
 
 
 def sweeper() -> Sweeper:
@@ -74,7 +102,7 @@ def sweeper() -> Sweeper:
     maintenance = Maintenance(
         store(),
         send,
-        publisher().publish,
+        publish,
         max_attempts=jobs.max_attempts,
         recover_messages=broker.recover_from_dead_workers,
     )
@@ -105,3 +133,10 @@ broker.add_middleware(
     )
 )
 actors = declare_actors(broker, config.jobs, lambda task_id: runner().run(task_id))
+# On its own queue: a worker on default queues consumes it too; see README, Webhooks.
+webhook_actor = declare_webhook_actor(
+    broker, lambda name, token: deliverer().deliver(name, token), config.jobs.webhooks
+)
+broker.add_middleware(
+    DispatchWebhooks(lambda: WebhookDispatcher(outbox(), webhook_actor.send, config.jobs.webhooks))
+)

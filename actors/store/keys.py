@@ -17,6 +17,11 @@ Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal)
                           been sent -> when the sweeper should send it (ms)
   deadlines               sorted set: unfinished task id -> its deadline (ms, Redis
                           clock), for the sweep that ends tasks past it
+  webhooks                sorted set: due webhook deliveries ("<task id>:<event>") ->
+                          when to attempt next (ms, Redis clock); a claimed one's score
+                          is its lease, so a delivery whose worker died comes due again
+  webhook:<delivery>      hash: a delivery's webhook-id, timestamp and body, fixed at
+                          its first attempt so every retry sends the same; with its TTL
   counts                  hash: tasks submitted and ended, by kind (see `TaskCounts`).
                           Every end renews its TTL: it lives while tasks keep ending and
                           goes one TTL after the last, when the counts restart from zero
@@ -62,6 +67,13 @@ class KeyLayout:
         return f"{self.prefix}deadlines"
 
     @property
+    def webhooks_key(self) -> str:
+        return f"{self.prefix}webhooks"
+
+    def webhook_key(self, delivery: str) -> str:
+        return f"{self.prefix}webhook:{delivery}"
+
+    @property
     def counts_key(self) -> str:
         """The hash behind `TaskCounts`."""
         return f"{self.prefix}counts"
@@ -87,5 +99,6 @@ class KeyLayout:
             self.counts_key,
             self.key(record.id, "results"),
             self.deadlines_key,
+            self.webhooks_key,
             *(self.key(record.id, f"input:{name}") for name in record.params.get("_inputs", [])),
         ]

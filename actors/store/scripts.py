@@ -10,7 +10,7 @@ Every script but PROGRESS and RENEW takes the task's keys in this order:
   1 record  2 result  3 preview  4 idempotency key  5 owner index
   6 owner's live-task counter  7 queue  8 queue tickets  9 leases
   10 undispatched tasks  11 task counts  12 the result's further images
-  13 deadlines  14.. inputs
+  13 deadlines  14 due webhook deliveries  15.. inputs
 A worker's writes carry the attempt number it started (a fencing token): once
 another worker has taken the task over, the old one's writes are refused.
 
@@ -47,3 +47,6 @@ PROGRESS = load("task_progress", library="task_library")
 FINISH = load("task_finish", library="task_library")
 CANCEL = load("task_cancel", library="task_library")
 DEADLINE = load("task_deadline", library="task_library")
+WEBHOOK_ENQUEUE = load("webhook_enqueue")
+WEBHOOK_CLAIM = load("webhook_claim")
+WEBHOOK_SETTLE = load("webhook_settle")

@@ -26,5 +26,5 @@ redis.call("PERSIST", KEYS[5])
 redis.call("INCR", KEYS[6])
 redis.call("ZADD", KEYS[10], now_ms() + tonumber(ARGV[5]), ARGV[1])
 local first_input = 8 + nfields * 2
-for i = 14, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 14]) end
+for i = 15, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 15]) end
 return {1, ARGV[1], tostring(deadline)}

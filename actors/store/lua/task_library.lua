@@ -57,7 +57,13 @@ local function terminate(first, result_bytes, extras)
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZREM", KEYS[10], id)
   redis.call("ZREM", KEYS[13], id)
-  for i = 14, #KEYS do redis.call("DEL", KEYS[i]) end
+  for i = 15, #KEYS do redis.call("DEL", KEYS[i]) end
+  -- A task with a webhook asking for its end: the COMPLETED delivery is due now, in
+  -- the same step as the outcome, so no path that ends a task can miss it.
+  local events = redis.call("HGET", KEYS[1], "webhook_events")
+  if events and string.find("," .. events .. ",", ",COMPLETED,", 1, true) then
+    redis.call("ZADD", KEYS[14], "NX", now_ms(), id .. ":completed")
+  end
   if redis.call("DECR", KEYS[6]) <= 0 then
     redis.call("DEL", KEYS[6])
     redis.call("EXPIRE", KEYS[5], ttl)

@@ -1,0 +1,98 @@
+"""A webhook's body: the event type and the task, under the GraphQL Task's field names.
+
+`task_data` gives the fields of `WEBHOOK_FIELDS` (a Task selection), built from the
+record as graph.types builds the GraphQL Task; a test queries the same selection and
+compares, so the two cannot drift. Image URLs are left out: they are signed links the
+web makes (graph.links); a receiver queries the task for them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from actors.records import TaskRecord, TaskStatus
+
+EVENT_TYPES = {
+    "STARTED": "task.started",
+    "PROGRESS": "task.progress",
+    "COMPLETED": "task.completed",
+}
+
+WEBHOOK_FIELDS = """
+id kind status progress stage step totalSteps
+preview { contentType width height }
+error { code message }
+result {
+  image { contentType width height } images { contentType width height }
+  promptUsed negativePromptUsed seed seeds metadata
+}
+createdAt startedAt finishedAt expiresAt deadlineAt cancelRequested sequence attempts
+"""
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _image(width: int, height: int) -> dict[str, Any]:
+    return {"contentType": "image/png", "width": width, "height": height}
+
+
+def _result(record: TaskRecord) -> dict[str, Any] | None:
+    info = record.result
+    if info is None or record.status is not TaskStatus.SUCCEEDED:
+        return None
+    seeds = info.seeds if info.seeds is not None else None if info.seed is None else [info.seed]
+    return {
+        "image": _image(info.width, info.height),
+        "images": [_image(info.width, info.height) for _ in range(max(1, info.image_count))],
+        "promptUsed": info.prompt_used,
+        "negativePromptUsed": info.negative_prompt_used,
+        "seed": info.seed,
+        "seeds": seeds,
+        "metadata": info.metadata,
+    }
+
+
+def task_data(record: TaskRecord) -> dict[str, Any]:
+    preview = None
+    if record.preview_width is not None and record.preview_height is not None:
+        preview = _image(record.preview_width, record.preview_height)
+    error = None
+    if record.error_code:
+        error = {"code": record.error_code, "message": record.error_message or ""}
+    deadline = None
+    if record.deadline_ms is not None:
+        deadline = datetime.fromtimestamp(record.deadline_ms / 1000, UTC)
+    return {
+        "id": record.id,
+        "kind": record.kind.value,
+        "status": record.status.value,
+        "progress": record.progress,
+        "stage": record.stage,
+        "step": record.step,
+        "totalSteps": record.total_steps,
+        "preview": preview,
+        "error": error,
+        "result": _result(record),
+        "createdAt": _time(record.created_at),
+        "startedAt": _time(record.started_at),
+        "finishedAt": _time(record.finished_at),
+        "expiresAt": _time(record.expires_at),
+        "deadlineAt": _time(deadline),
+        "cancelRequested": record.cancel_requested,
+        "sequence": record.seq,
+        "attempts": record.attempts,
+    }
+
+
+def body(record: TaskRecord, event: str, timestamp: datetime) -> bytes:
+    """The JSON body of `event` (a WebhookEvent name) about `record`."""
+    document = {
+        "type": EVENT_TYPES[event],
+        "timestamp": timestamp.isoformat(),
+        "data": task_data(record),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
