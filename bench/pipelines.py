@@ -29,7 +29,8 @@ import numpy as np
 from PIL import Image
 
 from bench.stats import goal, report, run_measured, summary, table
-from pipelines.diffusion import StableDiffusion, denoising_steps
+from pipelines.diffusion import StableDiffusion
+from pipelines.diffusion_params import denoising_steps
 from pipelines.image_to_image import ImageToImage, ImageToImageParams, Inpainting, InpaintingParams
 from pipelines.models import ModelStore
 from pipelines.output import Output

@@ -13,9 +13,7 @@ out the same on the same device. LoRA adapters a run names are on for that run o
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 from PIL import Image
@@ -23,45 +21,27 @@ from PIL import Image
 from pipelines import tiny_random
 from pipelines.batch_exact import exact_batches
 from pipelines.diffusion_models import DEFAULT_MODEL, DEFAULT_MODELS, hub_id, resolve_source
+from pipelines.diffusion_params import (
+    DiffusionParams,
+    check_common,
+    denoising_steps,
+    seeds_for,
+)
 from pipelines.errors import InvalidParameters
 from pipelines.images import encode_png
-from pipelines.lora import Lora, LoraAdapters, check_loras, loras_of
+from pipelines.lora import LoraAdapters, loras_of
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
 from pipelines.previews import LatentPreviewer
 from pipelines.progress import Progress, ProgressCallback
 from pipelines.prompts import refine_prompt
-from pipelines.schedulers import Schedulers, check_scheduler
+from pipelines.schedulers import Schedulers
 from pipelines.timing import Timings
 
 logger = logging.getLogger(__name__)
 
-MAX_SEED = 2**31 - 1  # seeds travel as GraphQL Int (signed 32-bit)
-MAX_IMAGES = 100  # what one call may make; ATELIER_MAX_IMAGES (at most this) bounds the API
-
 # Mode -> the diffusers auto-pipeline a view over the weights is made with.
 _AUTO = {"image-to-image": "AutoPipelineForImage2Image", "inpainting": "AutoPipelineForInpainting"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiffusionParams:
-    """What every Stable Diffusion task takes."""
-
-    prompt: str
-    negative_prompt: str | None = None
-    steps: int = 30
-    guidance_scale: float = 7.5
-    seed: int | None = None
-    num_images: int = 1
-    scheduler: str | None = None  # a name of pipelines.schedulers.SCHEDULERS
-    refine_prompt: bool = True
-    style: str | None = None
-    previews: bool = False
-    # A preview at most every this many steps; None picks about eight per run.
-    preview_every: int | None = None
-    # Adapters from the model store's lora/ folder; a task's stored params hold
-    # {"name", "scale"} dicts, which count as `Lora`s.
-    loras: Sequence[Lora | Mapping[str, Any]] = ()
 
 
 # Images after decoding, before encoding: inpainting puts back what it must keep.
@@ -286,27 +266,3 @@ class OnStableDiffusion:
         device: str | None = None,
     ) -> Self:
         return cls(StableDiffusion.load(model, store, catalog=catalog, device=device))
-
-
-def seeds_for(seed: int | None, count: int) -> list[int]:
-    """One seed per image: from `seed` on, one apart (wrapping within the seed range),
-    as A1111 numbers a batch; random ones when no seed was given."""
-    if seed is None:
-        return [secrets.randbelow(MAX_SEED + 1) for _ in range(count)]
-    return [(seed + index) % (MAX_SEED + 1) for index in range(count)]
-
-
-def denoising_steps(steps: int, strength: float | None) -> int:
-    """The steps a run will take: image-to-image starts `strength` of the way along."""
-    return steps if strength is None else min(int(steps * strength), steps)
-
-
-def check_common(params: DiffusionParams) -> None:
-    if params.steps < 1:
-        raise InvalidParameters("steps must be at least 1", field="steps")
-    if params.seed is not None and not 0 <= params.seed <= MAX_SEED:
-        raise InvalidParameters(f"seed must be between 0 and {MAX_SEED}", field="seed")
-    if not 1 <= params.num_images <= MAX_IMAGES:
-        raise InvalidParameters(f"numImages must be from 1 to {MAX_IMAGES}", field="numImages")
-    check_scheduler(params.scheduler)
-    check_loras(loras_of(params.loras))

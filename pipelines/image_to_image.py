@@ -16,13 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-from pipelines.diffusion import (
-    DiffusionParams,
-    Finish,
-    OnStableDiffusion,
-    StableDiffusion,
-    denoising_steps,
-)
+from pipelines.diffusion import Finish, OnStableDiffusion, StableDiffusion
+from pipelines.diffusion_params import DiffusionParams, denoising_steps
 from pipelines.errors import InvalidParameters
 from pipelines.images import ImageLimits, decode_image
 from pipelines.output import Output

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.diffusion import DiffusionParams, OnStableDiffusion
+from pipelines.diffusion import OnStableDiffusion
 from pipelines.diffusion_models import DEFAULT_MODELS
+from pipelines.diffusion_params import DiffusionParams
 from pipelines.errors import InvalidParameters
 from pipelines.output import Output
 from pipelines.pipeline import Pipeline
