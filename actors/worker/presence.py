@@ -25,6 +25,7 @@ from actors.queues.broker import actor_name
 from actors.records import TaskKind
 from actors.store.outage import OUTAGES
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry
+from actors.webhooks.config import QUEUE as WEBHOOKS
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ class WorkerPresence(Middleware):
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         # Consumers exist by now: one per queue this process takes (and its delay queue).
-        queues = sorted({q_name(name) for name in worker.consumers})
+        # The queues it takes tasks from: webhook deliveries are not tasks.
+        queues = sorted({q_name(name) for name in worker.consumers} - {WEBHOOKS})
         identity = self._identity()
         host, _, pid = identity.rpartition(":")
         self._me = WorkerInfo(
