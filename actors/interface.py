@@ -14,10 +14,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from typing import Any, Protocol
 
 from actors.client.admission import Refused
-from actors.client.jobsystem import EnqueueFailed, Listen, is_task_id
+from actors.client.jobsystem import EnqueueFailed, Listen
 from actors.client.overview import QueueDepth, RunningTask
 from actors.memo import Recent
-from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
+from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus, is_task_id
 from actors.store.outage import StoreUnavailable
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from actors.webhooks.addresses import AllowList, UnsafeWebhook

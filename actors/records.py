@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -188,6 +189,14 @@ def _result_info(stored: dict[str, Any]) -> ResultInfo:
     # of a result written by newer code (as image_count and seeds once were).
     known = {f.name for f in fields(ResultInfo)}
     return ResultInfo(**{name: value for name, value in stored.items() if name in known})
+
+
+def is_task_id(text: str) -> bool:
+    """Task ids are UUIDs; anything else (e.g. "<id>:result") names no task."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def now() -> datetime:

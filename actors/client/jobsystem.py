@@ -28,7 +28,7 @@ from actors.events import TaskChanged, group_name, publish
 from actors.kinds import spec_for
 from actors.logcontext import task_context
 from actors.queues.broker import Actors, send_task
-from actors.records import TaskKind, TaskRecord, TaskStatus
+from actors.records import TaskKind, TaskRecord, TaskStatus, is_task_id
 from actors.store.outage import (
     OUTAGES,
     Breaker,
@@ -41,14 +41,6 @@ from actors.store.registry import WorkerInfo, WorkerRegistry
 from actors.store.tasks import TaskStore
 
 logger = logging.getLogger(__name__)
-
-
-def is_task_id(text: str) -> bool:
-    """Task ids are UUIDs; anything else (e.g. "<id>:result") names no task."""
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 class EnqueueFailed(Exception):
