@@ -38,11 +38,10 @@ class DiffusionParams:
 
 
 def seeds_for(seed: int | None, count: int) -> list[int]:
-    """One seed per image: from `seed` on, one apart (wrapping within the seed range),
-    as A1111 numbers a batch; random ones when no seed was given."""
-    if seed is None:
-        return [secrets.randbelow(MAX_SEED + 1) for _ in range(count)]
-    return [(seed + index) % (MAX_SEED + 1) for index in range(count)]
+    """One seed per image: from `seed` (a random one when none was given) on, one
+    apart, wrapping within the seed range, as A1111 numbers a batch."""
+    first = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
+    return [(first + index) % (MAX_SEED + 1) for index in range(count)]
 
 
 def denoising_steps(steps: int, strength: float | None) -> int:

@@ -221,3 +221,13 @@ def test_cancel_stops_an_edit_at_the_next_step(weights: StableDiffusion) -> None
 
     with pytest.raises(Cancelled):
         Inpainting(weights).run(inpaint(steps=8), cancel_at_two)
+
+
+def test_without_a_seed_the_images_are_numbered_from_a_random_one(
+    weights: StableDiffusion,
+) -> None:
+    several = TextToImage(weights).run(
+        TextToImageParams(prompt="x", width=64, height=64, steps=2, num_images=3)
+    )
+    first = several.seeds[0]
+    assert several.seeds == tuple((first + k) % 2**31 for k in range(3))
