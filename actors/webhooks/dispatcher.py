@@ -8,18 +8,14 @@ the delivery is claimed and sent again; a stale message finds its claim gone.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 
 import dramatiq
 from dramatiq import Broker, Middleware, Worker
 
-from actors.store.outage import OUTAGES
 from actors.store.outbox import WebhookOutbox
 from actors.webhooks.config import QUEUE, WebhookSettings
-
-logger = logging.getLogger(__name__)
+from actors.worker.periodic import Periodic
 
 ACTOR = "atelier.webhook"
 
@@ -53,8 +49,9 @@ class WebhookDispatcher:
         self._send = send
         self._settings = settings
         self._batch = batch
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="atelier-webhooks", daemon=True)
+        self._periodic = Periodic(
+            "webhook dispatch", self.dispatch, settings.poll_every, wait_first=True
+        )
 
     def dispatch(self) -> int:
         """Claim and send what is due now; how many were sent."""
@@ -65,25 +62,10 @@ class WebhookDispatcher:
         return len(claimed)
 
     def start(self) -> None:
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(self._settings.poll_every + 5)
-
-    def _loop(self) -> None:
-        down = False
-        while not self._stop.wait(self._settings.poll_every):
-            try:
-                self.dispatch()
-            except OUTAGES as error:
-                if not down:
-                    logger.warning("webhook dispatch skipped, Redis unavailable: %s", error)
-                down = True
-            except Exception:
-                logger.exception("webhook dispatch failed")
-            else:
-                down = False
+        self._periodic.stop()
 
 
 class DispatchWebhooks(Middleware):

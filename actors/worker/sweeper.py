@@ -11,13 +11,12 @@ message is dropped when it starts (see actors.store.tasks: leases and dispatch).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from actors.records import TaskRecord, TaskStatus
-from actors.store.outage import OUTAGES, full_named
 from actors.store.tasks import TaskStore
+from actors.worker.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -97,37 +96,8 @@ class Maintenance:
             logger.warning("event of task %s not published: %s", record.id, error)
 
 
-class Sweeper:
+class Sweeper(Periodic):
     """Runs `Maintenance.sweep` at once and then every `every` seconds, in a thread."""
 
     def __init__(self, maintenance: Maintenance, every: float) -> None:
-        self._maintenance = maintenance
-        self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="atelier-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(self._every + 5)
-
-    def _loop(self) -> None:
-        down = False
-        while True:
-            try:
-                # Redis 6 words a full Redis's refusal of Dramatiq's script (sending a
-                # message) as a plain script error: named here as the outage it is.
-                with full_named():
-                    self._maintenance.sweep()
-            except OUTAGES as error:
-                if not down:
-                    logger.warning("sweep skipped, Redis unavailable: %s", error)
-                down = True
-            except Exception:
-                logger.exception("sweep failed")
-            else:
-                down = False
-            if self._stop.wait(self._every):
-                return
+        super().__init__("sweep", maintenance.sweep, every)
