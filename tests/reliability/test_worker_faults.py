@@ -87,9 +87,17 @@ def holder(web: Stack, workers: list[Process], task_id: str) -> Process:
 STOPPING = "worker stopping: the running task gets its grace period"
 
 
-def held_running(api: Api, task_id: str) -> dict[str, Any]:
-    """The task once it is RUNNING and held at its step HOLD_AT."""
-    return api.wait_for(task_id, lambda t: t["status"] == "RUNNING" and t["step"] == HOLD_AT)
+def held_running(api: Api, task_id: str, attempt: int | None = None) -> dict[str, Any]:
+    """The task once it is RUNNING and held at its step HOLD_AT (in run `attempt`, when
+    given: a killed worker's run still reads RUNNING there until its lease lapses)."""
+    return api.wait_for(
+        task_id,
+        lambda t: (
+            t["status"] == "RUNNING"
+            and t["step"] == HOLD_AT
+            and (attempt is None or t["attempts"] == attempt)
+        ),
+    )
 
 
 def ended(api: Api, task_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -150,7 +158,7 @@ def test_task_lost_more_often_than_allowed_fails_worker_lost(
     for attempt in (1, 2):
         # Each new worker first sweeps: it requeues the task its predecessor held.
         worker = start_worker(web, workers, ATELIER_MAX_ATTEMPTS="2")
-        held_running(api, task["id"])
+        held_running(api, task["id"], attempt)
         assert record(web, task["id"])["attempts"] == str(attempt)
         worker.kill()
     start_worker(web, workers, ATELIER_MAX_ATTEMPTS="2")  # someone must notice the loss
