@@ -22,7 +22,7 @@ from actors.store.outage import StoreUnavailable
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from actors.webhooks.addresses import AllowList, UnsafeWebhook
 from actors.webhooks.addresses import check as check_webhook_url
-from actors.webhooks.config import WebhookEvent, WebhookSettings
+from actors.webhooks.config import WebhookEvent, WebhookRequest, WebhookSettings
 from pipelines.errors import InvalidImage
 from pipelines.images import ImageLimits, decode_image, read_header
 from pipelines.lora import MAX_LORAS
@@ -48,12 +48,12 @@ class Jobs(Protocol):
         *,
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
-        webhook: tuple[str, Sequence[str]] | None = None,
+        webhook: WebhookRequest | None = None,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """A QUEUED task (or the first one of a known idempotency key), ended
-        DEADLINE_EXCEEDED if not finished `deadline_seconds` after; `webhook` is
-        (url, WebhookEvent names), checked with `check_webhook_url`. Raises
+        DEADLINE_EXCEEDED if not finished `deadline_seconds` after; `webhook`'s url
+        checked with `check_webhook_url`. Raises
         `Refused` when the owner or the queues are over their limits, and
         `EnqueueFailed`; `vet` runs once admitted, before anything is recorded."""
         ...
@@ -115,6 +115,7 @@ __all__ = [
     "TaskStatus",
     "UnsafeWebhook",
     "WebhookEvent",
+    "WebhookRequest",
     "WebhookSettings",
     "WorkerInfo",
     "check_webhook_url",

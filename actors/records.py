@@ -99,9 +99,11 @@ class TaskRecord:
     # Set with cancel_requested when it is the deadline that stops a running task.
     deadline_exceeded: bool = False
     # The submitter's webhook (see actors.webhooks): where, which events (comma-separated
-    # WebhookEvent names), and how its deliveries went (written by the deliverer).
+    # WebhookEvent names), the base URL the web was reached at (of image links in its
+    # bodies), and how its deliveries went (written by the deliverer).
     webhook_url: str | None = None
     webhook_events: str | None = None
+    webhook_base_url: str | None = None
     webhook_deliveries: int = 0
     webhook_status: int | None = None
     webhook_error: str | None = None

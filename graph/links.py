@@ -12,9 +12,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 RESULT, PREVIEW = "result", "preview"
 # The images of a result after its first; bounds `ATELIER_MAX_IMAGES`.
@@ -39,6 +41,14 @@ def result_index(variant: str) -> int | None:
         return 0
     more = _MORE_RESULTS.fullmatch(variant)
     return int(more.group(1)) if more else None
+
+
+def link_expiry(task_expires_at: datetime | None, result_ttl: int) -> int:
+    """When the links of a task's images expire (epoch seconds): with the task; while
+    it has no expiry (not finished: a preview), one TTL from now."""
+    if task_expires_at is not None:
+        return math.ceil(task_expires_at.timestamp())
+    return math.ceil(time.time() + result_ttl)
 
 
 class LinkState(enum.Enum):

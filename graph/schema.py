@@ -113,7 +113,10 @@ class Mutation:
             )
         if idempotency_key is not None:
             require_unicode(idempotency_key, "idempotencyKey")
-        hook = None if webhook is None else await checked_webhook(webhook, context.limits.webhooks)
+        hook = None
+        if webhook is not None:
+            settings = context.limits.webhooks
+            hook = await checked_webhook(webhook, settings, owner, context.base_url)
         # Off the event loop: base64 of a 10 MB image and its header take milliseconds.
         submission = await asyncio.to_thread(parse_submission, input, context.limits)
         submission = await imagesources.resolve(submission, context.jobs, owner)

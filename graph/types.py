@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
-import time
 from datetime import UTC, datetime
 from typing import cast
 
@@ -15,7 +13,7 @@ from strawberry.types import Info
 from actors.interface import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from graph.context import Context
 from graph.errors import NotFound
-from graph.links import PREVIEW, result_index, result_variant
+from graph.links import PREVIEW, link_expiry, result_index, result_variant
 from graph.webhooks import WebhookStatus, webhook_status
 
 # The job system's enums are the API's: registered once, used as they are.
@@ -118,10 +116,7 @@ class Task:
 
 
 def task_from_record(record: TaskRecord, context: Context) -> Task:
-    # Links live as long as the task; a running task's preview link for one TTL.
-    expires = math.ceil(
-        record.expires_at.timestamp() if record.expires_at else time.time() + context.result_ttl
-    )
+    expires = link_expiry(record.expires_at, context.result_ttl)
 
     def image(variant: str, width: int, height: int) -> Image:
         path = context.links.path(record.id, variant, expires)

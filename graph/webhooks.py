@@ -11,6 +11,7 @@ from actors.interface import (
     TaskRecord,
     UnsafeWebhook,
     WebhookEvent,
+    WebhookRequest,
     WebhookSettings,
     check_webhook_url,
 )
@@ -45,12 +46,15 @@ class WebhookStatus:
 
 
 async def checked_webhook(
-    webhook: WebhookInput, settings: WebhookSettings
-) -> tuple[str, list[str]]:
-    """(url, event names) for the job system, or BAD_USER_INPUT."""
-    if not settings.enabled:
+    webhook: WebhookInput, settings: WebhookSettings, owner: str, base_url: str
+) -> WebhookRequest:
+    """The webhook for the job system, or BAD_USER_INPUT. `base_url`: where the web was
+    reached, the base of image links in the bodies (when no public URL is configured)."""
+    if settings.secret_for(owner) is None:
         raise BadUserInput(
-            "webhooks are not enabled on this server (ATELIER_WEBHOOK_SECRET)", "webhook"
+            "webhooks are not enabled for this caller on this server (ATELIER_WEBHOOK_SECRET"
+            " or ATELIER_WEBHOOK_SECRETS)",
+            "webhook",
         )
     require_unicode(webhook.url, "webhook.url")
     if not webhook.events:
@@ -61,7 +65,7 @@ async def checked_webhook(
     except UnsafeWebhook as error:
         raise BadUserInput(f"webhook.url: {error}", "webhook.url") from None
     events = sorted({WebhookEvent(event).value for event in webhook.events})
-    return webhook.url, events
+    return WebhookRequest(webhook.url, tuple(events), base_url)
 
 
 def webhook_status(record: TaskRecord) -> WebhookStatus | None:

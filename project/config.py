@@ -16,6 +16,7 @@ from actors.config import JobSettings
 from actors.kinds import SPECS
 from actors.records import TaskKind
 from actors.store.redisurl import RedisTarget
+from graph.auth import ANONYMOUS
 from graph.limits import InputLimits, QueryLimits
 from graph.links import MAX_RESULT_IMAGES
 from pipelines.lora import available as available_loras
@@ -215,7 +216,8 @@ def load(env: dict[str, str] | None = None) -> Config:
             max_queued=_int(env, "ATELIER_MAX_QUEUED", admission.max_queued),
         ),
         preload=_kinds(env.get("ATELIER_PRELOAD", ",".join(kind.value for kind in TaskKind))),
-        webhooks=webhook_settings(env),
+        # Without keys, everyone is the one anonymous caller.
+        webhooks=webhook_settings(env, set(api_keys.values()) or {ANONYMOUS}),
     )
     defaults = InputLimits()
     max_images = _max_images(env, defaults.max_images)

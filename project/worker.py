@@ -29,6 +29,7 @@ from actors.worker.runner import TaskRunner
 from actors.worker.sweeper import Maintenance, Sweeper
 from project.config import load
 from project.logformat import configure_worker, log_format
+from project.webhooklinks import WebhookLinks
 from project.workermetrics import WorkerExposition
 
 configure_worker(log_format(os.environ))
@@ -89,7 +90,7 @@ def publish(record: TaskRecord) -> None:
 
 @functools.cache
 def deliverer() -> Deliverer:
-    return Deliverer(outbox(), store().get, config.jobs.webhooks)
+    return Deliverer(outbox(), store().get, config.jobs.webhooks, WebhookLinks.from_config(config))
 
 
 @functools.cache

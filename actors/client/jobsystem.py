@@ -39,6 +39,7 @@ from actors.store.outage import (
 )
 from actors.store.registry import WorkerInfo, WorkerRegistry
 from actors.store.tasks import TaskStore
+from actors.webhooks.config import WebhookRequest
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +116,12 @@ class JobSystem:
         *,
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
-        webhook: tuple[str, Sequence[str]] | None = None,
+        webhook: WebhookRequest | None = None,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """Record a QUEUED task and enqueue it. With a known idempotency key, the first task.
         With `deadline_seconds`, a task not finished that long after it is recorded ends
-        CANCELLED (DEADLINE_EXCEEDED), decided in Redis. `webhook`: (a checked url, events).
+        CANCELLED (DEADLINE_EXCEEDED), decided in Redis. `webhook`: checked already.
 
         Raises `Refused` when the owner submits too fast or has too many unfinished
         tasks, or the queues are full; a repeat of a known idempotency key is never
@@ -146,8 +147,9 @@ class JobSystem:
             queue=self._settings.queue_for(kind, params.get("model")),
             params=dict(params),
             deadline_seconds=deadline_seconds,
-            webhook_url=webhook and webhook[0],
-            webhook_events=webhook and ",".join(webhook[1]),
+            webhook_url=webhook.url if webhook else None,
+            webhook_events=",".join(webhook.events) if webhook else None,
+            webhook_base_url=webhook.base_url if webhook else None,
         )
         return await self._create(record, inputs, idempotency_key)
 

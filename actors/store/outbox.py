@@ -31,6 +31,8 @@ class Delivery:
     url: str
     body: bytes
     attempts: int  # made so far and failed
+    # The task's owner, whose secret signs every attempt (None: fixed by older code).
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class WebhookOutbox(KeyLayout):
             raw[b"url"].decode(),
             raw[b"body"],
             int(raw.get(b"attempts", b"0")),
+            raw[b"owner"].decode() if b"owner" in raw else None,
         )
 
     def fix(self, name: str, delivery: Delivery) -> Delivery:
@@ -84,6 +87,8 @@ class WebhookOutbox(KeyLayout):
         pipe.hsetnx(key, "msg_id", delivery.msg_id)
         pipe.hsetnx(key, "url", delivery.url)
         pipe.hsetnx(key, "body", delivery.body)
+        if delivery.owner is not None:
+            pipe.hsetnx(key, "owner", delivery.owner)
         pipe.expire(key, self.ttl)
         pipe.execute()
         return self.fixed(name) or delivery

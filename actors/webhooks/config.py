@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 QUEUE = "webhooks"
 
@@ -15,9 +15,21 @@ class WebhookEvent(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A submission's webhook, checked: where, which WebhookEvent names, and the base
+    URL the web was reached at (of the image links in its bodies without a public URL)."""
+
+    url: str
+    events: tuple[str, ...]
+    base_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings:
-    # `whsec_<base64>`; without it a submission with a webhook is refused.
+    # `whsec_<base64>`, for every caller without a secret of its own in `secrets`
+    # (caller name -> `whsec_<base64>`); a caller with neither has webhooks refused.
     secret: str | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
     # Attempts after the first before a delivery is given up (about an hour by default).
     retries: int = 12
     # The first retry's delay; each next doubles, up to `backoff_cap`, with jitter.
@@ -33,6 +45,6 @@ class WebhookSettings:
     # PROGRESS events: at most one per this many ms per task.
     progress_interval_ms: int = 500
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.secret)
+    def secret_for(self, owner: str | None) -> str | None:
+        """The secret that signs `owner`'s deliveries; None: webhooks are not theirs."""
+        return (self.secrets.get(owner) if owner else None) or self.secret

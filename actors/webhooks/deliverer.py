@@ -26,10 +26,13 @@ class Deliverer:
         outbox: WebhookOutbox,
         get: Callable[[str], TaskRecord | None],
         settings: WebhookSettings,
+        links: payload.ImageLinks,
     ) -> None:
+        """`links`: the web's signed image links (see payload.ImageLinks)."""
         self._outbox = outbox
         self._get = get
         self._settings = settings
+        self._links = links
         self._allow = AllowList(settings.allow_hosts)
 
     def deliver(self, name: str, token: int) -> None:
@@ -70,21 +73,24 @@ class Deliverer:
         delivery = Delivery(
             msg_id=f"msg_{uuid.uuid4().hex}",
             url=record.webhook_url,
-            body=payload.body(record, event, now()),
+            body=payload.body(record, event, now(), self._links),
             attempts=0,
+            owner=record.owner,
         )
         return self._outbox.fix(name, delivery)
 
     def _attempt(self, delivery: Delivery) -> tuple[Answer, bool]:
         """The answer, and whether the URL was refused (no longer admitted)."""
-        if not self._settings.secret:
-            return Answer(None, "no webhook secret is configured (ATELIER_WEBHOOK_SECRET)"), False
+        secret = self._settings.secret_for(delivery.owner)
+        if not secret:
+            missing = "no webhook secret is configured for the task's owner"
+            return Answer(None, f"{missing} (ATELIER_WEBHOOK_SECRET(S))"), False
         try:
             target = check(delivery.url, self._allow)
         except UnsafeWebhook as error:
             # A host that no longer resolves may again; one resolving somewhere refused won't.
             refused = "does not resolve" not in str(error)
             return Answer(None, str(error)), refused
-        key = signing.secret_bytes(self._settings.secret)
+        key = signing.secret_bytes(secret)
         headers = signing.headers(key, delivery.msg_id, int(time.time()), delivery.body)
         return post(target, delivery.body, headers, self._settings.timeout), False

@@ -2,15 +2,15 @@
 
 `task_data` gives the fields of `WEBHOOK_FIELDS` (a Task selection), built from the
 record as graph.types builds the GraphQL Task; a test queries the same selection and
-compares, so the two cannot drift. Image URLs are left out: they are signed links the
-web makes (graph.links); a receiver queries the task for them.
+compares, so the two cannot drift. Image URLs are the web's signed links (graph.links),
+which `ImageLinks` makes on the worker with the web's secret.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from actors.records import TaskRecord, TaskStatus
 
@@ -22,32 +22,49 @@ EVENT_TYPES = {
 
 WEBHOOK_FIELDS = """
 id kind status progress stage step totalSteps
-preview { contentType width height }
+preview { contentType width height url }
 error { code message }
 result {
-  image { contentType width height } images { contentType width height }
+  image { contentType width height url } images { contentType width height url }
   promptUsed negativePromptUsed seed seeds metadata
 }
 createdAt startedAt finishedAt expiresAt deadlineAt cancelRequested sequence attempts
 """
 
 
+class ImageLinks(Protocol):
+    """`Image.url` of a task's images: the web's signed, time-limited links, absolute.
+    project.webhooklinks makes them; the actors cannot (the links are the web's)."""
+
+    def url(self, record: TaskRecord, image: int | None) -> str | None:
+        """The link of the result's image `image` (0: the first), or of the preview
+        (None); None when no base URL is known (a task submitted by older code)."""
+        ...
+
+
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _image(width: int, height: int) -> dict[str, Any]:
-    return {"contentType": "image/png", "width": width, "height": height}
+def _image(width: int, height: int, url: str | None) -> dict[str, Any]:
+    image: dict[str, Any] = {"contentType": "image/png", "width": width, "height": height}
+    if url is not None:
+        image["url"] = url
+    return image
 
 
-def _result(record: TaskRecord) -> dict[str, Any] | None:
+def _result(record: TaskRecord, links: ImageLinks) -> dict[str, Any] | None:
     info = record.result
     if info is None or record.status is not TaskStatus.SUCCEEDED:
         return None
     seeds = info.seeds if info.seeds is not None else None if info.seed is None else [info.seed]
+    images = [
+        _image(info.width, info.height, links.url(record, index))
+        for index in range(max(1, info.image_count))
+    ]
     return {
-        "image": _image(info.width, info.height),
-        "images": [_image(info.width, info.height) for _ in range(max(1, info.image_count))],
+        "image": images[0],
+        "images": images,
         "promptUsed": info.prompt_used,
         "negativePromptUsed": info.negative_prompt_used,
         "seed": info.seed,
@@ -56,10 +73,10 @@ def _result(record: TaskRecord) -> dict[str, Any] | None:
     }
 
 
-def task_data(record: TaskRecord) -> dict[str, Any]:
+def task_data(record: TaskRecord, links: ImageLinks) -> dict[str, Any]:
     preview = None
     if record.preview_width is not None and record.preview_height is not None:
-        preview = _image(record.preview_width, record.preview_height)
+        preview = _image(record.preview_width, record.preview_height, links.url(record, None))
     error = None
     if record.error_code:
         error = {"code": record.error_code, "message": record.error_message or ""}
@@ -76,7 +93,7 @@ def task_data(record: TaskRecord) -> dict[str, Any]:
         "totalSteps": record.total_steps,
         "preview": preview,
         "error": error,
-        "result": _result(record),
+        "result": _result(record, links),
         "createdAt": _time(record.created_at),
         "startedAt": _time(record.started_at),
         "finishedAt": _time(record.finished_at),
@@ -88,11 +105,11 @@ def task_data(record: TaskRecord) -> dict[str, Any]:
     }
 
 
-def body(record: TaskRecord, event: str, timestamp: datetime) -> bytes:
+def body(record: TaskRecord, event: str, timestamp: datetime, links: ImageLinks) -> bytes:
     """The JSON body of `event` (a WebhookEvent name) about `record`."""
     document = {
         "type": EVENT_TYPES[event],
         "timestamp": timestamp.isoformat(),
-        "data": task_data(record),
+        "data": task_data(record, links),
     }
     return json.dumps(document, separators=(",", ":")).encode()

@@ -1,6 +1,8 @@
 """Webhooks on a live stack: a receiver that fails the first attempts and then verifies
 the signature with the `standardwebhooks` package; the same webhook-id on every retry;
-Task.webhook; STARTED and COMPLETED; and a worker SIGKILLed mid-delivery losing none.
+Task.webhook; STARTED and COMPLETED; a worker SIGKILLed mid-delivery losing none; and
+callers with secrets of their own (ATELIER_WEBHOOK_SECRETS), whose COMPLETED body is
+the Task as the API answers it, image links that open the PNG included.
 
 Backoff, dispatch polling and the delivery lease are made short by the environment,
 and every wait is for a state with a generous timeout, never a sleep.
@@ -17,19 +19,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
 from actors.config import JobSettings
 from actors.webhooks.config import QUEUE
+from actors.webhooks.payload import WEBHOOK_FIELDS
 from tests.actors.webhooks.receiver import Received, receiving
 from tests.client import Api
-from tests.stack import WORKER_READY, Process, Stack
+from tests.stack import BOB_KEY, OPS_KEY, WORKER_READY, Process, Stack
 from tests.stepgate import held
 
 SECRET = "whsec_" + base64.b64encode(b"live-stack-webhook-secret-0123456").decode()
+# bob and ops (an admin key) sign with their own; alice with the shared SECRET.
+BOB_SECRET = "whsec_" + base64.b64encode(b"bob's-own-live-webhook-secret-01").decode()
+OPS_SECRET = "whsec_" + base64.b64encode(b"ops-own-live-webhook-secret-0123").decode()
 ENV = {
     "ATELIER_WEBHOOK_SECRET": SECRET,
+    "ATELIER_WEBHOOK_SECRETS": f"bob={BOB_SECRET},ops={OPS_SECRET}",
     "ATELIER_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
     "ATELIER_WEBHOOK_BACKOFF": "0.2",
     "ATELIER_WEBHOOK_POLL": "0.05",
@@ -41,6 +49,7 @@ SUBMIT = """
 mutation Submit($input: SubmitTaskInput!, $webhook: WebhookInput) {
   submitTask(input: $input, webhook: $webhook) { id status webhook { url events } }
 }"""
+TASK = f"query Get($id: ID!) {{ task(id: $id) {{ {WEBHOOK_FIELDS} }} }}"
 STATUS = """
 query Get($id: ID!) {
   task(id: $id) { status finishedAt
@@ -195,3 +204,36 @@ def test_a_cancelled_queued_task_is_delivered_by_a_worker(
         [delivery] = receiver.received
     assert final["status"] == "CANCELLED" and final["webhook"]["delivered"]
     assert json.loads(delivery.body)["data"]["error"]["code"] == "CANCELLED"
+
+
+def test_each_caller_s_webhooks_are_signed_with_its_own_secret(
+    web: Stack, workers: list[Process]
+) -> None:
+    start_worker(web, workers)
+    callers = {
+        "bob": (Api(web.http_url, web.ws_url, BOB_KEY), BOB_SECRET),
+        "ops": (Api(web.http_url, web.ws_url, OPS_KEY), OPS_SECRET),
+    }
+    with receiving() as bobs, receiving() as opss:
+        receivers = {"bob": bobs, "ops": opss}
+        ids = {
+            name: submit(api, receivers[name].url, ["COMPLETED"])
+            for name, (api, _) in callers.items()
+        }
+        for name, (api, _) in callers.items():
+            assert status(api, ids[name])["webhook"]["delivered"]
+    for name, (api, secret) in callers.items():
+        other = OPS_SECRET if name == "bob" else BOB_SECRET
+        [received] = receivers[name].received
+        event = Webhook(secret).verify(received.body, received.headers)
+        with pytest.raises(Exception, match=r"(?i)signature"):
+            Webhook(other).verify(received.body, received.headers)
+        with pytest.raises(Exception, match=r"(?i)signature"):
+            Webhook(SECRET).verify(received.body, received.headers)
+        # The body's data is the Task as its owner's query of the same fields answers,
+        # its signed image links included (the task has its expiry: the same links).
+        assert event["data"] == api.data(TASK, id=ids[name])["task"]
+        image = httpx.get(event["data"]["result"]["image"]["url"], timeout=30)
+        assert image.status_code == 200, image.text
+        assert image.headers["content-type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG")

@@ -23,10 +23,14 @@ from actors.webhooks.addresses import AllowList, UnsafeWebhook, check, is_public
 from actors.webhooks.backoff import retry_delay
 from actors.webhooks.config import WebhookSettings
 from actors.webhooks.deliverer import Deliverer
+from graph.links import LinkSigner
+from project.webhooklinks import WebhookLinks
 from tests.actors.factories import created, new_task
-from tests.actors.webhooks.receiver import receiving
+from tests.actors.webhooks.receiver import Received, receiving
 
 SECRET = "whsec_" + base64.b64encode(b"atelier-test-webhook-secret-32b!").decode()
+BOB_SECRET = "whsec_" + base64.b64encode(b"bob's-own-webhook-secret-0123456").decode()
+LINKS = WebhookLinks(LinkSigner(b"test-links"), 60, "https://atelier.example")
 
 
 def test_a_signature_verifies_with_the_standard_webhooks_library() -> None:
@@ -92,7 +96,7 @@ def test_a_failing_receiver_gets_the_same_message_until_it_answers(
 ) -> None:
     outbox = WebhookOutbox(client, prefix=prefix, ttl=60)
     settings = WebhookSettings(secret=SECRET, backoff=0.01, allow_hosts=("127.0.0.1",))
-    deliverer = Deliverer(outbox, store.get, settings)
+    deliverer = Deliverer(outbox, store.get, settings, LINKS)
     before = {o: counted("COMPLETED", o) for o in ("retrying", "delivered")}
     with receiving([500, 503]) as receiver:
         task = created(
@@ -137,7 +141,7 @@ def test_a_delivery_runs_out_of_retries_and_is_given_up(
 ) -> None:
     outbox = WebhookOutbox(client, prefix=prefix, ttl=60)
     settings = WebhookSettings(secret=SECRET, retries=1, backoff=0.01, allow_hosts=("127.0.0.1",))
-    deliverer = Deliverer(outbox, store.get, settings)
+    deliverer = Deliverer(outbox, store.get, settings, LINKS)
     with receiving([500, 500, 500]) as receiver:
         task = created(
             store, replace(new_task(), webhook_url=receiver.url, webhook_events="COMPLETED")
@@ -164,8 +168,62 @@ def test_a_redirect_is_not_followed(client: redis.Redis, prefix: str, store: Tas
             store, replace(new_task(), webhook_url=receiver.url, webhook_events="COMPLETED")
         )
         store.cancel(task.id)
-        Deliverer(outbox, store.get, settings).deliver(*outbox.claim(1, 30_000)[0])
+        Deliverer(outbox, store.get, settings, LINKS).deliver(*outbox.claim(1, 30_000)[0])
         assert len(receiver.wait_for(1, timeout=10)) == 1
     record = store.get(task.id)
     assert record is not None and record.webhook_error == "HTTP 302"
     assert not record.webhook_delivered
+
+
+def test_each_owner_s_deliveries_are_signed_with_that_owner_s_secret(
+    client: redis.Redis, prefix: str, store: TaskStore
+) -> None:
+    # bob has a secret of his own; alice, without one, gets the shared secret.
+    outbox = WebhookOutbox(client, prefix=prefix, ttl=60)
+    settings = WebhookSettings(
+        secret=SECRET, secrets={"bob": BOB_SECRET}, backoff=0.01, allow_hosts=("127.0.0.1",)
+    )
+    deliverer = Deliverer(outbox, store.get, settings, LINKS)
+    # bob's receiver fails his first attempt: the retry, from the kept message, is his too.
+    with receiving() as alices, receiving([500]) as bobs:
+        for owner, receiver in (("alice", alices), ("bob", bobs)):
+            hooked = replace(new_task(owner), webhook_url=receiver.url, webhook_events="COMPLETED")
+            store.cancel(created(store, hooked).id)
+        deadline = time.monotonic() + 10
+        while (len(alices.received), len(bobs.received)) != (1, 2):
+            assert time.monotonic() < deadline, "the deliveries never came due"
+            for name, token in outbox.claim(10, lease_ms=30_000):
+                deliverer.deliver(name, token)
+        [alice_got] = alices.received
+        bob_got = bobs.received
+
+    def verifies(received: Received, secret: str) -> bool:
+        try:
+            Webhook(secret).verify(received.body, received.headers)
+        except Exception as error:
+            assert "signature" in str(error).lower(), error
+            return False
+        return True
+
+    assert verifies(alice_got, SECRET) and not verifies(alice_got, BOB_SECRET)
+    assert [r.status for r in bob_got] == [500, 200]
+    for received in bob_got:
+        assert verifies(received, BOB_SECRET) and not verifies(received, SECRET)
+    assert outbox.pending() == 0
+
+
+def test_an_owner_without_a_secret_is_not_sent_unsigned(
+    client: redis.Redis, prefix: str, store: TaskStore
+) -> None:
+    # A secret removed after the submit: the attempt fails, nothing is sent.
+    outbox = WebhookOutbox(client, prefix=prefix, ttl=60)
+    settings = WebhookSettings(secrets={"bob": BOB_SECRET}, allow_hosts=("127.0.0.1",))
+    with receiving() as receiver:
+        hooked = replace(new_task("alice"), webhook_url=receiver.url, webhook_events="COMPLETED")
+        task = created(store, hooked)
+        store.cancel(task.id)
+        Deliverer(outbox, store.get, settings, LINKS).deliver(*outbox.claim(1, 30_000)[0])
+        assert receiver.received == []
+    record = store.get(task.id)
+    assert record is not None and not record.webhook_delivered
+    assert "no webhook secret" in (record.webhook_error or "")
