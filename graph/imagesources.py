@@ -1,4 +1,5 @@
-"""Where an input image comes from: inline base64 (`X`), or the result of one of the
+"""Where an input image comes from: inline base64 (`X`), a file part of a multipart
+request (`XFile`, the GraphQL multipart request spec), or the result of one of the
 caller's own SUCCEEDED tasks (`XFromTask`, image `XFromTaskImage` of it), read on the
 server, so that generate → remove background → swap a face chains without a download
 and re-upload. Exactly one source per image; a task that is not the caller's, not
@@ -14,27 +15,33 @@ from typing import Any
 from actors.interface import Jobs, TaskStatus, is_task_id
 from graph.errors import BadUserInput, NotFound
 from graph.limits import InputLimits
-from graph.validation import FromTask, Submission, checked_image
+from graph.validation import FromTask, Submission, checked_image, checked_upload
 
+FILE = "A file part of a multipart request (the GraphQL multipart request spec)."
 FROM_TASK = "The result image of one of your SUCCEEDED tasks, read on the server."
 FROM_TASK_IMAGE = "Which image of that task's result (0, the default, is the first)."
 
 
 def image_source(given: Any, name: str, at: str, limits: InputLimits) -> bytes | FromTask:
     """The source of image field `name` (snake_case) of the kind input `given`: its
-    bytes when inline, else where to read them. `at` is the input's path."""
+    bytes when inline or uploaded, else where to read them. `at` is the input's path."""
     camel = _camel(name)
     data = getattr(given, name)
+    upload = getattr(given, name + "_file")
     task_id = getattr(given, name + "_from_task")
     index = getattr(given, name + "_from_task_image")
-    if (data is None) == (task_id is None):
-        raise BadUserInput(f"give exactly one of {camel} and {camel}FromTask", at + camel)
-    if task_id is None:
-        if index is not None:
-            raise BadUserInput(
-                f"{camel}FromTaskImage goes with {camel}FromTask", at + camel + "FromTaskImage"
-            )
+    if sum(source is not None for source in (data, upload, task_id)) != 1:
+        raise BadUserInput(
+            f"give exactly one of {camel}, {camel}File and {camel}FromTask", at + camel
+        )
+    if task_id is None and index is not None:
+        raise BadUserInput(
+            f"{camel}FromTaskImage goes with {camel}FromTask", at + camel + "FromTaskImage"
+        )
+    if data is not None:
         return checked_image(data, at + camel, limits)
+    if upload is not None:
+        return checked_upload(upload, at + camel + "File", limits)
     if index is not None and not 0 <= index < limits.max_images:
         raise BadUserInput(
             f"{camel}FromTaskImage must be from 0 to {limits.max_images - 1}",

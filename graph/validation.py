@@ -14,7 +14,7 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from actors.interface import ImageLimits, InvalidImage, TaskKind, clean_text, read_header
 from graph.errors import BadUserInput
@@ -76,6 +76,37 @@ def checked_image(text: str, field: str, limits: InputLimits) -> bytes:
         data = base64.b64decode(payload + "=" * (-len(payload) % 4), altchars=_altchars(payload))
     except (binascii.Error, ValueError):
         raise BadUserInput("the image is not valid base64", field) from None
+    return checked_bytes(data, field, limits)
+
+
+@runtime_checkable
+class UploadedFile(Protocol):
+    """What a file part of a multipart request is read through (Django's UploadedFile,
+    as Strawberry's `Upload` hands it over: in memory, or spooled to a temporary file)."""
+
+    size: int | None
+
+    def seek(self, offset: int, /) -> object: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def checked_upload(upload: object, field: str, limits: InputLimits) -> bytes:
+    """A file part -> its bytes, held to the limits of an inline image; its size is
+    checked before it is read."""
+    if not isinstance(upload, UploadedFile) or not isinstance(upload.size, int):
+        raise BadUserInput(
+            "takes a file part of a multipart request (the GraphQL multipart request spec)",
+            field,
+        )
+    if upload.size > limits.max_image_bytes:
+        raise BadUserInput(f"the image is larger than {limits.max_image_bytes} bytes", field)
+    upload.seek(0)
+    return checked_bytes(upload.read(), field, limits)
+
+
+def checked_bytes(data: bytes, field: str, limits: InputLimits) -> bytes:
+    """`data` when it is a PNG, JPEG or WebP whose header is within limits."""
     try:
         read_header(data, limits=image_limits(limits))
     except InvalidImage as error:

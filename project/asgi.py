@@ -46,7 +46,12 @@ application = ProtocolTypeRouter(
                 [
                     re_path(
                         r"^graphql/?$",
-                        OriginGuard(HTTPConsumer.as_asgi(schema=schema, graphql_ide=_ide), origins),
+                        OriginGuard(
+                            HTTPConsumer.as_asgi(
+                                schema=schema, graphql_ide=_ide, multipart_uploads_enabled=True
+                            ),
+                            origins,
+                        ),
                     ),
                     re_path(r"", django_application),
                 ]

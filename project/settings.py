@@ -21,6 +21,10 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 MIDDLEWARE: list[str] = []
 ASGI_APPLICATION = "project.asgi.application"
+# Multipart uploads (project.edge.uploads): the body limit in front bounds the fields
+# (`operations` may carry base64 images too); a file part over 2.5 MB is spooled to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = ATELIER.max_body_bytes
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub: one PUBLISH per event however many subscribers, lowest latency.

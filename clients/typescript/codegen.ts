@@ -21,6 +21,9 @@ const config: CodegenConfig = {
           // The only JSON field is TaskResult.metadata, always an object
           // (model, device, timings, ...); any JSON is accepted on input.
           JSON: { input: "unknown", output: "Record<string, unknown>" },
+          // A file part of a multipart request: what apollo-upload-client and urql
+          // send as one (a File or Blob in a browser).
+          Upload: { input: "File | Blob", output: "never" },
         },
         enumsAsTypes: true,
         useTypeImports: true,

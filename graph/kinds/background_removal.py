@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
-from graph.imagesources import FROM_TASK, FROM_TASK_IMAGE, image_inputs
+from graph.imagesources import FILE, FROM_TASK, FROM_TASK_IMAGE, image_inputs
 from graph.limits import InputLimits
 from graph.validation import Submission
 
@@ -16,6 +17,7 @@ class BackgroundRemovalInput:
     image: str | None = strawberry.field(
         default=None, description="Base64 or data: URL; PNG, JPEG or WebP."
     )
+    image_file: Upload | None = strawberry.field(default=None, description=FILE)
     image_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
     image_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
     model: str | None = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
-from graph.imagesources import FROM_TASK, FROM_TASK_IMAGE, image_inputs
+from graph.imagesources import FILE, FROM_TASK, FROM_TASK_IMAGE, image_inputs
 from graph.limits import InputLimits
 from graph.validation import Submission
 
@@ -14,6 +15,7 @@ from graph.validation import Submission
 @strawberry.input
 class FaceSwapInput:
     source_image: str | None = strawberry.field(default=None, description="The face to put in.")
+    source_image_file: Upload | None = strawberry.field(default=None, description=FILE)
     source_image_from_task: strawberry.ID | None = strawberry.field(
         default=None, description=FROM_TASK
     )
@@ -23,6 +25,7 @@ class FaceSwapInput:
     target_image: str | None = strawberry.field(
         default=None, description="The picture to put it into."
     )
+    target_image_file: Upload | None = strawberry.field(default=None, description=FILE)
     target_image_from_task: strawberry.ID | None = strawberry.field(
         default=None, description=FROM_TASK
     )

@@ -11,10 +11,11 @@ import math
 from typing import Any
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from actors.interface import TaskKind
 from graph.errors import BadUserInput
-from graph.imagesources import FROM_TASK, FROM_TASK_IMAGE, image_inputs
+from graph.imagesources import FILE, FROM_TASK, FROM_TASK_IMAGE, image_inputs
 from graph.kinds.diffusion import (
     LORAS,
     NUM_IMAGES,
@@ -37,6 +38,7 @@ STRENGTH = "0 < strength <= 1: how far from the input (1 ignores it)."
 class ImageToImageInput:
     prompt: str
     image: str | None = strawberry.field(default=None, description=IMAGE)
+    image_file: Upload | None = strawberry.field(default=None, description=FILE)
     image_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
     image_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
     negative_prompt: str | None = None
@@ -63,6 +65,7 @@ class InpaintingInput(ImageToImageInput):
         description="White = repaint, black = keep (kept pixels come back as they were); "
         "the image's size.",
     )
+    mask_file: Upload | None = strawberry.field(default=None, description=FILE)
     mask_from_task: strawberry.ID | None = strawberry.field(default=None, description=FROM_TASK)
     mask_from_task_image: int | None = strawberry.field(default=None, description=FROM_TASK_IMAGE)
 

@@ -33,7 +33,14 @@ from project.edge.framesender import FrameSender
 from project.edge.graphqlhttp import answer
 from project.edge.grouprouting import GroupRouting
 from project.edge.outagelayer import OutageTolerantLayer
-from project.edge.refusals import header
+from project.edge.refusals import header, send_error
+from project.edge.uploads import (
+    PreflightRequired,
+    UploadRequestAdapter,
+    is_multipart,
+    operations_with_files,
+    preflighted,
+)
 from project.edge.wshandlers import LegacyWSHandler, TransportWSHandler
 from project.edge.wslimits import TOO_MANY_REQUESTS, WebsocketLimits
 from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
@@ -79,6 +86,21 @@ class HTTPConsumer(GraphQLHTTPConsumer):
     # Queries and mutations need no channel of their own (subscriptions live on the
     # websocket): no Redis round trip per request, and none to fail in an outage.
     channel_layer_alias = None
+    # File uploads (the GraphQL multipart request spec, on with the consumer's
+    # `multipart_uploads_enabled`): see project.edge.uploads.
+    request_adapter_class = UploadRequestAdapter
+
+    async def handle(self, body: bytes) -> None:
+        if is_multipart(self.scope) and not preflighted(self.scope):
+            await send_error(self.send, 400, PreflightRequired())
+            return
+        await super().handle(body)
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        form = await request.get_form_data()
+        operations = self.parse_json(form.form["operations"])
+        files_map = self.parse_json(form.form["map"])
+        return cast(dict[str, str], operations_with_files(operations, files_map, form.files))
 
     def decode_json(self, data: str | bytes) -> object:
         return _decode_json(data)

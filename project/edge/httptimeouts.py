@@ -9,13 +9,16 @@ connection is closed. A connection upgraded to a websocket has sent its headers,
 is left to the websocket's own limits.
 
 Daphne builds its channels through its `HTTPFactory`; `install` wraps that factory's
-`buildProtocol` once per process (the command line has no such option).
+`buildProtocol` once per process (the command line has no such option). The wrapper
+also has Twisted leave form bodies to the application (`project.edge.uploads`).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from project.edge import uploads
 
 logger = logging.getLogger("atelier.transport")
 
@@ -31,6 +34,7 @@ def install(header_timeout: float, idle_timeout: float) -> None:
 
     def buildProtocol(factory: Any, addr: Any) -> Any:
         protocol = build(factory, addr)
+        protocol.requestFactory = uploads.unparsed_form_request
         protocol.timeOut = idle_timeout or None
         if header_timeout:
             _HeaderDeadline(getattr(protocol, "_channel", protocol), header_timeout)

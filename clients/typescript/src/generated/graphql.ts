@@ -7,6 +7,8 @@ export type BackgroundRemovalInput = {
   alphaMatting?: boolean;
   /** Base64 or data: URL; PNG, JPEG or WebP. */
   image?: string | null | undefined;
+  /** A file part of a multipart request (the GraphQL multipart request spec). */
+  imageFile?: File | Blob | null | undefined;
   /** The result image of one of your SUCCEEDED tasks, read on the server. */
   imageFromTask?: string | number | null | undefined;
   /** Which image of that task's result (0, the default, is the first). */
@@ -20,6 +22,8 @@ export type FaceSwapInput = {
   sourceFaceIndex?: number;
   /** The face to put in. */
   sourceImage?: string | null | undefined;
+  /** A file part of a multipart request (the GraphQL multipart request spec). */
+  sourceImageFile?: File | Blob | null | undefined;
   /** The result image of one of your SUCCEEDED tasks, read on the server. */
   sourceImageFromTask?: string | number | null | undefined;
   /** Which image of that task's result (0, the default, is the first). */
@@ -28,6 +32,8 @@ export type FaceSwapInput = {
   targetFaceIndex?: number | null | undefined;
   /** The picture to put it into. */
   targetImage?: string | null | undefined;
+  /** A file part of a multipart request (the GraphQL multipart request spec). */
+  targetImageFile?: File | Blob | null | undefined;
   /** The result image of one of your SUCCEEDED tasks, read on the server. */
   targetImageFromTask?: string | number | null | undefined;
   /** Which image of that task's result (0, the default, is the first). */
@@ -62,6 +68,8 @@ export type ImageToImageInput = {
   guidanceScale?: number;
   /** Base64 or data: URL; PNG, JPEG or WebP. The result has its size, rounded to a multiple of 8. */
   image?: string | null | undefined;
+  /** A file part of a multipart request (the GraphQL multipart request spec). */
+  imageFile?: File | Blob | null | undefined;
   /** The result image of one of your SUCCEEDED tasks, read on the server. */
   imageFromTask?: string | number | null | undefined;
   /** Which image of that task's result (0, the default, is the first). */
@@ -90,6 +98,8 @@ export type InpaintingInput = {
   guidanceScale?: number;
   /** Base64 or data: URL; PNG, JPEG or WebP. The result has its size, rounded to a multiple of 8. */
   image?: string | null | undefined;
+  /** A file part of a multipart request (the GraphQL multipart request spec). */
+  imageFile?: File | Blob | null | undefined;
   /** The result image of one of your SUCCEEDED tasks, read on the server. */
   imageFromTask?: string | number | null | undefined;
   /** Which image of that task's result (0, the default, is the first). */
@@ -98,6 +108,8 @@ export type InpaintingInput = {
   loras?: Array<LoraInput> | null | undefined;
   /** White = repaint, black = keep (kept pixels come back as they were); the image's size. */
   mask?: string | null | undefined;
+  /** A file part of a multipart request (the GraphQL multipart request spec). */
+  maskFile?: File | Blob | null | undefined;
   /** The result image of one of your SUCCEEDED tasks, read on the server. */
   maskFromTask?: string | number | null | undefined;
   /** Which image of that task's result (0, the default, is the first). */
