@@ -8,10 +8,17 @@ graphql-ws's `createClient`, Apollo Client with `GraphQLWsLink`, urql with
 `subscriptionExchange`, subscriptions-transport-ws's `SubscriptionClient` (the legacy
 graphql-ws protocol). Python: gql's `WebsocketsTransport` on either subprotocol. Each
 client runs the scenario once; the tests below judge its report.
+
+Uploads (GitHub issue #15): apollo-upload-client's `UploadHttpLink` under Apollo Client
+sends Node's `File` and `Blob` as a GraphQL multipart request, and the same tasks inline
+as base64 (tests/clients/ecosystem/uploads.mjs); the tests judge the requests it sent
+and the tasks' results.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import subprocess
@@ -19,9 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from tests.api.scenarios import mask_of, picture
 from tests.clients import ecosystem_gql
-from tests.clients.ecosystem_plan import KEYS, TERMINAL, Report, expected_terminal, plan
+from tests.clients.ecosystem_plan import (
+    KEYS,
+    PHASE_TIMEOUT,
+    TERMINAL,
+    Report,
+    expected_terminal,
+    plan,
+)
 from tests.clients.npm import ECOSYSTEM, NpmInstall
 from tests.stack import Stack
 
@@ -44,6 +60,12 @@ def ecosystem_clients(ecosystem_npm_install: NpmInstall) -> Path:
 
 
 def run_node(client: str, folder: Path, stack: Stack) -> dict[str, Any]:
+    return run_script(folder, stack, "run.mjs", client, json.dumps(plan()))
+
+
+def run_script(folder: Path, stack: Stack, script: str, *arguments: str) -> dict[str, Any]:
+    """`node <script> <arguments>` against the stack (the last argument is the plan):
+    the JSON report it prints."""
     env = {
         **os.environ,
         "ATELIER_URL": stack.ws_url,
@@ -51,14 +73,15 @@ def run_node(client: str, folder: Path, stack: Stack) -> dict[str, Any]:
         "ATELIER_KEYS": json.dumps(KEYS),
     }
     run = subprocess.run(
-        ["node", "run.mjs", client, json.dumps(plan())],
+        ["node", script, *arguments],
         cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=400,
     )
-    shown = f"node run.mjs {client}: exit {run.returncode}\n{run.stdout}\n{run.stderr}"
+    command = " ".join(["node", script, *arguments[:-1]])
+    shown = f"{command}: exit {run.returncode}\n{run.stdout}\n{run.stderr}"
     assert run.returncode == 0, f"{shown}\n{stack.logs()}"
     report: dict[str, Any] = json.loads(run.stdout)
     return report
@@ -143,3 +166,99 @@ def test_a_foreign_task_is_not_found_and_none_of_its_events_reach_the_subscriber
             and any(event["id"] in others for event in operation["events"])
         ]
         assert leaked == [], report.shown(leaked)
+
+
+# The uploads (uploads.mjs): one picture, not square, so that a result of its size can
+# only come from it (inpainting keeps a size that is a multiple of 32), and an
+# inpainting mask for it; the same seed either way.
+UPLOAD_SIZE = (96, 64)
+INPAINTING = {"prompt": "a fox", "steps": 4, "seed": 9, "refinePrompt": False}
+
+
+def shown_upload(report: dict[str, Any]) -> str:
+    """The report for an assertion's message, each image's base64 as its length."""
+
+    def brief(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: f"<{len(item)} characters>" if key == "base64" else brief(item)
+                for key, item in value.items()
+            }
+        return [brief(item) for item in value] if isinstance(value, list) else value
+
+    return json.dumps(brief(report), indent=1)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def upload_images() -> dict[str, bytes]:
+    return {
+        "image": png_bytes(picture(UPLOAD_SIZE, seed=12)),
+        "mask": png_bytes(mask_of(UPLOAD_SIZE, (8, 8, 40, 40))),
+    }
+
+
+@pytest.fixture(scope="module")
+def upload_report(
+    ecosystem_clients: Path, clients_stack: Stack, upload_images: dict[str, bytes]
+) -> dict[str, Any]:
+    """apollo-upload-client's run of tests/clients/ecosystem/uploads.mjs."""
+    upload_plan = {
+        **{name: base64.b64encode(data).decode() for name, data in upload_images.items()},
+        "inpainting": INPAINTING,
+        "timeout": PHASE_TIMEOUT,
+    }
+    return run_script(ecosystem_clients, clients_stack, "uploads.mjs", json.dumps(upload_plan))
+
+
+def test_apollo_upload_client_sends_the_files_once_each_in_one_multipart_request(
+    upload_report: dict[str, Any], upload_images: dict[str, bytes]
+) -> None:
+    shown = shown_upload(upload_report)
+    assert upload_report["failures"] == [], shown
+    uploaded, inline = upload_report["requests"][:2]
+    assert uploaded["contentType"].startswith("multipart/form-data; boundary="), shown
+    operations, file_map, *files = uploaded["parts"]
+    assert [operations["name"], file_map["name"]] == ["operations", "map"], shown
+    variables = json.loads(operations["value"])["variables"]
+    assert variables["cutout"] == {"backgroundRemoval": {"imageFile": None}}, shown
+    assert variables["inpaint"]["inpainting"]["imageFile"] is None, shown
+    assert variables["inpaint"]["inpainting"]["maskFile"] is None, shown
+    # The picture is both tasks' image: one part, two paths.
+    paths = {part: sorted(at) for part, at in json.loads(file_map["value"]).items()}
+    assert sorted(paths.values()) == [
+        ["variables.cutout.backgroundRemoval.imageFile", "variables.inpaint.inpainting.imageFile"],
+        ["variables.inpaint.inpainting.maskFile"],
+    ], shown
+    sent = {part["name"]: part for part in files}
+    assert set(sent) == set(paths), shown
+    for part, at in paths.items():
+        which = "mask" if at == ["variables.inpaint.inpainting.maskFile"] else "image"
+        assert sent[part]["size"] == len(upload_images[which]), shown
+        assert sent[part]["type"] == "image/png", shown
+    # Without files in the variables the same link sends plain JSON.
+    assert inline["contentType"] == "application/json", shown
+
+
+def test_tasks_run_on_the_uploaded_files_as_on_the_same_bytes_inline(
+    upload_report: dict[str, Any],
+) -> None:
+    shown = shown_upload(upload_report)
+    assert upload_report["failures"] == [], shown
+    kinds = {"cutout": "BACKGROUND_REMOVAL", "inpaint": "INPAINTING"}
+    for alias, kind in kinds.items():
+        for how in ("uploaded", "inline"):
+            name = f"{alias}-{how}"
+            assert upload_report["submitted"][name]["kind"] == kind, shown
+            assert upload_report["ended"][name]["status"] == "SUCCEEDED", shown
+        uploaded, inline = (
+            upload_report["results"][f"{alias}-{how}"]["result"]["images"]
+            for how in ("uploaded", "inline")
+        )
+        assert [(image["width"], image["height"]) for image in uploaded] == [UPLOAD_SIZE], shown
+        assert uploaded == inline, f"{alias}: the uploaded file gave another result"
