@@ -1,8 +1,9 @@
 """The demo page at `/`: one HTML page, a script and a stylesheet from `project/demo/`.
 
 The page is a client of the public API like any other: GraphQL over HTTP for
-`submitTask` and `cancelTask`, graphql-transport-ws for `taskProgress`. It is
-served from the API's own origin, so `project.edge.origins` lets it in unconfigured.
+`submitTask` and `cancelTask` (the chosen images, and the mask it draws, as file
+parts of a GraphQL multipart request), graphql-transport-ws for `taskProgress`. It
+is served from the API's own origin, so `project.edge.origins` lets it in unconfigured.
 
 The page names its assets with a digest of their content (`?v=`): a versioned
 asset is cached for a year, while the page is revalidated on every load (ETag),

@@ -1,5 +1,6 @@
-// Atelier demo page: submits a task over GraphQL (HTTP POST /graphql) and follows it
-// over the graphql-transport-ws protocol, as any client of the public API would.
+// Atelier demo page: submits a task over GraphQL (HTTP POST /graphql; the chosen
+// images as file parts of a GraphQL multipart request) and follows it over the
+// graphql-transport-ws protocol, as any client of the public API would.
 
 const TASK_FIELDS = `fragment TaskFields on Task {
   id kind status progress stage step totalSteps queuePosition sequence cancelRequested
@@ -46,29 +47,69 @@ function authorization() {
   return key ? `Bearer ${key}` : null;
 }
 
+/** The variables with each File or Blob in them replaced by null, and the files with
+ *  the paths they were at ("variables.input.inpainting.maskFile"); a file at several
+ *  paths is listed once. */
+function extractFiles(variables) {
+  const files = new Map();
+  const walk = (value, path) => {
+    if (value instanceof Blob) {
+      files.set(value, [...(files.get(value) ?? []), path]);
+      return null;
+    }
+    if (Array.isArray(value)) return value.map((item, index) => walk(item, `${path}.${index}`));
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [key, walk(item, `${path}.${key}`)]),
+      );
+    }
+    return value;
+  };
+  return { variables: walk(variables, "variables"), files };
+}
+
+/** The request's body: JSON text, or when the variables hold files a GraphQL multipart
+ *  request (github.com/jaydenseric/graphql-multipart-request-spec): the operation with
+ *  null for each file, the map of parts to paths, then the files. */
+function requestBody(query, variables) {
+  const extracted = extractFiles(variables);
+  if (extracted.files.size === 0) return JSON.stringify({ query, variables });
+  const form = new FormData();
+  form.append("operations", JSON.stringify({ query, variables: extracted.variables }));
+  const parts = [...extracted.files];
+  form.append("map", JSON.stringify(Object.fromEntries(parts.map(([, paths], i) => [i, paths]))));
+  parts.forEach(([file], i) => form.append(String(i), file, file.name ?? "mask.png"));
+  return form;
+}
+
 async function graphql(query, variables) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  const body = requestBody(query, variables);
+  const headers = { Accept: "application/json" };
+  // A form gets its type from fetch, with its boundary. A multipart request must carry
+  // a header that a cross-site form cannot (CSRF): Authorization, when a key is given,
+  // or this one, which lets the page upload to a server without keys too.
+  if (typeof body === "string") headers["Content-Type"] = "application/json";
+  else headers["GraphQL-Require-Preflight"] = "1";
   const auth = authorization();
   if (auth) headers.Authorization = auth;
   let response;
   try {
-    const body = JSON.stringify({ query, variables });
     response = await fetch("/graphql", { method: "POST", headers, body });
   } catch {
     throw new ApiError("The server could not be reached.", "NETWORK_ERROR");
   }
-  let body;
+  let answer;
   try {
-    body = await response.json();
+    answer = await response.json();
   } catch {
     throw new ApiError(`The server answered ${response.status}.`, `HTTP_${response.status}`);
   }
-  const [error] = body.errors ?? [];
+  const [error] = answer.errors ?? [];
   if (error) {
     const extensions = error.extensions ?? {};
     throw new ApiError(error.message, extensions.code ?? "ERROR", extensions.field ?? null);
   }
-  return body.data;
+  return answer.data;
 }
 
 /** Follows one task until its terminal event; reconnects (and so re-subscribes, getting
@@ -159,17 +200,11 @@ function fieldPath(id) {
   return `input.${INPUT_KEYS[$("kind").value]}.${$(id).dataset.field}`;
 }
 
-function readFile(id) {
+/** The file chosen in a file input, sent as it is (a file part). */
+function chosenFile(id) {
   const file = $(id).files[0];
-  if (!file) {
-    return Promise.reject(new ApiError("Choose an image file.", "BAD_USER_INPUT", fieldPath(id)));
-  }
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(new ApiError(`Could not read ${file.name}.`, "FILE_ERROR"));
-    reader.readAsDataURL(file);
-  });
+  if (!file) throw new ApiError("Choose an image file.", "BAD_USER_INPUT", fieldPath(id));
+  return file;
 }
 
 const text = (id) => $(id).value.trim() || null;
@@ -203,29 +238,30 @@ async function taskInput(kind) {
       return {
         imageToImage: {
           ...diffusionInput(),
-          image: await readFile("edit-image"),
+          imageFile: chosenFile("edit-image"),
           strength: number("strength"),
         },
       };
     case "INPAINTING": {
-      const [image, mask] = await Promise.all([readFile("edit-image"), maskImage()]);
-      return { inpainting: { ...diffusionInput(), image, mask, strength: number("strength") } };
+      const imageFile = chosenFile("edit-image");
+      const maskFile = await maskImage();
+      return {
+        inpainting: { ...diffusionInput(), imageFile, maskFile, strength: number("strength") },
+      };
     }
     case "BACKGROUND_REMOVAL":
       return {
         backgroundRemoval: {
-          image: await readFile("cutout-image"),
+          imageFile: chosenFile("cutout-image"),
           model: text("cutout-model"),
           alphaMatting: checked("alpha-matting"),
           onlyMask: checked("only-mask"),
         },
       };
     case "FACE_SWAP": {
-      const [sourceImage, targetImage] = await Promise.all([
-        readFile("source-image"),
-        readFile("target-image"),
-      ]);
-      const faceSwap = { sourceImage, targetImage, sourceFaceIndex: number("source-face") };
+      const sourceImageFile = chosenFile("source-image");
+      const targetImageFile = chosenFile("target-image");
+      const faceSwap = { sourceImageFile, targetImageFile, sourceFaceIndex: number("source-face") };
       return { faceSwap: { ...faceSwap, targetFaceIndex: number("target-face") } };
     }
   }
@@ -319,10 +355,10 @@ function removeExtraResults() {
   shownImages = null;
 }
 
-/** The control of the page that gives an API field ("input.inpainting.mask"), among
- *  those of the kind chosen. */
+/** The control of the page that gives an API field ("input.inpainting.mask", or its
+ *  file part "input.inpainting.maskFile"), among those of the kind chosen. */
 function fieldElement(field) {
-  const name = field.replace(/^input\.[^.]+\./, "");
+  const name = field.replace(/^input\.[^.]+\./, "").replace(/File$/, "");
   const candidates = document.querySelectorAll(`[data-field="${CSS.escape(name)}"]`);
   return [...candidates].find((element) => !element.closest("fieldset[disabled], [hidden]"));
 }
@@ -498,7 +534,7 @@ async function loadMaskFile() {
   remapMask((_, i) => luma(i));
 }
 
-/** The mask to send: a PNG data: URL, white where painted, black elsewhere. A mask file
+/** The mask to send: a PNG Blob, white where painted, black elsewhere. A mask file
  *  that could not be loaded (another size) goes as it is, for the API to say why. */
 async function maskImage() {
   const { width, height } = mask.canvas;
@@ -513,7 +549,7 @@ async function maskImage() {
     }
   }
   if (!painted) {
-    if ($("mask-file").files[0]) return readFile("mask-file");
+    if ($("mask-file").files[0]) return chosenFile("mask-file");
     const message = "Paint over the part of the image to repaint, or choose a mask file.";
     throw new ApiError(message, "BAD_USER_INPUT", fieldPath("picture"));
   }
@@ -521,7 +557,12 @@ async function maskImage() {
   out.width = width;
   out.height = height;
   out.getContext("2d").putImageData(paint, 0, 0);
-  return out.toDataURL("image/png");
+  return new Promise((resolve, reject) => {
+    out.toBlob((blob) => {
+      if (blob) resolve(blob);
+      else reject(new ApiError("Could not make the mask into a PNG.", "FILE_ERROR"));
+    }, "image/png");
+  });
 }
 
 mask.canvas.addEventListener("pointerdown", (event) => {

@@ -30,15 +30,31 @@ WINDOW = (1280, 1000)
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 # Every change the page makes to the progress bar, step and preview, recorded in
-# the page itself: events can arrive faster than a test could poll for them.
+# the page itself: events can arrive faster than a test could poll for them. And
+# every request the page makes with fetch: its content type as the browser sends it
+# (a form's with its boundary), its headers, and its body (a form as its parts).
 RECORDER = """
-const seen = (window.__seen = { progress: [], steps: [], previewLoads: 0 });
+const seen = (window.__seen = { progress: [], steps: [], previewLoads: 0, posts: [] });
 const $ = (id) => document.getElementById(id);
 new MutationObserver(() => seen.progress.push(Number($("progress").value)))
   .observe($("progress"), { attributes: true, attributeFilter: ["value"] });
 new MutationObserver(() => seen.steps.push($("step").textContent))
   .observe($("step"), { childList: true, characterData: true, subtree: true });
 $("preview").addEventListener("load", () => { seen.previewLoads += 1; });
+const send = window.fetch;
+window.fetch = (resource, init = {}) => {
+  const body = init.body;
+  const part = ([name, value]) => typeof value === "string"
+    ? { name, value }
+    : { name, filename: value.name, type: value.type, size: value.size };
+  seen.posts.push({
+    contentType: new Request(resource, init).headers.get("content-type"),
+    headers: { ...init.headers },
+    parts: body instanceof FormData ? [...body].map(part) : null,
+    json: typeof body === "string" ? JSON.parse(body) : null,
+  });
+  return send.call(window, resource, init);
+};
 """
 
 
@@ -181,6 +197,12 @@ class DemoPage:
     def seen(self) -> dict[str, Any]:
         return self.driver.execute_script("return window.__seen")
 
+    def last_post(self) -> Post:
+        """The last request the page sent to the API."""
+        posts = self.seen()["posts"]
+        assert posts, "the page sent no request"
+        return Post(posts[-1])
+
     def image_size(self, image: str | WebElement) -> tuple[int, int]:
         """The natural size of a loaded <img> (by id, or the element); (0, 0) until it
         has loaded."""
@@ -247,6 +269,33 @@ class DemoPage:
         path.parent.mkdir(parents=True, exist_ok=True)
         assert self.driver.save_screenshot(str(path)), path
         return path
+
+
+class Post:
+    """A request the page sent with fetch (recorded in the page: see RECORDER)."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self.content_type: str = raw["contentType"] or ""
+        self.headers: dict[str, str] = raw["headers"]
+        parts: list[dict[str, Any]] = raw["parts"] or []
+        self.part_names = [part["name"] for part in parts]
+        by_name = {part["name"]: part for part in parts}
+        if parts:
+            self.operations = json.loads(by_name["operations"]["value"])
+            self.map: dict[str, list[str]] = json.loads(by_name["map"]["value"])
+        else:
+            self.operations = raw["json"]
+            self.map = {}
+        # Each file part by the path of the variable it gives (one path per part here).
+        self.files = {paths[0]: by_name[name] for name, paths in self.map.items()}
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.content_type.startswith("multipart/form-data; boundary=")
+
+    def __repr__(self) -> str:
+        return f"Post({self.raw!r})"
 
 
 def requests(driver: WebDriver) -> list[str]:

@@ -1,4 +1,8 @@
-"""The demo page at `/`, driven end to end in headless Chromium against a live stack."""
+"""The demo page at `/`, driven end to end in headless Chromium against a live stack.
+
+The page sends chosen images (and the mask it draws) as file parts of a GraphQL
+multipart request: tests/demo/browser.py records each request the page makes, so
+the tests see what it sent besides what the task did with it."""
 
 from __future__ import annotations
 
@@ -15,11 +19,29 @@ from skimage import data as samples
 
 from tests.api.scenarios import LONG_SIZE, LONG_STEPS
 from tests.client import Api, png_size
-from tests.demo.browser import DemoPage
+from tests.demo.browser import DemoPage, Post
 from tests.stack import ALICE_KEY, ROOT, Stack
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 STEPS = 24
+
+
+def assert_uploaded(post: Post, files: dict[str, tuple[str, str, int]]) -> None:
+    """`post` is a GraphQL multipart request by the spec (operations, map, then the
+    files) with Alice's key, giving exactly `files`: each variable's path -> the part's
+    file name, type and size; the operation has null where each file goes."""
+    assert post.is_multipart, post
+    assert post.headers.get("Authorization") == f"Bearer {ALICE_KEY}", post
+    assert "Content-Type" not in post.headers, post  # the form's own, with its boundary
+    assert post.part_names[:2] == ["operations", "map"], post
+    assert sorted(post.part_names[2:]) == sorted(post.map), post
+    sent = {path: (p["filename"], p["type"], p["size"]) for path, p in post.files.items()}
+    assert sent == files, post
+    for path in files:
+        value = post.operations
+        for key in path.split("."):
+            value = value[key]
+        assert value is None, post
 
 
 def test_page_and_assets_are_served_with_their_types_and_cache_rules(demo_stack: Stack) -> None:
@@ -60,6 +82,9 @@ def test_generation_shows_live_progress_previews_and_a_downloadable_result(
 
     assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
     assert demo.error == ("", "")
+    submitted = demo.last_post()  # no files: plain JSON
+    assert submitted.content_type == "application/json" and submitted.part_names == []
+    assert submitted.operations["variables"]["input"]["imageGeneration"]["seed"] == 42
     seen = demo.seen()
     progress = seen["progress"]
     assert all(a <= b for a, b in itertools.pairwise(progress)), progress
@@ -117,6 +142,11 @@ def test_background_removal_uploads_the_picked_file(demo: DemoPage, tmp_path: Pa
     demo.run()
 
     assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
+    size = photo.stat().st_size
+    assert_uploaded(
+        demo.last_post(),
+        {"variables.input.backgroundRemoval.imageFile": ("astronaut.png", "image/png", size)},
+    )
     assert demo.loaded_size("result") == (128, 96)
     cutout = httpx.get(demo.element("download").get_attribute("href") or "", timeout=30)
     assert cutout.status_code == 200
@@ -175,6 +205,11 @@ def test_image_to_image_turns_the_picked_picture_into_one_of_its_size(
 
     assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
     assert demo.error == ("", "")
+    size = photo.stat().st_size
+    assert_uploaded(
+        demo.last_post(),
+        {"variables.input.imageToImage.imageFile": ("astronaut.png", "image/png", size)},
+    )
     assert "4 of 4" in demo.seen()["steps"]  # 8 steps at strength 0.5: the last 4 run
     assert demo.result_sizes() == [(128, 96)]
     assert "seed 7" in demo.element("result-info").text
@@ -224,6 +259,21 @@ def test_inpainting_repaints_what_the_brush_painted_and_keeps_the_rest(
 
     assert demo.wait_for_end() == "SUCCEEDED", demo.describe()
     assert demo.error == ("", "")
+    post = demo.last_post()
+    mask_size = post.files["variables.input.inpainting.maskFile"]["size"]
+    assert_uploaded(
+        post,
+        {
+            "variables.input.inpainting.imageFile": (
+                "noise.png",
+                "image/png",
+                picture.stat().st_size,
+            ),
+            # The mask the page drew, as a PNG Blob from its canvas.
+            "variables.input.inpainting.maskFile": ("mask.png", "image/png", mask_size),
+        },
+    )
+    assert mask_size > 0
     assert demo.result_sizes() == [(128, 96)]
     made = httpx.get(demo.element("download").get_attribute("href") or "", timeout=30)
     assert made.status_code == 200
@@ -302,3 +352,36 @@ def test_a_mask_file_is_loaded_to_paint_on_and_one_of_another_size_refused(
     demo.driver.set_window_size(390, 1400)  # a phone
     assert not demo.overflows_horizontally()
     print(f"narrow mask screenshot: {demo.screenshot(SCREENSHOTS / 'demo-mask-narrow.png')}")
+
+
+def test_an_upload_goes_without_a_key_to_be_refused_as_such_and_a_bad_file_marks_its_input(
+    demo: DemoPage, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.png"
+    noise((64, 48)).save(photo)
+    demo.fill(api_key="")
+    demo.choose_kind("BACKGROUND_REMOVAL")
+    demo.element("cutout-image").send_keys(str(photo))
+    demo.run()
+    # The CSRF rule is met without a key (GraphQL-Require-Preflight): the server
+    # goes on to say that a key is needed.
+    demo.wait_until(lambda: demo.error[0])
+    assert demo.error[0] == "UNAUTHENTICATED", demo.error
+    post = demo.last_post()
+    assert post.is_multipart and "Authorization" not in post.headers, post
+    assert post.headers.get("GraphQL-Require-Preflight") == "1", post
+
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_bytes(b"%PDF-1.7 not a picture")
+    demo.fill(api_key=ALICE_KEY)
+    demo.element("cutout-image").clear()
+    demo.element("cutout-image").send_keys(str(not_an_image))
+    demo.run()
+    demo.wait_until(lambda: demo.error[0] == "BAD_USER_INPUT")
+    # The API names the file part (input.backgroundRemoval.imageFile): the page marks
+    # the file input that gave it.
+    cutout = demo.element("cutout-image")
+    assert cutout.get_attribute("aria-invalid") == "true"
+    assert demo.driver.switch_to.active_element == cutout
+    assert not demo.element("task").is_displayed()
+    assert demo.last_post().files["variables.input.backgroundRemoval.imageFile"]["size"] == 22
