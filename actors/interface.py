@@ -4,20 +4,28 @@ exchanges, its errors, and the checks of what the pipelines accept.
 `graph/` imports the job system from this module only. It never sees Dramatiq, the
 channel layer's messages or `pipelines/`: a subscription hands `Jobs.watch` the
 transport's `Listen`, and input images are checked with the functions below before
-a task is submitted. `actors.client.jobsystem.JobSystem` is the implementation `project/` wires.
+a task is submitted. `actors.client.ownerjobs.OwnerJobSystem` (`JobSystem` with each
+owner's view) is the implementation `project/` wires.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from actors.client.admission import Refused
 from actors.client.jobsystem import EnqueueFailed, Listen
 from actors.client.overview import QueueDepth, RunningTask
 from actors.memo import Recent
-from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus, is_task_id
+from actors.records import (
+    ResultInfo,
+    TaskKind,
+    TaskPriority,
+    TaskRecord,
+    TaskStatus,
+    is_task_id,
+)
 from actors.store.outage import StoreUnavailable
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from actors.webhooks.addresses import AllowList, UnsafeWebhook
@@ -49,6 +57,7 @@ class Jobs(Protocol):
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
         webhook: WebhookRequest | None = None,
+        priority: TaskPriority = TaskPriority.NORMAL,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """A QUEUED task (or the first one of a known idempotency key), ended
@@ -65,6 +74,14 @@ class Jobs(Protocol):
     def watch(self, owner: str, task_id: str, listen: Listen) -> AsyncGenerator[TaskRecord, None]:
         """The task now, then each change in order until a terminal status; nothing
         for an unknown task."""
+        ...
+
+    def watch_owner(
+        self, owner: str, listen: Listen, *, statuses: Collection[TaskStatus] | None = None
+    ) -> AsyncGenerator[TaskRecord, None]:
+        """The owner's QUEUED and RUNNING tasks now, then every change of any of their
+        tasks, each task's in order, those with one of `statuses` (all when None);
+        never ends by itself."""
         ...
 
     async def queue_position(self, record: TaskRecord) -> int | None: ...
@@ -111,6 +128,7 @@ __all__ = [
     "RunningTask",
     "StoreUnavailable",
     "TaskKind",
+    "TaskPriority",
     "TaskRecord",
     "TaskStatus",
     "UnsafeWebhook",

@@ -37,6 +37,14 @@ class TaskStatus(enum.StrEnum):
 TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
+class TaskPriority(enum.StrEnum):
+    """Within a queue, every HIGH task before every NORMAL one, and NORMAL before LOW."""
+
+    HIGH = "HIGH"
+    NORMAL = "NORMAL"
+    LOW = "LOW"
+
+
 @dataclass(frozen=True, slots=True)
 class ResultInfo:
     """What describes a stored result; the PNG bytes sit beside the record."""
@@ -67,6 +75,9 @@ class TaskRecord:
     owner: str
     queue: str
     status: TaskStatus = TaskStatus.QUEUED
+    priority: TaskPriority = TaskPriority.NORMAL
+    # Its place in the queue (see actors/store/lua/task_library.lua), kept when requeued.
+    queue_score: str | None = None
     # Bumped by every change; subscribers order and de-duplicate events by it.
     seq: int = 0
     progress: float = 0.0
@@ -181,6 +192,8 @@ def from_hash(raw: dict[str, str]) -> TaskRecord:
             values[name] = TaskKind(text)
         elif name == "status":
             values[name] = TaskStatus(text)
+        elif name == "priority":
+            values[name] = TaskPriority(text)
         else:
             values[name] = text
     return TaskRecord(**values)

@@ -48,6 +48,8 @@ class InputLimits:
     # same value as `QueryLimits.max_images_per_task`).
     max_images: int = MAX_IMAGES_PER_TASK
     max_tasks_listed: int = 100
+    # Callers whose tasks may be HIGH priority (`ATELIER_PRIORITY_KEYS`).
+    high_priority_callers: frozenset[str] = frozenset()
     # Operations.runningTasks(limit): one running task per worker thread, so this
     # bounds the reply of a very large deployment, not a typical one.
     max_running_listed: int = 1000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,6 +174,24 @@ def _max_images(env: dict[str, str], default: int) -> int:
     return value
 
 
+def _priority_callers(
+    env: Mapping[str, str], callers: Collection[str], admins: Collection[str]
+) -> frozenset[str]:
+    """Who may submit HIGH priority tasks (`ATELIER_PRIORITY_KEYS`: caller names);
+    by default the admin keys' callers, and the one anonymous caller without keys."""
+    text = env.get("ATELIER_PRIORITY_KEYS")
+    if text is None:
+        return frozenset(admins) if callers != {ANONYMOUS} else frozenset({ANONYMOUS})
+    names = frozenset(filter(None, (part.strip() for part in text.split(","))))
+    unknown = sorted(names - set(callers))
+    if unknown:
+        raise SystemExit(
+            f"ATELIER_PRIORITY_KEYS: {', '.join(map(repr, unknown))} not a configured caller "
+            f"(the names of ATELIER_API_KEYS and ATELIER_ADMIN_KEYS: {', '.join(sorted(callers))})"
+        )
+    return names
+
+
 def load(env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     time_limits = {
@@ -221,8 +240,10 @@ def load(env: dict[str, str] | None = None) -> Config:
     )
     defaults = InputLimits()
     max_images = _max_images(env, defaults.max_images)
+    callers = set(api_keys.values()) or {ANONYMOUS}
     limits = InputLimits(
         max_images=max_images,
+        high_priority_callers=_priority_callers(env, callers, set(admin_keys.values())),
         min_side=_int(env, "ATELIER_MIN_SIDE", defaults.min_side),
         max_side=_int(env, "ATELIER_MAX_SIDE", defaults.max_side),
         max_steps=_int(env, "ATELIER_MAX_STEPS", defaults.max_steps),

@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from actors.client.admission import Admission
-from actors.client.jobsystem import JobSystem
+from actors.client.ownerjobs import OwnerJobSystem
 from actors.queues.broker import declare_actors, make_broker
 from actors.store.tasks import TaskStore
 from graph.auth import Operators
@@ -51,16 +51,16 @@ def store() -> TaskStore:
 
 
 @functools.cache
-def job_system() -> JobSystem:
+def job_system() -> OwnerJobSystem:
     settings = config().jobs
     broker = make_broker(settings)
 
-    def never_here(task_id: str) -> None:
+    def never_here(task_id: str, queue: str | None) -> None:
         raise RuntimeError("tasks run in worker processes, not in the web process")
 
     actors = declare_actors(broker, settings, never_here)
     admission = Admission(store().client, settings.admission, prefix=settings.key_prefix)
-    return JobSystem(store(), actors, get_channel_layer(), admission, settings)
+    return OwnerJobSystem(store(), actors, get_channel_layer(), admission, settings)
 
 
 READY_TIMEOUT = 1.0  # seconds Redis has to answer each of /readyz's reads

@@ -13,7 +13,7 @@ import os
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from actors.queues.broker import declare_actors, make_broker, send_task
+from actors.queues.broker import declare_actors, make_broker, restart_time_limit, send_task
 from actors.records import TaskRecord
 from actors.store.outbox import WebhookOutbox
 from actors.store.registry import WorkerRegistry
@@ -95,7 +95,9 @@ def deliverer() -> Deliverer:
 
 @functools.cache
 def runner() -> TaskRunner:
-    return TaskRunner(config.jobs, store(), publish, send)
+    return TaskRunner(
+        config.jobs, store(), publish, send, restart_time_limit=restart_time_limit(broker)
+    )
 
 
 def sweeper() -> Sweeper:
@@ -133,7 +135,7 @@ broker.add_middleware(
         identity=lambda: runner().worker,
     )
 )
-actors = declare_actors(broker, config.jobs, lambda task_id: runner().run(task_id))
+actors = declare_actors(broker, config.jobs, lambda hint, queue: runner().run(hint, queue))
 # On its own queue: a worker on default queues consumes it too; see README, Webhooks.
 webhook_actor = declare_webhook_actor(
     broker, lambda name, token: deliverer().deliver(name, token), config.jobs.webhooks

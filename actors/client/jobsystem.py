@@ -28,7 +28,7 @@ from actors.events import TaskChanged, group_name, publish
 from actors.kinds import spec_for
 from actors.logcontext import task_context
 from actors.queues.broker import Actors, send_task
-from actors.records import TaskKind, TaskRecord, TaskStatus, is_task_id
+from actors.records import TaskKind, TaskPriority, TaskRecord, TaskStatus, is_task_id
 from actors.store.outage import (
     OUTAGES,
     Breaker,
@@ -117,11 +117,13 @@ class JobSystem:
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
         webhook: WebhookRequest | None = None,
+        priority: TaskPriority = TaskPriority.NORMAL,
         vet: Callable[[], Awaitable[None]] | None = None,
     ) -> TaskRecord:
         """Record a QUEUED task and enqueue it. With a known idempotency key, the first task.
         With `deadline_seconds`, a task not finished that long after it is recorded ends
         CANCELLED (DEADLINE_EXCEEDED), decided in Redis. `webhook`: checked already.
+        `priority` orders it in its queue ahead of fair share and age (see TaskStore).
 
         Raises `Refused` when the owner submits too fast or has too many unfinished
         tasks, or the queues are full; a repeat of a known idempotency key is never
@@ -147,6 +149,7 @@ class JobSystem:
             queue=self._settings.queue_for(kind, params.get("model")),
             params=dict(params),
             deadline_seconds=deadline_seconds,
+            priority=priority,
             webhook_url=webhook.url if webhook else None,
             webhook_events=",".join(webhook.events) if webhook else None,
             webhook_base_url=webhook.base_url if webhook else None,

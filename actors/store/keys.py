@@ -9,8 +9,11 @@ Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal)
   task:<id>:preview       PNG bytes of the latest preview
   task:<id>:input:<name>  input bytes (images), deleted when the task ends
   owner:<owner>           sorted set of task ids by creation time (newest last)
-  queue:<queue>           sorted set of waiting task ids by ticket: rank = position
-  queue:<queue>:tickets   counter handing out tickets
+  queue:<queue>           sorted set of waiting task ids by place (priority band, fair-
+                          share round, ticket; see task_library.lua): rank = position
+  queue:<queue>:order     hash: the ticket counter, each band's current round ("v<b>")
+                          and each owner's next round in it ("o<b>:<owner>"); goes
+                          when the queue empties
   idem:<owner>:<digest>   the task id an idempotency key maps to
   leases                  sorted set: RUNNING task id -> lease expiry (ms, Redis clock)
   undispatched            sorted set: QUEUED task id whose queue message may not have
@@ -54,6 +57,13 @@ class KeyLayout:
     def queue_key(self, queue: str) -> str:
         return f"{self.prefix}queue:{queue}"
 
+    def queue_order_key(self, queue: str) -> str:
+        return self.queue_key(queue) + ":order"
+
+    def claim_key(self, run: str) -> str:
+        """Which task a worker's claim `run` picked (see `TaskStore.start_next`)."""
+        return f"{self.prefix}claim:{run}"
+
     @property
     def leases_key(self) -> str:
         return f"{self.prefix}leases"
@@ -93,7 +103,7 @@ class KeyLayout:
             owner_index,
             self.live_key(record.owner),
             self.queue_key(record.queue),
-            self.queue_key(record.queue) + ":tickets",
+            self.queue_order_key(record.queue),
             self.leases_key,
             self.undispatched_key,
             self.counts_key,

@@ -8,7 +8,7 @@ not apply.
 
 Every script but PROGRESS and RENEW takes the task's keys in this order:
   1 record  2 result  3 preview  4 idempotency key  5 owner index
-  6 owner's live-task counter  7 queue  8 queue tickets  9 leases
+  6 owner's live-task counter  7 queue  8 queue order  9 leases
   10 undispatched tasks  11 task counts  12 the result's further images
   13 deadlines  14 due webhook deliveries  15.. inputs
 A worker's writes carry the attempt number it started (a fencing token): once
@@ -40,6 +40,7 @@ def load(name: str, *, library: str | None = None) -> str:
 
 CREATE = load("task_create", library="task_library")
 START = load("task_start", library="task_library")
+PICK = load("queue_pick")
 RENEW = load("task_renew")
 REAP = load("task_reap", library="task_library")
 REQUEUE = load("task_requeue", library="task_library")

@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from dramatiq.middleware import TimeLimitExceeded
 
@@ -33,6 +33,7 @@ from pipelines.progress import Progress
 logger = logging.getLogger(__name__)
 
 Send = Callable[[TaskRecord], None]
+T = TypeVar("T")
 
 
 class TaskRunner:
@@ -50,8 +51,10 @@ class TaskRunner:
         send: Send,
         *,
         worker: str | None = None,
+        restart_time_limit: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self.settings = settings
+        self.restart_time_limit = restart_time_limit
         self.store = store
         self.publish = publish
         self.send = send
@@ -72,27 +75,40 @@ class TaskRunner:
         handed back to the queue at its next step."""
         self._drain_deadline = time.monotonic() + grace
 
-    def run(self, task_id: str) -> None:
-        """Run the task, if it is this worker's to run. What is logged meanwhile, here
-        and in the threads this run starts, carries the task's id."""
-        with task_context(task_id):
-            self._run(task_id)
+    def run(self, hint: str, queue: str | None = None) -> None:
+        """Start and run the best task waiting in `queue`, if any (a message names the
+        task whose submission sent it, `hint`, and its queue, but does not pin which
+        task runs: see `TaskStore.start_next`). What is logged meanwhile, here and in
+        the threads this run starts, carries the running task's id."""
+        record = self._claim(hint, queue)
+        if record is not None:
+            with task_context(record.id):
+                self._run(record)
 
-    def _run(self, task_id: str) -> None:
+    def _claim(self, hint: str, queue: str | None) -> TaskRecord | None:
+        if queue is None:  # a message sent before messages named their queue
+            sent_for = self.store.get(hint)
+            if sent_for is None:
+                return None
+            queue = sent_for.queue
         claim = uuid.uuid4().hex
-        record = self._write(
-            lambda: self.store.start(
-                task_id, max_attempts=self.settings.max_attempts, worker=self.worker, run=claim
+        claimed = self._retrying(
+            lambda: self.store.start_next(
+                queue, max_attempts=self.settings.max_attempts, worker=self.worker, run=claim
             ),
-            f"start task {task_id}",
+            f"start a task of queue {queue}",
         )
-        if record is None:
-            logger.info("task %s has ended, is gone or runs elsewhere; skipping", task_id)
-            return
+        for ended in claimed.ended:  # past its deadline: never started
+            logger.info("task %s ended %s before it started", ended.id, ended.error_code)
+            self._publish(ended)
+        if claimed.record is None:
+            logger.debug("nothing waits in queue %s (message of task %s)", queue, hint)
+        return claimed.record
+
+    def _run(self, record: TaskRecord) -> None:
+        task_id = record.id
+        self.restart_time_limit(self.settings.time_limits[record.kind])
         self._publish(record)
-        if record.status.terminal:  # WORKER_LOST (its workers died too often) or its deadline
-            logger.warning("task %s ended %s on redelivery", task_id, record.error_code)
-            return
         if record.attempts > 1:
             logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)
         metrics.task_started(record)
@@ -164,13 +180,25 @@ class TaskRunner:
             return Interrupted()
         return None
 
+    def _retrying(self, call: Callable[[], T], what: str) -> T:
+        """`call`, retried while Redis is unreachable or full (see `when_redis_answers`)."""
+        while True:
+            try:
+                patience = self.settings.redis_patience
+                return when_redis_answers(call, what=what, give_up_after=patience)
+            except TimeLimitExceeded:
+                # Dramatiq's time limit fell while this waited for Redis (a full one can
+                # take longer than the limit). Raised out of the actor it would
+                # dead-letter the message and leave the task to its lease: one run lost,
+                # or a start never made. The write is what the run has left to do.
+                logger.warning("the time limit passed while waiting to %s; still waiting", what)
+
     def _write(
         self, write: Callable[[], TaskRecord | None], what: str, task_id: str | None = None
     ) -> TaskRecord | None:
-        """`write`, retried while Redis is unreachable or full (see `when_redis_answers`).
-        For an outcome (`task_id` given): a retry finding its write already applied (the
-        reply was lost) returns the record as it now stands, so the change is still
-        published."""
+        """`write`, retried while Redis is unreachable or full. For an outcome
+        (`task_id` given): a retry finding its write already applied (the reply was
+        lost) returns the record as it now stands, so the change is still published."""
         tries = 0
 
         def attempt() -> TaskRecord | None:
@@ -178,18 +206,7 @@ class TaskRunner:
             tries += 1
             return write()
 
-        while True:
-            try:
-                record = when_redis_answers(
-                    attempt, what=what, give_up_after=self.settings.redis_patience
-                )
-                break
-            except TimeLimitExceeded:
-                # Dramatiq's time limit fell while this waited for Redis (a full one can
-                # take longer than the limit). Raised out of the actor it would
-                # dead-letter the message and leave the task to its lease: one run lost,
-                # or a start never made. The write is what the run has left to do.
-                logger.warning("the time limit passed while waiting to %s; still waiting", what)
+        record = self._retrying(attempt, what)
         if record is None and tries > 1 and task_id is not None:
             record = self.store.get(task_id)
             if record is not None and record.status is TaskStatus.RUNNING:

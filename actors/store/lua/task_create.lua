@@ -3,7 +3,7 @@
 -- whose task is gone (evicted, deleted) is taken over. The task counts as
 -- undispatched until its message is sent; a sender that dies in between leaves it
 -- for the sweeper after dispatch_ms. A deadline is set on Redis's clock; returns
--- {1, id, deadline_ms or ""} when created, {0, existing id} otherwise.
+-- {1, id, deadline_ms or "", queue score} when created, {0, existing id} otherwise.
 if ARGV[3] == "1" then
   local existing = redis.call("GET", KEYS[4])
   if existing and redis.call("EXISTS", ARGV[4] .. existing) == 1 then
@@ -20,11 +20,11 @@ if ARGV[6] ~= "" then
   redis.call("ZADD", KEYS[13], deadline, ARGV[1])
 end
 redis.call("HINCRBY", KEYS[11], "submitted:" .. redis.call("HGET", KEYS[1], "kind"), 1)
-redis.call("ZADD", KEYS[7], redis.call("INCR", KEYS[8]), ARGV[1])
+join_queue(ARGV[1])
 redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
 redis.call("PERSIST", KEYS[5])
 redis.call("INCR", KEYS[6])
 redis.call("ZADD", KEYS[10], now_ms() + tonumber(ARGV[5]), ARGV[1])
 local first_input = 8 + nfields * 2
 for i = 15, #KEYS do redis.call("SET", KEYS[i], ARGV[first_input + i - 15]) end
-return {1, ARGV[1], tostring(deadline)}
+return {1, ARGV[1], tostring(deadline), redis.call("HGET", KEYS[1], "queue_score")}

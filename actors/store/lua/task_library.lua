@@ -6,10 +6,56 @@
 -- and the owner index expires once the owner has no live task left. Every task
 -- ends here exactly once, so this is where the task counts (see actors.store.counts)
 -- count it; they live as long as tasks keep ending, like everything else.
--- `requeue` puts a RUNNING task back in its queue and marks it undispatched
+-- `requeue` puts a RUNNING task back at the front of its queue and marks it undispatched
 -- until whoever requeued it has sent its message (see TaskStore.dispatched).
--- Leaves the queue; an empty queue's ticket counter goes too (tickets only order
--- waiting tasks, so the count may restart), leaving no key behind without a TTL.
+-- A queue's order (KEYS[8], a hash) is fair queuing by rounds within each priority
+-- band: a new task of owner o in band b takes round max(v<b>, o<b>:<o>), the band's
+-- round now (that of the last task started) or the one after o's previous task,
+-- whichever is later; ties go by ticket (submission order). Its score packs
+-- (band, round, ticket) into one exact double, so ZRANK is its position:
+-- band * 2^51 + round * 2^26 + ticket mod 2^26.
+local TICKETS, ROUNDS, BAND_SPAN = 67108864, 33554432, 2251799813685248
+local BANDS = {HIGH = 0, NORMAL = 1, LOW = 2}
+
+local function queue_place()
+  local band = BANDS[redis.call("HGET", KEYS[1], "priority") or "NORMAL"] or 1
+  local mine = "o" .. band .. ":" .. redis.call("HGET", KEYS[1], "owner")
+  local round = math.max(tonumber(redis.call("HGET", KEYS[8], "v" .. band) or "0"),
+                         tonumber(redis.call("HGET", KEYS[8], mine) or "0"))
+  round = math.min(round, ROUNDS - 1)
+  redis.call("HSET", KEYS[8], mine, round + 1)
+  local ticket = redis.call("HINCRBY", KEYS[8], "ticket", 1) % TICKETS
+  return string.format("%.0f", band * BAND_SPAN + round * TICKETS + ticket)
+end
+
+-- Joins the queue: a new task at its place; one handed back or requeued after its
+-- worker was lost (it has a place already) at the front of its band, as it has
+-- waited longest (every waiting task's round is at least the band's round now).
+local function join_queue(id)
+  local score = redis.call("HGET", KEYS[1], "queue_score")
+  if score then
+    local band = math.floor(tonumber(score) / BAND_SPAN)
+    local now = tonumber(redis.call("HGET", KEYS[8], "v" .. band) or "0")
+    score = string.format("%.0f", band * BAND_SPAN + now * TICKETS)
+  else
+    score = queue_place()
+  end
+  redis.call("HSET", KEYS[1], "queue_score", score)
+  redis.call("ZADD", KEYS[7], score, id)
+end
+
+-- The band's round moves on to that of the task starting.
+local function advance_round()
+  local score = tonumber(redis.call("HGET", KEYS[1], "queue_score") or "")
+  if not score then return end
+  local band = math.floor(score / BAND_SPAN)
+  local round = math.floor((score - band * BAND_SPAN) / TICKETS)
+  local now = tonumber(redis.call("HGET", KEYS[8], "v" .. band) or "0")
+  if round > now then redis.call("HSET", KEYS[8], "v" .. band, round) end
+end
+
+-- Leaves the queue; an empty queue's order goes too (it only orders waiting tasks,
+-- so rounds and tickets may restart), leaving no key behind without a TTL.
 local function leave_queue(id)
   redis.call("ZREM", KEYS[7], id)
   if redis.call("ZCARD", KEYS[7]) == 0 then redis.call("DEL", KEYS[8]) end
@@ -97,7 +143,7 @@ local function requeue(stage, dispatch_ms)
   redis.call("HSET", KEYS[1], "status", "QUEUED", "stage", stage)
   redis.call("HDEL", KEYS[1], "step", "total_steps", "worker", "run", "started_at")
   redis.call("ZREM", KEYS[9], id)
-  redis.call("ZADD", KEYS[7], redis.call("INCR", KEYS[8]), id)
+  join_queue(id)
   redis.call("ZADD", KEYS[10], now_ms() + tonumber(dispatch_ms), id)
   redis.call("HINCRBY", KEYS[1], "seq", 1)
 end

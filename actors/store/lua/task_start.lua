@@ -13,6 +13,7 @@ if status == "QUEUED" and past_deadline() then  -- never starts
   terminate(7, "")
   return redis.call("HGETALL", KEYS[1])
 elseif status == "QUEUED" then
+  advance_round()
   leave_queue(ARGV[1])
   redis.call("HSET", KEYS[1], "status", "RUNNING", "stage", "starting")
 elseif status == "RUNNING" then

@@ -197,7 +197,8 @@ def test_renew_returns_false_once_the_run_no_longer_holds_the_task(
 # -- reap ------------------------------------------------------------------------------
 
 
-def test_reap_requeues_a_task_at_the_back_of_its_queue(store: TaskStore) -> None:
+def test_reap_requeues_a_task_at_the_front_of_its_queue(store: TaskStore) -> None:
+    # It has waited longest: it goes before the tasks queued while it ran.
     first = running(store, new_task(at=0), image=SOURCE)
     waiting = [created(store, new_task(at=at)) for at in (1, 2)]
     lapse(store, first.id)
@@ -213,8 +214,8 @@ def test_reap_requeues_a_task_at_the_back_of_its_queue(store: TaskStore) -> None
     assert reaped.stage == "requeued after its worker was lost"
     assert reaped.worker is None and reaped.step is None and reaped.total_steps is None
     assert reaped.finished_at is None and reaped.expires_at is None
-    assert store.queue_position(reaped) == 3
-    assert [store.queue_position(task) for task in waiting] == [1, 2]
+    assert store.queue_position(reaped) == 1
+    assert [store.queue_position(task) for task in waiting] == [2, 3]
     assert store.lapsed_leases() == []
     assert first.id not in zset_ids(store, store.leases_key)
     # Marked undispatched until whoever reaped it has sent its message.
@@ -393,8 +394,8 @@ def test_requeue_hands_the_task_back_without_counting_it_lost(store: TaskStore) 
     assert back.seq == reported.seq + 1
     assert back.stage == "requeued: its worker shut down"
     assert back.worker is None and back.step is None
-    assert store.queue_position(back) == 2
-    assert store.queue_position(behind) == 1
+    assert store.queue_position(back) == 1  # ahead: it has waited longest
+    assert store.queue_position(behind) == 2
     assert record.id not in zset_ids(store, store.leases_key)
     assert record.id in zset_ids(store, store.undispatched_key)
     assert store.input_bytes(record.id, "image") == SOURCE

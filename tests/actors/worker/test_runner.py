@@ -211,20 +211,34 @@ def test_missing_input_fails_the_task_before_the_pipeline_runs(
     assert pipeline.calls == []
 
 
-def test_task_redelivered_after_its_worker_died_does_not_stay_running(
+def test_task_whose_worker_died_is_requeued_first_and_run_by_the_next_message(
     store: TaskStore, tmp_path: Path
 ) -> None:
     # The first worker took the task and died (its lease lapsed); Dramatiq redelivers
-    # the message to another.
+    # its message to another, which starts what waits: a task queued meanwhile.
     record = queued(store)
     assert store.start(record.id) is not None
     store.client.zadd(store.leases_key, {record.id: 0})
+    meanwhile = queued(store)
+    runner = Runner(store, tmp_path, StandIn())
 
-    Runner(store, tmp_path, StandIn()).run(record.id)
+    runner.run(record.id)
+
+    assert {task.id for task in runner.published} == {meanwhile.id}
+    ran = store.get(meanwhile.id)
+    assert ran is not None and ran.status is TaskStatus.SUCCEEDED
+    # The sweep requeues the lost task ahead of anything waiting; its new message runs it.
+    later = queued(store)
+    reaped = store.reap(record.id)
+    assert reaped is not None and reaped.status is TaskStatus.QUEUED
+    assert store.queue_position(reaped) == 1
+
+    runner.run(reaped.id)
 
     final = store.get(record.id)
-    assert final is not None
-    assert final.status is not TaskStatus.RUNNING, "a task whose worker died stays RUNNING"
+    assert final is not None and final.status is TaskStatus.SUCCEEDED
+    assert (final.attempts, final.lost) == (2, 1)
+    assert store.queue_position(later) == 1
 
 
 def test_missing_model_fails_the_task_without_telling_the_client_server_paths(
@@ -381,8 +395,9 @@ def test_drain_hands_a_running_task_back_at_its_next_step(store: TaskStore, tmp_
     assert final is not None and final.status is TaskStatus.QUEUED
     assert (final.attempts, final.lost) == (1, 0)
     assert final.stage == "requeued: its worker shut down"
-    assert store.queue_position(final) == 2
-    assert store.queue_position(behind) == 1
+    # Handed back ahead of the task queued behind it: it has waited longest.
+    assert store.queue_position(final) == 1
+    assert store.queue_position(behind) == 2
     assert runner.published[-1] == final
     assert runner.sent == [final]
     assert record.id not in zset_ids(store, store.undispatched_key)
