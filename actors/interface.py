@@ -15,8 +15,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Map
 from typing import Any, Protocol
 
 from actors.client.admission import Refused
-from actors.client.jobsystem import EnqueueFailed, Listen
+from actors.client.jobsystem import Listen
 from actors.client.overview import QueueDepth, RunningTask
+from actors.client.submitting import EnqueueFailed, NewTask
 from actors.memo import Recent
 from actors.records import (
     ResultInfo,
@@ -65,6 +66,21 @@ class Jobs(Protocol):
         checked with `check_webhook_url`. Raises
         `Refused` when the owner or the queues are over their limits, and
         `EnqueueFailed`; `vet` runs once admitted, before anything is recorded."""
+        ...
+
+    async def submit_many(
+        self,
+        owner: str,
+        tasks: Sequence[NewTask],
+        *,
+        idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
+        webhook: WebhookRequest | None = None,
+        priority: TaskPriority = TaskPriority.NORMAL,
+        vet: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[TaskRecord]:
+        """`submit` for several tasks, admitted all or none (`Refused` OVER_BURST for
+        more than a full token bucket); one idempotency key for the batch."""
         ...
 
     async def get(self, owner: str, task_id: str) -> TaskRecord | None: ...
@@ -121,6 +137,7 @@ __all__ = [
     "Jobs",
     "Listen",
     "LoadedModel",
+    "NewTask",
     "QueueDepth",
     "Recent",
     "Refused",

@@ -46,8 +46,9 @@ class Admission:
         self._prefix = prefix
         self._admit = client.register_script(_ADMIT)
 
-    def admit(self, owner: str, live_key: str, queue_keys: list[str]) -> None:
-        """Take one submit token for `owner`, or raise `Refused`."""
+    def admit(self, owner: str, live_key: str, queue_keys: list[str], count: int = 1) -> None:
+        """Take `count` submit tokens for `owner` (tasks submitted together: all or
+        none), or raise `Refused`; OVER_BURST when more than a full bucket holds."""
         policy = self.policy
         verdict = self._admit(
             keys=[f"{self._prefix}bucket:{owner}", live_key, *queue_keys],
@@ -57,6 +58,7 @@ class Admission:
                 policy.submit_burst,
                 policy.max_unfinished_per_owner,
                 policy.max_queued,
+                count,
             ],
         )
         if int(verdict[0]) != 1:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import uuid
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -23,18 +22,22 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from actors.client.admission import Admission
 from actors.client.following import follow
 from actors.client.overview import Overview, QueueDepth, RunningTask
+from actors.client.submitting import (
+    NewTask,
+    Options,
+    new_record,
+    record_and_send,
+)
 from actors.config import JobSettings
 from actors.events import TaskChanged, group_name, publish
 from actors.kinds import spec_for
 from actors.logcontext import task_context
-from actors.queues.broker import Actors, send_task
+from actors.queues.broker import Actors
 from actors.records import TaskKind, TaskPriority, TaskRecord, TaskStatus, is_task_id
 from actors.store.outage import (
-    OUTAGES,
     Breaker,
     Comebacks,
     StoreUnavailable,
-    full_named,
     outages_raise_unavailable,
 )
 from actors.store.registry import WorkerInfo, WorkerRegistry
@@ -42,10 +45,6 @@ from actors.store.tasks import TaskStore
 from actors.webhooks.config import WebhookRequest
 
 logger = logging.getLogger(__name__)
-
-
-class EnqueueFailed(Exception):
-    """The task was recorded but could not be queued; it is marked FAILED."""
 
 
 _inside: ContextVar[bool] = ContextVar("atelier_job_system_call", default=False)
@@ -134,79 +133,90 @@ class JobSystem:
         refused (decoding images). What it raises propagates, and the submit token
         admission took stays spent: the caller made the server work.
         """
-        expected = spec_for(kind).inputs
-        if sorted(inputs) != sorted(expected):  # a caller's bug, not a client's
-            raise ValueError(f"{kind} takes the input images {expected}, not {sorted(inputs)}")
-        earlier = await self._admit(owner, idempotency_key)
-        if earlier is not None:
-            return earlier
-        if vet is not None:
-            await vet()
-        record = TaskRecord(
-            id=str(uuid.uuid4()),
-            kind=kind,
-            owner=owner,
-            queue=self._settings.queue_for(kind, params.get("model")),
-            params=dict(params),
-            deadline_seconds=deadline_seconds,
-            priority=priority,
-            webhook_url=webhook.url if webhook else None,
-            webhook_events=",".join(webhook.events) if webhook else None,
-            webhook_base_url=webhook.base_url if webhook else None,
+        options = Options(deadline_seconds, webhook, priority)
+        (record,) = await self._submit(
+            owner, [NewTask(kind, params, inputs)], [idempotency_key], options, vet
         )
-        return await self._create(record, inputs, idempotency_key)
+        return record
+
+    async def submit_many(
+        self,
+        owner: str,
+        tasks: Sequence[NewTask],
+        *,
+        idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
+        webhook: WebhookRequest | None = None,
+        priority: TaskPriority = TaskPriority.NORMAL,
+        vet: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[TaskRecord]:
+        """`submit` for several tasks at once, admitted all or none: each counts against
+        the submit rate and the unfinished-task and queue limits (a batch larger than a
+        full token bucket is refused OVER_BURST). One idempotency key covers the batch:
+        a repeat returns the same tasks, and one whose first try died part way through
+        recording them records the rest."""
+        keys = [
+            None if idempotency_key is None else f"batch:{idempotency_key}:{i}"
+            for i in range(len(tasks))
+        ]
+        options = Options(deadline_seconds, webhook, priority)
+        return await self._submit(owner, tasks, keys, options, vet)
+
+    async def _submit(
+        self,
+        owner: str,
+        tasks: Sequence[NewTask],
+        keys: Sequence[str | None],
+        options: Options,
+        vet: Callable[[], Awaitable[None]] | None,
+    ) -> list[TaskRecord]:
+        for task in tasks:
+            expected = spec_for(task.kind).inputs
+            if sorted(task.inputs) != sorted(expected):  # a caller's bug, not a client's
+                raise ValueError(
+                    f"{task.kind} takes the input images {expected}, not {sorted(task.inputs)}"
+                )
+        earlier = await self._earlier(owner, keys)
+        missing = [i for i, found in enumerate(earlier) if found is None]
+        if missing:
+            await self._admit(owner, len(missing))
+            if vet is not None:
+                await vet()
+        records = list(earlier)
+        for i in missing:
+            record = new_record(self._settings, owner, tasks[i], options)
+            records[i] = await self._create(record, tasks[i].inputs, keys[i])
+        return [record for record in records if record is not None]
 
     @_translated
-    async def _admit(self, owner: str, idempotency_key: str | None) -> TaskRecord | None:
-        """The task a known idempotency key names, else None once a token is taken."""
-        if idempotency_key is not None:
-            earlier = await asyncio.to_thread(self.store.find_idempotent, owner, idempotency_key)
-            if earlier is not None:
-                return earlier
+    async def _earlier(self, owner: str, keys: Sequence[str | None]) -> list[TaskRecord | None]:
+        """The tasks known idempotency keys name (None where a key is new or absent)."""
+        found: list[TaskRecord | None] = []
+        for key in keys:
+            earlier = None
+            if key is not None:
+                earlier = await asyncio.to_thread(self.store.find_idempotent, owner, key)
+            found.append(earlier)
+        return found
+
+    @_translated
+    async def _admit(self, owner: str, count: int) -> None:
+        """Take `count` submit tokens, or raise `Refused`."""
         await asyncio.to_thread(
             self._admission.admit,
             owner,
             self.store.live_key(owner),
             [self.store.queue_key(queue) for queue in self._settings.queues],
+            count,
         )
-        return None
 
     @_translated
     async def _create(
         self, record: TaskRecord, inputs: Mapping[str, bytes], idempotency_key: str | None
     ) -> TaskRecord:
-        with task_context(record.id):  # the web's log lines about it carry its id
-            record, created = await asyncio.to_thread(
-                self.store.create, record, inputs, idempotency_key=idempotency_key
-            )
-            if not created:
-                return record
-            try:
-                with full_named():
-                    await asyncio.to_thread(send_task, self._actors, record)
-            except OUTAGES as error:
-                # Recorded and marked undispatched in one step: a sweep sends its message
-                # once Redis takes writes again, as if this process had died here. At a
-                # full Redis's edge the record fits and the message no longer does.
-                logger.warning(
-                    "task %s recorded; its message waits for Redis: %s", record.id, error
-                )
-                return record
-            except Exception as error:
-                logger.exception("could not enqueue task %s", record.id)
-                failed = await asyncio.to_thread(
-                    self.store.fail, record, "ENQUEUE_FAILED", "the task could not be queued"
-                )
-                if failed is not None:
-                    await self._publish(failed)
-                raise EnqueueFailed(record.id) from error
-            try:
-                await asyncio.to_thread(self.store.dispatched, record.id)
-            except Exception:
-                # The task is queued either way; the sweeper sends a second message,
-                # which the worker drops (actors.store.tasks: leases and dispatch).
-                logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
-            return record
+        return await record_and_send(
+            self.store, self._actors, record, inputs, idempotency_key, self._publish
+        )
 
     @_translated
     async def get(self, owner: str, task_id: str) -> TaskRecord | None:

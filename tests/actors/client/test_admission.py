@@ -69,3 +69,40 @@ def test_the_bucket_key_expires(client: redis.Redis, prefix: str) -> None:
     gate = admission(client, prefix, submit_rate=1, submit_burst=5)
     gate.admit("alice", f"{prefix}live", [])
     assert 0 < client.pttl(f"{prefix}bucket:alice") <= 6000
+
+
+# -- several tasks at once (submitTasks) -------------------------------------------------
+
+
+def test_a_batch_takes_a_token_per_task_or_none(client: redis.Redis, prefix: str) -> None:
+    gate = admission(client, prefix, submit_rate=0.01, submit_burst=5)
+    gate.admit("alice", f"{prefix}live", [], 3)
+    with pytest.raises(Refused) as refused:
+        gate.admit("alice", f"{prefix}live", [], 3)
+    assert refused.value.reason == "SUBMIT_RATE"
+    gate.admit("alice", f"{prefix}live", [], 2)  # the two left were not taken
+
+
+def test_a_batch_counts_every_task_against_the_unfinished_and_queue_limits(
+    client: redis.Redis, prefix: str
+) -> None:
+    gate = admission(client, prefix, max_unfinished_per_owner=4, max_queued=10)
+    client.set(f"{prefix}live", 2)
+    with pytest.raises(Refused) as refused:
+        gate.admit("alice", f"{prefix}live", [], 3)
+    assert refused.value.reason == "UNFINISHED_TASKS"
+    client.zadd(f"{prefix}q", {f"t{i}": i for i in range(9)})
+    with pytest.raises(Refused) as refused:
+        gate.admit("alice", f"{prefix}live", [f"{prefix}q"], 2)
+    assert refused.value.reason == "QUEUE_FULL"
+    gate.admit("alice", f"{prefix}live", [f"{prefix}q"], 1)
+
+
+def test_a_batch_larger_than_a_full_bucket_is_refused_as_never_admissible(
+    client: redis.Redis, prefix: str
+) -> None:
+    gate = admission(client, prefix, submit_burst=4)
+    with pytest.raises(Refused) as refused:
+        gate.admit("alice", f"{prefix}live", [], 5)
+    assert refused.value.reason == "OVER_BURST"
+    gate.admit("alice", f"{prefix}live", [], 4)
