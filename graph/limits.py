@@ -48,6 +48,8 @@ class InputLimits:
     # same value as `QueryLimits.max_images_per_task`).
     max_images: int = MAX_IMAGES_PER_TASK
     max_tasks_listed: int = 100
+    # submitTasks' inputs (`ATELIER_MAX_BATCH_SUBMIT`).
+    max_batch_submit: int = 100
     # Callers whose tasks may be HIGH priority (`ATELIER_PRIORITY_KEYS`).
     high_priority_callers: frozenset[str] = frozenset()
     # Operations.runningTasks(limit): one running task per worker thread, so this

@@ -243,6 +243,7 @@ def load(env: dict[str, str] | None = None) -> Config:
     callers = set(api_keys.values()) or {ANONYMOUS}
     limits = InputLimits(
         max_images=max_images,
+        max_batch_submit=_int(env, "ATELIER_MAX_BATCH_SUBMIT", defaults.max_batch_submit),
         high_priority_callers=_priority_callers(env, callers, set(admin_keys.values())),
         min_side=_int(env, "ATELIER_MIN_SIDE", defaults.min_side),
         max_side=_int(env, "ATELIER_MAX_SIDE", defaults.max_side),
