@@ -16,7 +16,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from actors.queues.broker import declare_actors, make_broker, restart_time_limit, send_task
 from actors.records import TaskRecord
 from actors.store.outbox import WebhookOutbox
-from actors.store.registry import WorkerRegistry
+from actors.store.registry import CurrentTask, WorkerRegistry
 from actors.store.tasks import TaskStore
 from actors.webhooks.deliverer import Deliverer
 from actors.webhooks.dispatcher import DispatchWebhooks, WebhookDispatcher, declare_webhook_actor
@@ -96,7 +96,12 @@ def deliverer() -> Deliverer:
 @functools.cache
 def runner() -> TaskRunner:
     return TaskRunner(
-        config.jobs, store(), publish, send, restart_time_limit=restart_time_limit(broker)
+        config.jobs,
+        store(),
+        publish,
+        send,
+        restart_time_limit=restart_time_limit(broker),
+        on_start=lambda record: presence.running(CurrentTask(record.id, record.kind)),
     )
 
 
@@ -127,14 +132,13 @@ broker.add_middleware(
     )
 )
 broker.add_middleware(WorkerLifecycle(sweeper, lambda: runner().drain(config.jobs.shutdown_grace)))
-broker.add_middleware(
-    WorkerPresence(
-        registry,
-        loaded=lambda: runner().cache.loaded(),
-        every=config.jobs.heartbeat_every,
-        identity=lambda: runner().worker,
-    )
+presence = WorkerPresence(
+    registry,
+    loaded=lambda: runner().cache.loaded(),
+    every=config.jobs.heartbeat_every,
+    identity=lambda: runner().worker,
 )
+broker.add_middleware(presence)
 actors = declare_actors(broker, config.jobs, lambda hint, queue: runner().run(hint, queue))
 # On its own queue: a worker on default queues consumes it too; see README, Webhooks.
 webhook_actor = declare_webhook_actor(

@@ -20,16 +20,12 @@ from dramatiq import Broker, Middleware, Worker
 from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 
-from actors.kinds import SPECS
-from actors.queues.broker import actor_name
-from actors.records import TaskKind
 from actors.store.outage import OUTAGES
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo, WorkerRegistry
 from actors.webhooks.config import QUEUE as WEBHOOKS
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {actor_name(kind): kind for kind in SPECS}
 # After a failed announcement (Redis out), try again this soon rather than a period
 # later, so the worker is visible again shortly after Redis is back.
 _RETRY_AFTER = 1.0
@@ -58,7 +54,7 @@ class WorkerPresence(Middleware):
         self._identity = identity
         self._every = every
         self._lock = threading.Lock()
-        self._running: dict[str, CurrentTask] = {}  # message id -> task
+        self._running: dict[int, CurrentTask] = {}  # worker thread -> its task
         self._stopping = False
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -88,12 +84,12 @@ class WorkerPresence(Middleware):
         self._thread = threading.Thread(target=self._loop, name="atelier-presence", daemon=True)
         self._thread.start()
 
-    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        task = _task_of(message)
-        if task is not None:
-            with self._lock:
-                self._running[message.message_id] = task
-            self._wake.set()
+    def running(self, task: CurrentTask) -> None:
+        """The worker thread calling this started `task` (the one its message ran: a
+        message does not pin which task runs, see actors.store.tasks)."""
+        with self._lock:
+            self._running[threading.get_ident()] = task
+        self._wake.set()
 
     def after_process_message(
         self,
@@ -126,8 +122,9 @@ class WorkerPresence(Middleware):
 
     # -- announcing ----------------------------------------------------------
     def _finished(self, message: MessageProxy) -> None:
+        # Dramatiq calls this on the thread that processed the message.
         with self._lock:
-            found = self._running.pop(message.message_id, None)
+            found = self._running.pop(threading.get_ident(), None)
         if found is not None:
             self._wake.set()
 
@@ -164,11 +161,3 @@ class WorkerPresence(Middleware):
                 # Kept, so an entry that lapsed meanwhile comes back with its start.
                 self._me = announced
             self._wake.wait(wait)
-
-
-def _task_of(message: MessageProxy) -> CurrentTask | None:
-    """The task a message runs: its first argument, of the kind its actor serves."""
-    kind: TaskKind | None = _KINDS.get(message.actor_name)
-    if kind is None or not message.args or not isinstance(message.args[0], str):
-        return None
-    return CurrentTask(id=message.args[0], kind=kind)

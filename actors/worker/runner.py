@@ -52,9 +52,11 @@ class TaskRunner:
         *,
         worker: str | None = None,
         restart_time_limit: Callable[[float], None] = lambda seconds: None,
+        on_start: Callable[[TaskRecord], None] = lambda record: None,
     ) -> None:
         self.settings = settings
         self.restart_time_limit = restart_time_limit
+        self.on_start = on_start  # the worker's presence: which task it runs now
         self.store = store
         self.publish = publish
         self.send = send
@@ -108,6 +110,7 @@ class TaskRunner:
     def _run(self, record: TaskRecord) -> None:
         task_id = record.id
         self.restart_time_limit(self.settings.time_limits[record.kind])
+        self.on_start(record)
         self._publish(record)
         if record.attempts > 1:
             logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)

@@ -148,13 +148,15 @@ def test_the_readiness_count_over_asyncio_matches_the_registry(
 
 
 class Held:
-    """An actor on the image_generation queue that runs until released."""
+    """An actor on the image_generation queue that starts the task its message names,
+    as the task runner tells the presence middleware, and runs until released."""
 
-    def __init__(self, broker: StubBroker) -> None:
+    def __init__(self, broker: StubBroker, presence: WorkerPresence) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
 
         def run_image_generation(task_id: str) -> None:
+            presence.running(CurrentTask(task_id, TaskKind.IMAGE_GENERATION))
             self.started.set()
             self.release.wait(10)
 
@@ -184,7 +186,7 @@ def test_a_dramatiq_worker_announces_itself_its_task_and_withdraws_when_stopped(
         identity=lambda: "test-host:4242",
     )
     stub_broker.add_middleware(presence)
-    held = Held(stub_broker)
+    held = Held(stub_broker, presence)
     reader = WorkerRegistry(client, prefix=prefix, stale_after=5)
     dramatiq_worker = dramatiq.Worker(stub_broker, worker_threads=1, worker_timeout=50)
     dramatiq_worker.start()
@@ -226,7 +228,7 @@ def test_a_worker_whose_entry_was_lost_announces_itself_again_within_a_period(
         identity=lambda: "test-host:4343",
     )
     stub_broker.add_middleware(presence)
-    Held(stub_broker)
+    Held(stub_broker, presence)
     reader = WorkerRegistry(client, prefix=prefix, stale_after=5)
     dramatiq_worker = dramatiq.Worker(stub_broker, worker_threads=1, worker_timeout=50)
     dramatiq_worker.start()
