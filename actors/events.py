@@ -1,5 +1,6 @@
-"""The events the job system publishes on a task's channel-layer group: typed values,
-and `publish`, the one way onto the channel layer.
+"""The events the job system publishes on a task's channel-layer group, and on its
+owner's (`owner_group_name`, followed by `myTasks`): typed values, and `publish`, the
+one way onto the channel layer.
 
 Each event is a frozen dataclass with one `encode` (to the channel layer's message)
 and one `decode` (from it); nothing else builds or reads these messages. Every
@@ -10,6 +11,7 @@ project.edge.grouprouting).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -21,6 +23,13 @@ GROUP_FIELD = "group"
 
 def group_name(task_id: str) -> str:
     return f"task.{task_id}"
+
+
+def owner_group_name(owner: str) -> str:
+    """The group of every event of `owner`'s tasks. An owner's name may hold any
+    character and a group name only letters, digits, `-_.` and under 100 of them:
+    the name's digest stands for it (followers still check each record's owner)."""
+    return "owner." + hashlib.sha256(owner.encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +48,15 @@ class TaskChanged:
     def group(self) -> str:
         return group_name(self.record.id)
 
-    def encode(self) -> dict[str, Any]:
+    @property
+    def owner_group(self) -> str:
+        return owner_group_name(self.record.owner)
+
+    def encode(self, group: str | None = None) -> dict[str, Any]:
+        """The message for `group` (by default the task's own)."""
         snapshot = to_hash(self.record)
         snapshot.pop("params", None)
-        return {"type": self.TYPE, "task": snapshot, GROUP_FIELD: self.group}
+        return {"type": self.TYPE, "task": snapshot, GROUP_FIELD: group or self.group}
 
     @classmethod
     def decode(cls, message: Mapping[str, Any]) -> TaskChanged:
@@ -56,6 +70,16 @@ class TaskChanged:
 
 
 async def publish(layer: Any, record: TaskRecord) -> None:
-    """Publish that `record` changed to its task's group on the channel `layer`."""
+    """Publish that `record` changed to its task's group and its owner's group on the
+    channel `layer`."""
     event = TaskChanged(record)
-    await layer.group_send(event.group, event.encode())
+    message = event.encode()
+    await layer.group_send(event.group, message)
+    await layer.group_send(event.owner_group, {**message, GROUP_FIELD: event.owner_group})
+
+
+async def publish_to_owner(layer: Any, record: TaskRecord) -> None:
+    """Publish `record` to its owner's group only: a task just created, which no one
+    can follow by its id yet."""
+    event = TaskChanged(record)
+    await layer.group_send(event.owner_group, event.encode(event.owner_group))

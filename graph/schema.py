@@ -16,7 +16,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 from actors.interface import EnqueueFailed, Refused, StoreUnavailable, TaskStatus, is_task_id
-from graph import imagesources
+from graph import imagesources, mytasks
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget
@@ -166,6 +166,12 @@ class Subscription:
         # reached (see graph/transport.py).
         context = info.context
         return _task_events(context, context.owner, str(id))
+
+    @strawberry.subscription(description=mytasks.DESCRIPTION)
+    async def my_tasks(
+        self, info: ContextInfo, statuses: list[TaskStatus] | None = None
+    ) -> AsyncGenerator[Task, None]:
+        return mytasks.my_task_events(info.context, statuses)
 
 
 async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGenerator[Task, None]:

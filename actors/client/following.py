@@ -99,6 +99,10 @@ class _Inbox:
     Waiting is one `Queue.get` per event, and no wait at all when one is already in:
     a web node runs this for every subscriber on every event, so no task, future or
     timer is made per event; the quiet-period timer is re-armed only when it fires.
+
+    `periodic`: the resync comes `quiet` seconds after the last one whether messages
+    came meanwhile or not (a follower of many tasks hears from some of them while
+    another's event may have been lost).
     """
 
     def __init__(
@@ -106,7 +110,10 @@ class _Inbox:
         messages: AsyncIterable[dict[str, Any]],
         nudged: Callable[[], Awaitable[object]] | None,
         quiet: float,
+        *,
+        periodic: bool = False,
     ) -> None:
+        self._periodic = periodic
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._last = self._loop.time()
@@ -150,7 +157,8 @@ class _Inbox:
     async def _read(self, messages: AsyncIterable[dict[str, Any]]) -> None:
         try:
             async for message in messages:
-                self._last = self._loop.time()
+                if not self._periodic:
+                    self._last = self._loop.time()
                 self._queue.put_nowait(message)
         except Exception as error:
             self._queue.put_nowait(error)
