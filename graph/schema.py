@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -15,40 +13,35 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
-from actors.interface import EnqueueFailed, Refused, StoreUnavailable, TaskStatus, is_task_id
-from graph import imagesources, mytasks
+from actors.interface import (
+    StoreUnavailable,
+    TaskPriority,
+    TaskStatus,
+    is_task_id,
+)
+from graph import mytasks, submitting
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget
-from graph.decoding import decode_inputs
 from graph.documents import DocumentChecks
 from graph.errors import (
     BadUserInput,
     Forbidden,
     NotFound,
-    RateLimited,
     ServiceUnavailable,
     unavailable,
 )
 from graph.inputs import SubmitTaskInput
-from graph.kinds import parse_submission
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.operations import Operations
 from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
-from graph.validation import require_unicode
-from graph.webhooks import WebhookInput, checked_webhook
+from graph.webhooks import WebhookInput
 
 ContextInfo = Info[Context, None]
 logger = logging.getLogger("atelier.graph")
-
-REFUSALS = {
-    "SUBMIT_RATE": "too many submissions; retry after extensions.retryAfter seconds",
-    "UNFINISHED_TASKS": "too many unfinished tasks; wait for some to finish",
-    "QUEUE_FULL": "the queue is full; retry later",
-}
 
 
 @strawberry.type
@@ -84,12 +77,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(
-        description="Queue a task. The same idempotencyKey from the same caller within the "
-        "result TTL returns the first task instead of a new one. With deadlineSeconds, a "
-        "task not finished that long after it was queued ends CANCELLED (DEADLINE_EXCEEDED). "
-        "With a webhook, the task's events are POSTed to it, signed (see the README)."
-    )
+    @strawberry.mutation(description=submitting.SUBMIT_TASK)
     async def submit_task(
         self,
         info: ContextInfo,
@@ -97,50 +85,37 @@ class Mutation:
         idempotency_key: str | None = None,
         deadline_seconds: int | None = None,
         webhook: WebhookInput | None = None,
+        priority: TaskPriority = TaskPriority.NORMAL,
     ) -> Task:
-        context = info.context
-        owner = context.owner  # who asks comes first: nothing is examined for strangers
-        longest = context.limits.max_deadline_seconds
-        if deadline_seconds is not None and not 1 <= deadline_seconds <= longest:
-            raise BadUserInput(f"deadlineSeconds must be from 1 to {longest}", "deadlineSeconds")
-        if idempotency_key is not None and not (
-            0 < len(idempotency_key) <= context.limits.max_idempotency_key_chars
-        ):
-            raise BadUserInput(
-                f"idempotencyKey must have 1 to {context.limits.max_idempotency_key_chars} "
-                "characters",
-                "idempotencyKey",
-            )
-        if idempotency_key is not None:
-            require_unicode(idempotency_key, "idempotencyKey")
-        hook = None
-        if webhook is not None:
-            settings = context.limits.webhooks
-            hook = await checked_webhook(webhook, settings, owner, context.base_url)
-        # Off the event loop: base64 of a 10 MB image and its header take milliseconds.
-        submission = await asyncio.to_thread(parse_submission, input, context.limits)
-        submission = await imagesources.resolve(submission, context.jobs, owner)
-        try:
-            record = await context.jobs.submit(
-                owner,
-                submission.kind,
-                submission.params,
-                submission.inputs,
-                idempotency_key=idempotency_key,
-                deadline_seconds=deadline_seconds,
-                webhook=hook,
-                # Only once admitted: a caller over its limits costs no decoding.
-                vet=functools.partial(decode_inputs, submission, context.limits),
-            )
-        except EnqueueFailed:
-            raise ServiceUnavailable("the task could not be queued; try again") from None
-        except Refused as refused:
-            raise RateLimited(
-                REFUSALS.get(refused.reason, "too many requests"),
-                reason=refused.reason,
-                retry_after=refused.retry_after,
-            ) from None
-        return task_from_record(record, context)
+        record = await submitting.submit_task(
+            info.context,
+            input,
+            idempotency_key=idempotency_key,
+            deadline_seconds=deadline_seconds,
+            webhook=webhook,
+            priority=priority,
+        )
+        return task_from_record(record, info.context)
+
+    @strawberry.mutation(description=submitting.SUBMIT_TASKS)
+    async def submit_tasks(
+        self,
+        info: ContextInfo,
+        inputs: list[SubmitTaskInput],
+        idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
+        webhook: WebhookInput | None = None,
+        priority: TaskPriority = TaskPriority.NORMAL,
+    ) -> list[Task]:
+        records = await submitting.submit_tasks(
+            info.context,
+            inputs,
+            idempotency_key=idempotency_key,
+            deadline_seconds=deadline_seconds,
+            webhook=webhook,
+            priority=priority,
+        )
+        return [task_from_record(record, info.context) for record in records]
 
     @strawberry.mutation(
         description="QUEUED: cancelled at once. RUNNING: stops at its next step. "

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from actors.interface import ResultInfo, TaskKind, TaskRecord, TaskStatus
+from actors.interface import ResultInfo, TaskKind, TaskPriority, TaskRecord, TaskStatus
 from graph.context import Context
 from graph.errors import NotFound
 from graph.links import PREVIEW, link_expiry, result_index, result_variant
@@ -19,6 +19,12 @@ from graph.webhooks import WebhookStatus, webhook_status
 # The job system's enums are the API's: registered once, used as they are.
 strawberry.enum(TaskKind, name="TaskKind")
 strawberry.enum(TaskStatus, name="TaskStatus")
+strawberry.enum(
+    TaskPriority,
+    name="TaskPriority",
+    description="Within a queue, HIGH tasks start before NORMAL ones and NORMAL before LOW; "
+    "within a priority, callers take turns (fair share), then first come first served.",
+)
 
 
 @strawberry.type(description="A PNG image held by the server for a limited time.")
@@ -74,6 +80,7 @@ class Task:
     id: strawberry.ID
     kind: TaskKind
     status: TaskStatus
+    priority: TaskPriority
     progress: float = strawberry.field(description="0.0 .. 1.0, never decreases; 1.0 on SUCCEEDED")
     stage: str | None
     step: int | None
@@ -155,6 +162,7 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         id=strawberry.ID(record.id),
         kind=record.kind,
         status=record.status,
+        priority=record.priority,
         progress=record.progress,
         stage=record.stage,
         step=record.step,
