@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Map
 from typing import Any, Protocol
 
 from actors.client.admission import Refused
+from actors.client.eta import Estimate
 from actors.client.jobsystem import Listen
 from actors.client.overview import QueueDepth, RunningTask
 from actors.client.submitting import EnqueueFailed, NewTask
@@ -100,6 +101,11 @@ class Jobs(Protocol):
         never ends by itself."""
         ...
 
+    async def estimate(self, record: TaskRecord) -> Estimate:
+        """When the task should start (QUEUED) and finish (QUEUED, RUNNING); None
+        where there is no measurement or no worker for its queue yet."""
+        ...
+
     async def queue_position(self, record: TaskRecord) -> int | None: ...
 
     async def result_png(self, task_id: str, index: int = 0) -> bytes | None:
@@ -132,6 +138,7 @@ __all__ = [
     "AllowList",
     "CurrentTask",
     "EnqueueFailed",
+    "Estimate",
     "ImageLimits",
     "InvalidImage",
     "Jobs",

@@ -121,6 +121,23 @@ class Task:
     async def queue_position(self, info: Info[Context, None]) -> int | None:
         return await info.context.jobs.queue_position(self.record)
 
+    @strawberry.field(
+        description="QUEUED: when a worker should take it, from measured run times per kind "
+        "and model and the workers serving its queue; null until there is a measurement."
+    )
+    async def estimated_start_at(self, info: Info[Context, None]) -> datetime | None:
+        if self.record.status is not TaskStatus.QUEUED:
+            return None
+        return (await info.context.jobs.estimate(self.record)).start_at
+
+    @strawberry.field(
+        description="QUEUED or RUNNING: when it should finish (see estimatedStartAt)."
+    )
+    async def estimated_finish_at(self, info: Info[Context, None]) -> datetime | None:
+        if self.record.status.terminal:
+            return None
+        return (await info.context.jobs.estimate(self.record)).finish_at
+
 
 def task_from_record(record: TaskRecord, context: Context) -> Task:
     expires = link_expiry(record.expires_at, context.result_ttl)

@@ -17,6 +17,7 @@ from actors.queues.broker import declare_actors, make_broker, restart_time_limit
 from actors.records import TaskRecord
 from actors.store.outbox import WebhookOutbox
 from actors.store.registry import CurrentTask, WorkerRegistry
+from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
 from actors.webhooks.deliverer import Deliverer
 from actors.webhooks.dispatcher import DispatchWebhooks, WebhookDispatcher, declare_webhook_actor
@@ -102,6 +103,7 @@ def runner() -> TaskRunner:
         send,
         restart_time_limit=restart_time_limit(broker),
         on_start=lambda record: presence.running(CurrentTask(record.id, record.kind)),
+        runtimes=RunTimes(store().client, prefix=config.jobs.key_prefix),
     )
 
 

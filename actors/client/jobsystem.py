@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from actors.client.admission import Admission
+from actors.client.eta import Estimate, Estimator
 from actors.client.following import follow
 from actors.client.overview import Overview, QueueDepth, RunningTask
 from actors.client.submitting import (
@@ -41,6 +42,7 @@ from actors.store.outage import (
     outages_raise_unavailable,
 )
 from actors.store.registry import WorkerInfo, WorkerRegistry
+from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
 from actors.webhooks.config import WebhookRequest
 
@@ -105,6 +107,9 @@ class JobSystem:
             store.client, prefix=store.prefix, stale_after=settings.worker_stale_after
         )
         self._overview = Overview(store, registry, settings)
+        self._eta = Estimator(
+            store, registry, RunTimes(store.client, prefix=store.prefix), settings
+        )
 
     async def submit(
         self,
@@ -245,6 +250,11 @@ class JobSystem:
         return record
 
     @_translated
+    @_translated
+    async def estimate(self, record: TaskRecord) -> Estimate:
+        """When the task should start and finish (see actors.client.eta)."""
+        return await asyncio.to_thread(self._eta.estimate, record)
+
     async def queue_position(self, record: TaskRecord) -> int | None:
         if record.status is not TaskStatus.QUEUED:
             return None

@@ -41,6 +41,7 @@ def load(name: str, *, library: str | None = None) -> str:
 CREATE = load("task_create", library="task_library")
 START = load("task_start", library="task_library")
 PICK = load("queue_pick")
+RUNTIMES_RECORD = load("runtimes_record")
 RENEW = load("task_renew")
 REAP = load("task_reap", library="task_library")
 REQUEUE = load("task_requeue", library="task_library")

@@ -19,6 +19,7 @@ from actors.kinds import LoadContext, spec_for
 from actors.logcontext import task_context
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
 from actors.store.outage import when_redis_answers
+from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
 from actors.worker.cancellation import Interrupted, Superseded
 from actors.worker.lease import LeaseKeeper
@@ -53,7 +54,9 @@ class TaskRunner:
         worker: str | None = None,
         restart_time_limit: Callable[[float], None] = lambda seconds: None,
         on_start: Callable[[TaskRecord], None] = lambda record: None,
+        runtimes: RunTimes | None = None,
     ) -> None:
+        self.runtimes = runtimes
         self.settings = settings
         self.restart_time_limit = restart_time_limit
         self.on_start = on_start  # the worker's presence: which task it runs now
@@ -115,6 +118,7 @@ class TaskRunner:
         if record.attempts > 1:
             logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)
         metrics.task_started(record)
+        warm = self._weights_key(record) in self.cache  # else its time includes a load
         started = time.monotonic()
         with LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3) as lease:
             reporter = TaskReporter(
@@ -128,6 +132,8 @@ class TaskRunner:
             final = self._write(outcome, f"write the outcome of task {task_id}", task_id)
         ended, seconds = _run_outcome(final), time.monotonic() - started
         metrics.run_ended(record.kind, ended, seconds)
+        if warm and final is not None and final.status is TaskStatus.SUCCEEDED:
+            self._measured(final, seconds)
         logger.info("task %s (%s): %s after %.2f s", task_id, record.kind.value, ended, seconds)
         if final is None:
             return
@@ -215,6 +221,24 @@ class TaskRunner:
             if record is not None and record.status is TaskStatus.RUNNING:
                 return None  # another run holds it: nothing of ours to publish
         return record
+
+    def _weights_key(self, record: TaskRecord) -> tuple[TaskKind, str]:
+        spec = spec_for(record.kind)
+        return (spec.weights_kind, self._model_name(record))
+
+    def _model_name(self, record: TaskRecord) -> str:
+        model = record.params.get("model")
+        return str(model) if model else spec_for(record.kind).default_model(self.settings)
+
+    def _measured(self, final: TaskRecord, seconds: float) -> None:
+        """Adds the run to the run times estimates are made from (actors.client.eta)."""
+        if self.runtimes is None:
+            return
+        try:
+            steps = final.total_steps or 0
+            self.runtimes.record(final.kind, self._model_name(final), steps, seconds)
+        except Exception as error:  # an estimate's input, never a task's outcome
+            logger.warning("run time of task %s not recorded: %s", final.id, error)
 
     def _publish(self, record: TaskRecord) -> None:
         try:

@@ -93,3 +93,26 @@ def test_a_batch_over_the_configured_size_is_refused_on_inputs(api: Api) -> None
     error = graphql_error(api.execute(BATCH, inputs=[generation("x")] * 101))
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["extensions"]["field"] == "inputs"
+
+
+ESTIMATES = """
+query E($id: ID!) { task(id: $id) { status estimatedStartAt estimatedFinishAt } }
+"""
+
+
+def test_estimates_follow_the_queue_once_a_task_of_the_kind_has_run(api: Api) -> None:
+    ran = api.submit(generation("a measurement"))
+    assert api.wait_for(ran["id"], is_terminal, timeout=120)["status"] == "SUCCEEDED"
+    with worker_held(api) as holder:
+        waiting = [api.submit(generation(f"waiting {i}")) for i in range(2)]
+        first, second = (api.data(ESTIMATES, id=t["id"])["task"] for t in waiting)
+        running = api.data(ESTIMATES, id=holder["id"])["task"]
+
+        assert running["estimatedStartAt"] is None and running["estimatedFinishAt"]
+        assert first["estimatedStartAt"] < first["estimatedFinishAt"]
+        assert first["estimatedFinishAt"] <= second["estimatedStartAt"]
+        assert second["estimatedStartAt"] < second["estimatedFinishAt"]
+    done = api.wait_for(waiting[1]["id"], is_terminal, timeout=120)
+    assert done["status"] == "SUCCEEDED"
+    ended = api.data(ESTIMATES, id=done["id"])["task"]
+    assert ended["estimatedStartAt"] is None and ended["estimatedFinishAt"] is None

@@ -1,0 +1,144 @@
+"""When a task should start and finish, from measured run times and the workers there are.
+
+A task's duration is its kind and model's moving average (actors.store.runtimes):
+seconds per step times its steps where it has steps, else seconds per task; null
+until one such task has run warm. A RUNNING task finishes its remaining steps at that
+rate. A QUEUED task at position p starts when the workers serving its queue have run
+what is ahead of it: each busy worker is free once its task's remainder has passed,
+and the p - 1 tasks ahead (taken to last as long as this one) go to whichever worker
+is free first. No worker serving the queue: no estimate.
+
+Workers, their tasks and the run times are read at most once a second per web node
+(`refresh`), so an estimate costs the task's rank and nothing else.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from actors.config import JobSettings
+from actors.kinds import spec_for
+from actors.records import TaskKind, TaskRecord, TaskStatus
+from actors.store.reads import TaskReader
+from actors.store.registry import WorkerRegistry
+from actors.store.runtimes import RunTime, RunTimes
+from pipelines.diffusion_params import denoising_steps
+
+# Tasks ahead placed one by one on the first free worker; past this many, the rest are
+# shared out evenly (the same answer for long queues, at a bounded cost).
+SIMULATED_AHEAD = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    start_at: datetime | None
+    finish_at: datetime | None
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    read_at: float
+    now: datetime
+    times: dict[tuple[TaskKind, str], RunTime] = field(default_factory=dict)
+    # Per queue: for each live worker serving it, seconds until it is free.
+    free_in: dict[str, list[float]] = field(default_factory=dict)
+
+
+class Estimator:
+    def __init__(
+        self,
+        store: TaskReader,
+        registry: WorkerRegistry,
+        runtimes: RunTimes,
+        settings: JobSettings,
+        *,
+        max_age: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._runtimes = runtimes
+        self._settings = settings
+        self._max_age = max_age
+        self._clock = clock
+        self._snapshot: _Snapshot | None = None
+
+    def estimate(self, record: TaskRecord) -> Estimate:
+        """Blocking (Redis reads): call it off the event loop."""
+        if record.status.terminal:
+            return Estimate(None, None)
+        snapshot = self._current()
+        duration = self._duration(snapshot, record)
+        if duration is None:
+            return Estimate(None, None)
+        if record.status is TaskStatus.RUNNING:
+            left = self._remaining(snapshot, record, duration)
+            return Estimate(None, snapshot.now + timedelta(seconds=left))
+        position = self._store.queue_position(record)
+        workers = snapshot.free_in.get(record.queue, [])
+        if position is None or not workers:
+            return Estimate(None, None)
+        wait = _wait(workers, position - 1, duration)
+        start = snapshot.now + timedelta(seconds=wait)
+        return Estimate(start, start + timedelta(seconds=duration))
+
+    def _current(self) -> _Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None or self._clock() - snapshot.read_at > self._max_age:
+            snapshot = self._snapshot = self._read()
+        return snapshot
+
+    def _read(self) -> _Snapshot:
+        snapshot = _Snapshot(read_at=self._clock(), now=datetime.now(UTC))
+        snapshot.times = self._runtimes.read()
+        for worker in self._registry.live():
+            if worker.stopping:
+                continue
+            busy = 0.0
+            for current in worker.tasks:
+                running = self._store.get(current.id)
+                if running is not None and running.status is TaskStatus.RUNNING:
+                    duration = self._duration(snapshot, running)
+                    busy = max(busy, self._remaining(snapshot, running, duration or 0.0))
+            for queue in worker.queues:
+                snapshot.free_in.setdefault(queue, []).append(busy)
+        return snapshot
+
+    def _duration(self, snapshot: _Snapshot, record: TaskRecord) -> float | None:
+        model = record.params.get("model") or spec_for(record.kind).default_model(self._settings)
+        measured = snapshot.times.get((record.kind, str(model)))
+        return None if measured is None else measured.seconds(_steps(record))
+
+    def _remaining(self, snapshot: _Snapshot, record: TaskRecord, duration: float) -> float:
+        if record.step and record.total_steps:
+            return duration * (record.total_steps - record.step) / record.total_steps
+        if record.started_at is None:
+            return duration
+        elapsed = (snapshot.now - record.started_at).total_seconds()
+        return max(0.0, duration - elapsed)
+
+
+def _steps(record: TaskRecord) -> int | None:
+    """The denoising steps the task will run (None: a kind without steps)."""
+    if record.total_steps:
+        return record.total_steps
+    steps = record.params.get("steps")
+    if not isinstance(steps, int):
+        return None
+    strength = record.params.get("strength")
+    return denoising_steps(steps, strength if isinstance(strength, float | int) else None)
+
+
+def _wait(free_in: list[float], ahead: int, duration: float) -> float:
+    """Seconds until a worker takes the task with `ahead` tasks before it, each of
+    `duration`, given when each worker is free."""
+    heap = list(free_in)
+    heapq.heapify(heap)
+    simulated = min(ahead, SIMULATED_AHEAD)
+    for _ in range(simulated):
+        heapq.heappush(heap, heapq.heappop(heap) + duration)
+    return heap[0] + (ahead - simulated) * duration / len(heap)
