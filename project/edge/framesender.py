@@ -43,7 +43,7 @@ class FrameSender:
         if self._window is None or not (self._window.paused or self._outbox):
             await self._send(text)
             return
-        if self._outbox.put(message.get("type"), message.get("id"), text):
+        if self._outbox.put(message.get("type"), message.get("id"), text, _subject(message)):
             SUPERSEDED.inc()
         if self._outbox.bytes <= self._max_buffered:
             return
@@ -72,3 +72,16 @@ class FrameSender:
                 await self._send(self._outbox.take())
         finally:
             self._flushing = None
+
+
+def _subject(message: dict[str, Any]) -> str | None:
+    """What a result is about, for an operation that streams several things (`myTasks`):
+    the `id` its one root object selected; None when it selected none."""
+    payload = message.get("payload")
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(data, dict) and len(data) == 1:
+        root = next(iter(data.values()))
+        if isinstance(root, dict):
+            subject = root.get("id")
+            return subject if isinstance(subject, str) else None
+    return None

@@ -23,6 +23,18 @@ def test_a_newer_result_replaces_the_waiting_one_of_its_operation_only() -> None
     assert outbox.bytes == 0
 
 
+def test_results_about_different_tasks_of_one_operation_are_each_kept() -> None:
+    # myTasks: one operation, several tasks; each task's newest state waits, in order.
+    outbox = Outbox()
+    assert not outbox.put("next", "mine", "t1-running", subject="t1")
+    assert not outbox.put("next", "mine", "t2-queued", subject="t2")
+    assert outbox.put("next", "mine", "t1-succeeded", subject="t1")
+    assert not outbox.put("next", "other", "o1", subject="t1")
+    outbox.put("complete", "mine", "mine-done")
+    assert not outbox.put("next", "mine", "t2-again", subject="t2")
+    assert _drain(outbox) == ["t1-succeeded", "t2-queued", "o1", "mine-done", "t2-again"]
+
+
 def test_complete_and_error_are_never_replaced_nor_overtaken() -> None:
     outbox = Outbox()
     outbox.put("next", "a", "a1")
@@ -52,3 +64,15 @@ def test_bytes_count_what_waits() -> None:
     assert outbox.bytes == 5
     outbox.clear()
     assert outbox.bytes == 0 and not outbox
+
+
+def test_a_result_is_about_the_id_its_one_root_object_selected() -> None:
+    from project.edge.framesender import _subject
+
+    def message(data: object) -> dict[str, object]:
+        return {"type": "next", "id": "op", "payload": {"data": data}}
+
+    assert _subject(message({"myTasks": {"id": "t1", "status": "RUNNING"}})) == "t1"
+    assert _subject(message({"mine": {"status": "RUNNING"}})) is None  # no id selected
+    assert _subject(message(None)) is None
+    assert _subject({"type": "complete", "id": "op"}) is None
