@@ -14,7 +14,7 @@ from gql.client import AsyncClientSession
 from gql.transport.exceptions import TransportError, TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
-from tests.clients.ecosystem_plan import document
+from tests.clients.ecosystem_plan import TERMINAL, document
 
 Record = dict[str, Any]
 DOCUMENT = document()
@@ -60,6 +60,29 @@ async def follow(session: AsyncClientSession, record: Record, first: asyncio.Eve
             record["events"].append(data["taskProgress"])
             first.set()
         record["completed"] = True
+    except (TransportError, OSError) as error:
+        record["errors"].extend(failed(error))
+        record["errored"] = True
+    finally:
+        first.set()
+
+
+async def follow_all(
+    session: AsyncClientSession, record: Record, ids: list[str], first: asyncio.Event
+) -> None:
+    """myTasks, until each of `ids` ended in it (it never completes by itself)."""
+
+    def done() -> bool:
+        return all(
+            any(e["id"] == i and e["status"] in TERMINAL for e in record["events"]) for i in ids
+        )
+
+    try:
+        async for data in session.subscribe(request("MyTasks")):
+            record["events"].append(data["myTasks"])
+            first.set()
+            if done():
+                break
     except (TransportError, OSError) as error:
         record["errors"].extend(failed(error))
         record["errored"] = True
@@ -152,6 +175,25 @@ class Scenario:
             self.report["operations"].append(record)
             firsts.append(asyncio.Event())
             followers.append(asyncio.create_task(follow(self.sessions[owner], record, firsts[-1])))
+        for owner in self.keys:
+            awaited = [
+                ids[task["name"]]
+                for task in plan["tasks"]
+                if task["owner"] == owner and not task["cancel"] and task["name"] in ids
+            ]
+            record = {
+                "owner": owner,
+                "kind": "mytasks",
+                "name": owner,
+                "events": [],
+                "errors": [],
+                "completed": False,
+                "errored": False,
+            }
+            self.report["operations"].append(record)
+            firsts.append(asyncio.Event())
+            session = self.sessions[owner]
+            followers.append(asyncio.create_task(follow_all(session, record, awaited, firsts[-1])))
         try:
             everyone = asyncio.gather(*(first.wait() for first in firsts))
             await self.within(timeout, everyone, "every subscription's first message")

@@ -3,11 +3,12 @@
 Alice and Bob each hold one client (one socket) at the same time. Their tasks are
 submitted over those sockets, one after another; then every task is followed by its
 owner, all at once, each owner's subscriptions multiplexed on its one socket, and each
-owner also subscribes to one of the other's tasks. Only once every subscription has
-its first message is Alice's first task, a long one holding the one worker, cancelled:
-the others run after it, one at a time, while every subscription is open, so each
-subscription sees the other tasks' events go by on its socket unless the server keeps
-them apart. At the end each task is read back with `task(id)` over the socket.
+owner also subscribes to one of the other's tasks, and to myTasks (all of their own).
+Only once every subscription has its first message is Alice's first task, a long one
+holding the one worker, cancelled: the others run after it, one at a time, while every
+subscription is open, so each subscription sees the other tasks' events go by on its
+socket unless the server keeps them apart. At the end each task is read back with
+`task(id)` over the socket.
 
 The report (JSON; the same shape from tests/clients/ecosystem/scenario.mjs and
 tests/clients/ecosystem_gql.py) lists each operation with what it received.
@@ -124,7 +125,7 @@ class Report:
         lines += [f"  failure: {failure}" for failure in self.failures]
         for operation in self.raw["operations"] if operations is None else operations:
             head = f"  {operation['owner']} {operation['kind']} {operation['name']}"
-            if operation["kind"] == "subscription":
+            if operation["kind"] in ("subscription", "mytasks"):
                 events = " ".join(
                     f"{names.get(event['id'], event['id'])}:{event['status']}:"
                     f"{event['progress']:.2f}#{event['sequence']}"

@@ -168,6 +168,35 @@ def test_a_foreign_task_is_not_found_and_none_of_its_events_reach_the_subscriber
         assert leaked == [], report.shown(leaked)
 
 
+def test_my_tasks_beside_them_gets_every_change_of_its_owners_tasks_and_no_other(
+    report: Report,
+) -> None:
+    mine = list(report.operations("mytasks"))
+    assert sorted(operation["owner"] for operation in mine) == sorted(KEYS), report.shown()
+    for operation in mine:
+        shown = report.shown([operation])
+        assert operation["errors"] == [] and not operation["errored"], shown
+        own = report.ids_of(operation["owner"])
+        assert {event["id"] for event in operation["events"]} <= set(own), shown
+        for task_id, name in own.items():
+            events = [event for event in operation["events"] if event["id"] == task_id]
+            if not events and "CANCELLED" in expected_terminal(name):
+                continue  # the cancelled blocker may have ended before myTasks joined
+            assert events, shown
+            sequences = [event["sequence"] for event in events]
+            assert sequences == sorted(set(sequences)), shown  # each task's in order
+            statuses = [event["status"] for event in events]
+            assert statuses[-1] in expected_terminal(name), shown
+            assert not TERMINAL & set(statuses[:-1]), shown
+            # The same end as the task's own subscription on the same socket.
+            [followed] = [
+                other
+                for other in report.operations("subscription", foreign=False)
+                if other["task"] == task_id
+            ]
+            assert followed["events"][-1]["sequence"] == sequences[-1], shown
+
+
 # The uploads (uploads.mjs): one picture, not square, so that a result of its size can
 # only come from it (inpainting keeps a size that is a multiple of 32), and an
 # inpainting mask for it; the same seed either way.

@@ -18,6 +18,7 @@ export const SUBMIT = documents.SubmitTask;
 export const CANCEL = documents.CancelTask;
 export const TASK = documents.Task;
 export const TASK_PROGRESS = documents.TaskProgress;
+export const MY_TASKS = documents.MyTasks;
 
 export const OPERATION_NAMES = new Map(
   Object.entries(documents).map(([name, text]) => [text, name]),

@@ -1,8 +1,9 @@
 // One run of the scenario over a client: every owner on one client (one socket),
 // their tasks submitted over it, all of them followed at once, a foreign task
-// subscribed to, some cancelled, each queried at the end. What every operation
-// received goes into the report; tests/clients/test_ecosystem.py judges it.
-import { SUBMIT, CANCEL, TASK, TASK_PROGRESS } from "./operations.mjs";
+// subscribed to, each owner's myTasks beside them, some cancelled, each queried at the
+// end. What every operation received goes into the report; tests/clients/test_ecosystem.py
+// judges it.
+import { SUBMIT, CANCEL, TASK, TASK_PROGRESS, MY_TASKS } from "./operations.mjs";
 import { formatted, result } from "./errors.mjs";
 import { countingWebSocket } from "./socket.mjs";
 
@@ -42,6 +43,37 @@ function follow(session, record) {
       if (data?.taskProgress) record.events.push(data.taskProgress);
       record.errors.push(...errors);
       started();
+    },
+    error(errors) {
+      record.errors.push(...errors);
+      record.errored = true;
+      started();
+      ended();
+    },
+    complete() {
+      record.completed = true;
+      started();
+      ended();
+    },
+  });
+  return { first, last };
+}
+
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+// myTasks never completes: done once each of `ids` (tasks of the owner) has ended in it.
+function followAll(session, record, ids) {
+  let started, ended;
+  const first = new Promise((resolve) => (started = resolve));
+  const last = new Promise((resolve) => (ended = resolve));
+  const done = () =>
+    ids.every((id) => record.events.some((e) => e.id === id && TERMINAL.has(e.status)));
+  session.subscribe(MY_TASKS, {}, {
+    next({ data, errors }) {
+      if (data?.myTasks) record.events.push(data.myTasks);
+      record.errors.push(...errors);
+      started();
+      if (done()) ended();
     },
     error(errors) {
       record.errors.push(...errors);
@@ -109,6 +141,24 @@ export async function run({ client, connect, protocol, plan, keys, url, httpUrl 
       };
       report.operations.push(record);
       followed.push(follow(sessions[owner].client, record));
+    }
+    // Each owner's myTasks on the same socket, done once every task of theirs that is
+    // not cancelled ended (a cancelled one may have ended before it joined).
+    for (const owner of Object.keys(sessions)) {
+      const record = {
+        owner,
+        kind: "mytasks",
+        name: owner,
+        events: [],
+        errors: [],
+        completed: false,
+        errored: false,
+      };
+      const awaited = plan.tasks
+        .filter((task) => task.owner === owner && !task.cancel && ids[task.name])
+        .map((task) => ids[task.name]);
+      report.operations.push(record);
+      followed.push(followAll(sessions[owner].client, record, awaited));
     }
     // Only once every subscription is live do the cancelled tasks (queued first, and
     // so holding the worker) end and let the others run.
