@@ -106,6 +106,11 @@ class Jobs(Protocol):
         where there is no measurement or no worker for its queue yet."""
         ...
 
+    async def tell_position(self, record: TaskRecord) -> None:
+        """Publish the QUEUED task again when its queue position moved since its
+        subscribers last heard (at most once a second)."""
+        ...
+
     async def queue_position(self, record: TaskRecord) -> int | None: ...
 
     async def result_png(self, task_id: str, index: int = 0) -> bytes | None:

@@ -35,6 +35,7 @@ from graph.inputs import SubmitTaskInput
 from graph.limits import QueryLimits
 from graph.masking import PublicErrors
 from graph.operations import Operations
+from graph.queueupdates import with_position_checks
 from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
@@ -158,7 +159,10 @@ async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGener
     seen = False
     # The job system joins the group before reading the snapshot, so no change falls
     # in between; closing the stream leaves the group at once.
-    async with aclosing(context.jobs.watch(owner, task_id, context.listen)) as records:
+    async with (
+        aclosing(context.jobs.watch(owner, task_id, context.listen)) as watched,
+        aclosing(with_position_checks(watched, context.jobs)) as records,
+    ):
         try:
             async for record in records:
                 seen = True

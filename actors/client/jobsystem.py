@@ -35,6 +35,7 @@ from actors.kinds import spec_for
 from actors.logcontext import task_context
 from actors.queues.broker import Actors
 from actors.records import TaskKind, TaskPriority, TaskRecord, TaskStatus, is_task_id
+from actors.store.dispatch import Dispatcher
 from actors.store.outage import (
     Breaker,
     Comebacks,
@@ -107,6 +108,7 @@ class JobSystem:
             store.client, prefix=store.prefix, stale_after=settings.worker_stale_after
         )
         self._overview = Overview(store, registry, settings)
+        self._dispatcher = Dispatcher(store)
         self._eta = Estimator(
             store, registry, RunTimes(store.client, prefix=store.prefix), settings
         )
@@ -254,6 +256,15 @@ class JobSystem:
     async def estimate(self, record: TaskRecord) -> Estimate:
         """When the task should start and finish (see actors.client.eta)."""
         return await asyncio.to_thread(self._eta.estimate, record)
+
+    @_translated
+    async def tell_position(self, record: TaskRecord) -> None:
+        """A QUEUED task's subscribers hear of it when its queue position moved (at
+        most once a second, however many web nodes watch it): an event whose
+        position and estimates are new (`Dispatcher.touch_position`)."""
+        moved = await asyncio.to_thread(self._dispatcher.touch_position, record)
+        if moved is not None:
+            await self._publish(moved)
 
     async def queue_position(self, record: TaskRecord) -> int | None:
         if record.status is not TaskStatus.QUEUED:

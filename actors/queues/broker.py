@@ -51,7 +51,7 @@ Run = Callable[[str, str | None], None]
 
 def declare_actors(broker: RedisBroker, settings: JobSettings, run: Run) -> Actors:
     """One actor per kind, all calling `run(task_id, queue)`: start the best task
-    waiting in `queue` (see `TaskStore.start_next`); `task_id`, the task whose
+    waiting in `queue` (see `actors.store.dispatch`); `task_id`, the task whose
     submission sent the message, is a hint for the logs, and the queue of messages
     sent before messages named it.
 

@@ -61,7 +61,7 @@ class KeyLayout:
         return self.queue_key(queue) + ":order"
 
     def claim_key(self, run: str) -> str:
-        """Which task a worker's claim `run` picked (see `TaskStore.start_next`)."""
+        """Which task a worker's claim `run` picked (see `actors.store.dispatch`)."""
         return f"{self.prefix}claim:{run}"
 
     @property

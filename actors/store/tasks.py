@@ -3,7 +3,7 @@
 
 Dispatch. Each QUEUED task has a queue message, but a message does not pin which
 task runs: the worker that takes one starts the best task of the queue at that
-moment (`start_next`: priority, then fair share between owners, then age). There
+moment (`actors.store.dispatch`: priority, then fair share between owners, then age). There
 are always at least as many messages as waiting tasks, so every task gets a
 worker; a message left when its queue is empty (its task was cancelled, or run
 by another message) starts nothing. START runs a task only when it is QUEUED, so
@@ -23,7 +23,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import NamedTuple
 
 import redis
 
@@ -34,17 +33,6 @@ from actors.store.outage import Script
 from actors.store.reads import TaskReader, decode_record
 
 Inputs = Mapping[str, bytes]
-# Picks one start may take: each further one follows a task another worker started
-# first, or one past its deadline.
-_PICK_TRIES = 32
-
-
-class Claimed(NamedTuple):
-    """What `TaskStore.start_next` started (None: its queue had nothing to start), and
-    the tasks it ended on the way (past their deadlines), to be published."""
-
-    record: TaskRecord | None
-    ended: list[TaskRecord]
 
 
 class TaskStore(TaskReader):
@@ -73,7 +61,6 @@ class TaskStore(TaskReader):
         # A full Redis's refusal of any of them raises OutOfMemoryError (an outage).
         self._create = Script(client, scripts.CREATE)
         self._start = Script(client, scripts.START)
-        self._pick = Script(client, scripts.PICK)
         self._progress = Script(client, scripts.PROGRESS)
         self._finish = Script(client, scripts.FINISH)
         self._cancel = Script(client, scripts.CANCEL)
@@ -118,41 +105,6 @@ class TaskStore(TaskReader):
         existing = self.get(task_id.decode())
         # Expired in the instant between the script and this read: report it as it was.
         return (existing or record), False
-
-    def start_next(
-        self, queue: str, *, max_attempts: int = 2, worker: str = "", run: str | None = None
-    ) -> Claimed:
-        """Start the best QUEUED task of `queue` for `worker`: the first by priority,
-        fair share between owners and age (its rank, see task_library.lua), picked at
-        the moment the worker is free; a queue message says only that some task of
-        its queue waits, not which.
-
-        Retried with the same `run` after a lost reply, it starts (or returns) the
-        task it picked before. A task found past its deadline is ended instead and the
-        next one tried. Returns what started (None: nothing waits) and what ended.
-        """
-        run = run or uuid.uuid4().hex
-        ended: list[TaskRecord] = []
-        fresh = False
-        for _ in range(_PICK_TRIES):
-            candidate = decode_record(
-                self._pick(
-                    keys=[self.queue_key(queue), self.claim_key(run)],
-                    args=[self.key(""), self.lease_ms, "1" if fresh else "0"],
-                )
-            )
-            if candidate is None:
-                if fresh:
-                    return Claimed(None, ended)
-                fresh = True  # what it picked before is gone: pick anew
-                continue
-            record = self.start(candidate.id, max_attempts=max_attempts, worker=worker, run=run)
-            if record is not None and record.status is TaskStatus.RUNNING:
-                return Claimed(record, ended)
-            if record is not None:
-                ended.append(record)
-            fresh = True  # started by another worker first, or ended: the next one
-        return Claimed(None, ended)
 
     def start(
         self, task_id: str, *, max_attempts: int = 2, worker: str = "", run: str | None = None

@@ -18,6 +18,7 @@ from actors.config import JobSettings
 from actors.kinds import LoadContext, spec_for
 from actors.logcontext import task_context
 from actors.records import ResultInfo, TaskKind, TaskRecord, TaskStatus
+from actors.store.dispatch import Dispatcher
 from actors.store.outage import when_redis_answers
 from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
@@ -61,6 +62,7 @@ class TaskRunner:
         self.restart_time_limit = restart_time_limit
         self.on_start = on_start  # the worker's presence: which task it runs now
         self.store = store
+        self.dispatcher = Dispatcher(store)
         self.publish = publish
         self.send = send
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
@@ -83,7 +85,7 @@ class TaskRunner:
     def run(self, hint: str, queue: str | None = None) -> None:
         """Start and run the best task waiting in `queue`, if any (a message names the
         task whose submission sent it, `hint`, and its queue, but does not pin which
-        task runs: see `TaskStore.start_next`). What is logged meanwhile, here and in
+        task runs: see `actors.store.dispatch`). What is logged meanwhile, here and in
         the threads this run starts, carries the running task's id."""
         record = self._claim(hint, queue)
         if record is not None:
@@ -98,7 +100,7 @@ class TaskRunner:
             queue = sent_for.queue
         claim = uuid.uuid4().hex
         claimed = self._retrying(
-            lambda: self.store.start_next(
+            lambda: self.dispatcher.start_next(
                 queue, max_attempts=self.settings.max_attempts, worker=self.worker, run=claim
             ),
             f"start a task of queue {queue}",

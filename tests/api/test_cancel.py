@@ -137,7 +137,10 @@ def test_events_of_a_cancelled_running_task_stay_well_ordered(api: Api) -> None:
         events = []
         async for event in api.follow(task["id"]):
             events.append(event)
-            if event["step"] == 1 and event["stage"] == "denoising":
+            # The first denoising step this client sees: a slow client's events may be
+            # coalesced, so step 1 itself may never arrive.
+            first = not any(e["cancelRequested"] for e in events)
+            if first and event["step"] and event["stage"] == "denoising":
                 await asyncio.to_thread(api.cancel, task["id"])
         return events
 

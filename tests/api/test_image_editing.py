@@ -20,6 +20,7 @@ from tests.api.scenarios import (
     is_terminal,
     mask_of,
     picture,
+    worker_held,
 )
 from tests.client import Api, image_b64
 from tests.stack import Stack
@@ -44,8 +45,19 @@ def pixels(image: dict[str, Any]) -> np.ndarray:
 
 
 def test_image_to_image_is_followed_live_to_a_result_of_the_inputs_size(api: Api) -> None:
-    task = api.submit(edit(image=image_b64(picture((96, 72))), strength=0.5, steps=8))
-    events = asyncio.run(api.events(task["id"], timeout=120))
+    async def follow_from_the_queue(task_id: str, holder_id: str) -> list[dict[str, Any]]:
+        events = []
+        async for event in api.follow(task_id):
+            events.append(event)
+            if len(events) == 1:  # followed while it waits: let the worker go
+                await asyncio.to_thread(api.cancel, holder_id)
+        return events
+
+    with worker_held(api) as holder:
+        task = api.submit(edit(image=image_b64(picture((96, 72))), strength=0.5, steps=8))
+        events = asyncio.run(
+            asyncio.wait_for(follow_from_the_queue(task["id"], holder["id"]), timeout=120)
+        )
 
     assert_well_ordered(events)
     assert events[-1]["status"] == "SUCCEEDED", events[-1]["error"]

@@ -4,6 +4,7 @@ them and however many."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.api.scenarios import generation, graphql_error, is_terminal, worker_held
@@ -116,3 +117,27 @@ def test_estimates_follow_the_queue_once_a_task_of_the_kind_has_run(api: Api) ->
     assert done["status"] == "SUCCEEDED"
     ended = api.data(ESTIMATES, id=done["id"])["task"]
     assert ended["estimatedStartAt"] is None and ended["estimatedFinishAt"] is None
+
+
+def test_a_waiting_subscriber_hears_its_position_move(api: Api) -> None:
+    async def follow_while_the_queue_drains(ahead: list[str], task_id: str) -> list[dict]:
+        seen: list[dict[str, Any]] = []
+        async for event in api.follow(task_id):
+            seen.append(event)
+            if event["queuePosition"] == 1:
+                return seen
+            api.cancel(ahead.pop(0))  # one task fewer ahead of it
+        return seen
+
+    with worker_held(api):
+        ahead = [api.submit(generation(f"ahead {i}"))["id"] for i in range(2)]
+        mine = api.submit(generation("behind them"))
+        events = asyncio.run(
+            asyncio.wait_for(follow_while_the_queue_drains(ahead, mine["id"]), timeout=60)
+        )
+    api.wait_for(mine["id"], is_terminal, timeout=120)
+
+    assert [e["queuePosition"] for e in events] == [3, 2, 1]
+    assert [e["status"] for e in events] == ["QUEUED"] * 3
+    sequences = [e["sequence"] for e in events]
+    assert sequences == sorted(set(sequences)), "each position is a new event"

@@ -21,6 +21,8 @@ if ARGV[6] ~= "" then
 end
 redis.call("HINCRBY", KEYS[11], "submitted:" .. redis.call("HGET", KEYS[1], "kind"), 1)
 join_queue(ARGV[1])
+-- The position its subscribers see first (see task_touch.lua).
+redis.call("HSET", KEYS[1], "position", redis.call("ZRANK", KEYS[7], ARGV[1]) + 1)
 redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
 redis.call("PERSIST", KEYS[5])
 redis.call("INCR", KEYS[6])

@@ -1,4 +1,4 @@
-"""The order a queue's tasks start in (TaskStore.start_next on a real Redis): priority
+"""The order a queue's tasks start in (actors.store.dispatch on a real Redis): priority
 first, then fair share between owners (rounds), then submission; queue_position is
 that order's rank, and the worker that is free takes the first of it."""
 
@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 
 from actors.records import TaskPriority, TaskRecord, TaskStatus
+from actors.store.dispatch import Dispatcher
 from actors.store.tasks import TaskStore
 from tests.actors.factories import created, new_task
 
@@ -21,7 +22,7 @@ def submit(store: TaskStore, owner: str, count: int = 1, **changes: object) -> l
 def start_order(store: TaskStore) -> list[str]:
     """Ids in the order free workers start them, until the queue is empty."""
     order = []
-    while (claimed := store.start_next(QUEUE)).record is not None:
+    while (claimed := Dispatcher(store).start_next(QUEUE)).record is not None:
         order.append(claimed.record.id)
     return order
 
@@ -52,7 +53,7 @@ def test_callers_take_turns_a_backlog_does_not_make_others_wait(store: TaskStore
 def test_a_caller_arriving_late_waits_for_the_round_in_progress_only(store: TaskStore) -> None:
     alice = submit(store, "alice", 10)
     for _ in range(3):
-        store.start_next(QUEUE)
+        Dispatcher(store).start_next(QUEUE)
     carol = submit(store, "carol", 2)
 
     # Alice's third task began round 2: carol's first goes before alice's fourth.
@@ -70,18 +71,18 @@ def test_priority_bands_share_fairly_each_on_its_own(store: TaskStore) -> None:
 
 
 def test_a_free_worker_gets_nothing_from_an_empty_queue(store: TaskStore) -> None:
-    assert store.start_next(QUEUE) == (None, [])
+    assert Dispatcher(store).start_next(QUEUE) == (None, [])
     task = submit(store, "alice")[0]
     assert store.cancel(task.id) is not None
 
-    assert store.start_next(QUEUE) == (None, [])
+    assert Dispatcher(store).start_next(QUEUE) == (None, [])
 
 
 def test_a_task_past_its_deadline_is_ended_and_the_next_one_started(store: TaskStore) -> None:
     late, on_time = submit(store, "alice", 2, deadline_seconds=60)
     store.client.hset(store.key(late.id), "deadline_ms", 1)  # long past, on any clock
 
-    started, ended = store.start_next(QUEUE)
+    started, ended = Dispatcher(store).start_next(QUEUE)
 
     assert started is not None and started.id == on_time.id
     assert [(task.id, task.status, task.error_code) for task in ended] == [
@@ -92,8 +93,8 @@ def test_a_task_past_its_deadline_is_ended_and_the_next_one_started(store: TaskS
 def test_a_claim_retried_after_a_lost_reply_gets_the_task_it_started(store: TaskStore) -> None:
     first, second = submit(store, "alice", 2)
 
-    started = store.start_next(QUEUE, run="claim-1").record
-    again = store.start_next(QUEUE, run="claim-1").record
+    started = Dispatcher(store).start_next(QUEUE, run="claim-1").record
+    again = Dispatcher(store).start_next(QUEUE, run="claim-1").record
 
     assert started is not None and again is not None
     assert started.id == again.id == first.id
@@ -109,7 +110,7 @@ def test_workers_racing_for_the_queue_start_each_task_exactly_once(store: TaskSt
 
     def worker() -> None:
         gate.wait()
-        while (claimed := store.start_next(QUEUE)).record is not None:
+        while (claimed := Dispatcher(store).start_next(QUEUE)).record is not None:
             with lock:
                 started.append(claimed.record.id)
 
