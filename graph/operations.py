@@ -8,9 +8,25 @@ import strawberry
 from strawberry.types import Info
 
 from actors import interface
-from actors.interface import TaskKind
+from actors.interface import TaskKind, TaskPriority
 from graph.context import Context
 from graph.errors import BadUserInput
+
+
+@strawberry.type(description="How many tasks wait in a queue at one priority.")
+class PriorityDepth:
+    priority: TaskPriority
+    queued_tasks: int
+
+
+@strawberry.type(description="Where a caller with tasks waiting stands in fair share.")
+class OwnerTurn:
+    owner: str = strawberry.field(description="The name of the API key.")
+    priority: TaskPriority
+    rounds_ahead: int = strawberry.field(
+        description="Rounds between the one being served and this caller's next task: "
+        "about how many of its tasks wait, each taking its turn after other callers'."
+    )
 
 
 @strawberry.type(description="A queue of the job system and what waits on it.")
@@ -26,6 +42,12 @@ class QueueDepth:
     queued_tasks: int = strawberry.field(
         description="QUEUED tasks on this queue, including any whose message a worker has "
         "fetched but not started: what queuePosition counts."
+    )
+    by_priority: list[PriorityDepth] = strawberry.field(
+        description="queuedTasks at each priority, HIGH first."
+    )
+    fair_share: list[OwnerTurn] = strawberry.field(
+        description="Callers with tasks waiting, by priority, the furthest behind first."
     )
 
 
@@ -94,7 +116,19 @@ class Operations:
     @strawberry.field(description="Every queue a task can be sent to.")
     async def queues(self, info: Info[Context, None]) -> list[QueueDepth]:
         return [
-            QueueDepth(name=q.name, depth=q.ready, delayed=q.delayed, queued_tasks=q.queued_tasks)
+            QueueDepth(
+                name=q.name,
+                depth=q.ready,
+                delayed=q.delayed,
+                queued_tasks=q.queued_tasks,
+                by_priority=[
+                    PriorityDepth(priority=p, queued_tasks=n) for p, n in q.by_priority.items()
+                ],
+                fair_share=[
+                    OwnerTurn(owner=t.owner, priority=t.priority, rounds_ahead=t.rounds_ahead)
+                    for t in q.owners
+                ],
+            )
             for q in await info.context.jobs.queue_depths()
         ]
 

@@ -38,6 +38,7 @@ from actors.queues.broker import message_keys
 from actors.records import TERMINAL, TaskKind
 from actors.store.counts import TaskCounts
 from actors.store.outage import OUTAGES
+from actors.store.queueorder import BANDS, count_by_priority, owner_turns
 from actors.store.tasks import TaskStore
 from project import services
 from project.redismemory import WARN_RATIO, RedisMemory, evictions
@@ -97,6 +98,8 @@ class ClusterCollector(Collector):
                 pipe.zcard(self._store.queue_key(queue))
                 pipe.llen(keys.ready)
                 pipe.zcard(keys.dead_letters)
+                count_by_priority(pipe, self._store.queue_key(queue))
+                pipe.hgetall(self._store.queue_order_key(queue))
             pipe.zcard(self._store.leases_key)
             pipe.hgetall(self._store.counts_key)
             pipe.info("memory")
@@ -117,14 +120,31 @@ class ClusterCollector(Collector):
             "Messages Dramatiq dead-lettered in each queue (their actor raised).",
             labels=["queue"],
         )
+        by_priority = GaugeMetricFamily(
+            "atelier_queue_tasks_by_priority",
+            "Tasks waiting (QUEUED) in each queue at each priority.",
+            labels=["queue", "priority"],
+        )
+        rounds = GaugeMetricFamily(
+            "atelier_queue_owner_rounds_ahead",
+            "Fair share: rounds between the one being served and each waiting caller's "
+            "next task (about how many of its tasks wait), per queue and priority.",
+            labels=["queue", "priority", "owner"],
+        )
+        per_queue = 4 + len(BANDS)
         for index, queue in enumerate(self._queues):
-            waiting.add_metric([queue], replies[3 * index])
-            messages.add_metric([queue], replies[3 * index + 1])
-            dead.add_metric([queue], replies[3 * index + 2])
+            ours = replies[per_queue * index : per_queue * (index + 1)]
+            waiting.add_metric([queue], ours[0])
+            messages.add_metric([queue], ours[1])
+            dead.add_metric([queue], ours[2])
+            for priority, count in zip(BANDS, ours[3:-1], strict=True):
+                by_priority.add_metric([queue, priority.value], count)
+            for turn in owner_turns(ours[-1]):
+                rounds.add_metric([queue, turn.priority.value, turn.owner], turn.rounds_ahead)
         running = GaugeMetricFamily("atelier_tasks_running", "Tasks RUNNING (holding a lease).")
         running.add_metric([], replies[-2])
         counted = _counted(TaskCounts.from_hash(replies[-1]))
-        return [waiting, messages, dead, running, *counted, *_memory(memory)]
+        return [waiting, by_priority, rounds, messages, dead, running, *counted, *_memory(memory)]
 
 
 def _memory(memory: RedisMemory) -> list[Metric]:

@@ -1,18 +1,20 @@
 """The operators' view of the job system: queue depths, running tasks, live workers.
 
-Every read is bounded: O(1) per queue, one range of the leases index (at most
+Every read is bounded: O(log n) per queue and priority, O(owners waiting) for fair
+share's standing, one range of the leases index (at most
 `limit` tasks), and O(number of workers) for the registry. Nothing scans.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from actors.config import JobSettings
 from actors.queues.broker import message_keys
-from actors.records import TaskRecord, TaskStatus, from_hash
+from actors.records import TaskPriority, TaskRecord, TaskStatus, from_hash
+from actors.store.queueorder import BANDS, OwnerTurn, count_by_priority, owner_turns
 from actors.store.registry import WorkerInfo, WorkerRegistry
 from actors.store.tasks import TaskStore
 
@@ -27,6 +29,9 @@ class QueueDepth:
     # QUEUED tasks on this queue (the store's queue index), including any whose
     # message a worker has fetched but not started yet.
     queued_tasks: int
+    # Of those, how many at each priority; and the owners' standing in fair share.
+    by_priority: dict[TaskPriority, int] = field(default_factory=dict)
+    owners: list[OwnerTurn] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +51,30 @@ class Overview:
         """Every queue a task can be sent to, by name."""
         names = self._settings.queues
         namespace = self._settings.broker_namespace
+        per_queue = 4 + len(BANDS)
         with self._store.client.pipeline(transaction=False) as pipe:
             for name in names:
                 keys = message_keys(namespace, name)
                 pipe.llen(keys.ready)
                 pipe.llen(keys.delayed)
                 pipe.zcard(self._store.queue_key(name))
-            counts = cast(list[int], pipe.execute())
-        return [
-            QueueDepth(name, *(int(n) for n in counts[3 * i : 3 * i + 3]))
-            for i, name in enumerate(names)
-        ]
+                count_by_priority(pipe, self._store.queue_key(name))
+                pipe.hgetall(self._store.queue_order_key(name))
+            replies = cast(list[Any], pipe.execute())
+        depths = []
+        for i, name in enumerate(names):
+            ready, delayed, queued, *bands, order = replies[per_queue * i : per_queue * (i + 1)]
+            depths.append(
+                QueueDepth(
+                    name,
+                    ready,
+                    delayed,
+                    queued,
+                    by_priority=dict(zip(BANDS, bands, strict=True)),
+                    owners=owner_turns(order),
+                )
+            )
+        return depths
 
     def running(self, limit: int) -> list[RunningTask]:
         """Up to `limit` RUNNING tasks, the soonest lease expiry first (so a task whose

@@ -18,7 +18,52 @@ from tests import wsclient
 from tests.api.scenarios import generation
 from tests.client import PROGRESS, Api
 from tests.observability.scrape import Scrape, scrape, scrape_until
-from tests.stack import Stack
+from tests.stack import BOB_KEY, OPS_KEY, Stack
+
+PRIORITY_SUBMIT = """
+mutation S($input: SubmitTaskInput!, $priority: TaskPriority!) {
+  submitTask(input: $input, priority: $priority) { id }
+}"""
+QUEUES = """{ operations { queues { name queuedTasks byPriority { priority queuedTasks }
+  fairShare { owner priority roundsAhead } } } }"""
+
+
+def test_queues_show_depth_per_priority_and_each_callers_standing_in_fair_share(
+    idle_api: Api, idle_stack: Stack, idle_metrics: str
+) -> None:
+    bob = Api(idle_stack.http_url, idle_stack.ws_url, key=BOB_KEY)
+    ops = Api(idle_stack.http_url, idle_stack.ws_url, key=OPS_KEY)
+    alice_normal = [idle_api.submit(generation(f"alice {n}"))["id"] for n in range(3)]
+    alice_low = idle_api.data(PRIORITY_SUBMIT, input=generation("later"), priority="LOW")
+    bob_normal = bob.submit(generation("bob"))["id"]
+    submitted = [*alice_normal, alice_low["submitTask"]["id"], bob_normal]
+    try:
+        metrics = scrape(idle_metrics)
+        queue = {"queue": "image_generation"}
+        assert metrics.value("atelier_queue_tasks_by_priority", **queue, priority="NORMAL") == 4
+        assert metrics.value("atelier_queue_tasks_by_priority", **queue, priority="LOW") == 1
+        assert metrics.value("atelier_queue_tasks_by_priority", **queue, priority="HIGH") == 0
+        rounds = "atelier_queue_owner_rounds_ahead"
+        assert metrics.value(rounds, **queue, priority="NORMAL", owner="alice") == 3
+        assert metrics.value(rounds, **queue, priority="NORMAL", owner="bob") == 1
+
+        queues = ops.data(QUEUES)["operations"]["queues"]
+        (shown,) = [q for q in queues if q["name"] == "image_generation"]
+        assert shown["queuedTasks"] == 5
+        assert shown["byPriority"] == [
+            {"priority": "HIGH", "queuedTasks": 0},
+            {"priority": "NORMAL", "queuedTasks": 4},
+            {"priority": "LOW", "queuedTasks": 1},
+        ]
+        assert shown["fairShare"] == [
+            {"owner": "alice", "priority": "NORMAL", "roundsAhead": 3},
+            {"owner": "bob", "priority": "NORMAL", "roundsAhead": 1},
+            {"owner": "alice", "priority": "LOW", "roundsAhead": 1},
+        ]
+    finally:
+        for task_id in submitted[:4]:
+            idle_api.cancel(task_id)
+        bob.cancel(bob_normal)
 
 
 def test_queue_depth_counts_waiting_tasks_and_unfetched_messages(
@@ -40,7 +85,7 @@ def test_queue_depth_counts_waiting_tasks_and_unfetched_messages(
     assert queued.delta(before, "atelier_tasks_submitted_total", kind="IMAGE_GENERATION") == 4
     # A cancelled task leaves its queue at once; its message stays until a worker drops it.
     assert after_cancel.value("atelier_queue_tasks", queue="image_generation") == 2
-    assert after_cancel.value("atelier_queue_messages", queue="image_generation") == 3
+    assert after_cancel.delta(before, "atelier_queue_messages", queue="image_generation") == 3
     cancelled = {"kind": "IMAGE_GENERATION", "status": "CANCELLED"}
     assert after_cancel.delta(queued, "atelier_tasks_finished_total", **cancelled) == 1
     for task_id in (*default[1:], other):
