@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from gql import Client, gql
 
 from actors.client.following import follow
 from actors.records import TaskKind, TaskRecord, TaskStatus
@@ -157,6 +158,38 @@ def until(what: str, check: Any, timeout: float) -> float:
     return time.monotonic() - start
 
 
+MY_TASKS = "subscription { myTasks { id status step sequence } }"
+
+
+class AllFollower(threading.Thread):
+    """A myTasks subscription in the background, until the task `awaited` ended in it."""
+
+    def __init__(self, api: Api, awaited: str) -> None:
+        super().__init__(daemon=True)
+        self.api = api
+        self.awaited = awaited
+        self.events: list[dict[str, Any]] = []
+        self.error: BaseException | None = None
+        self.joined = threading.Event()
+
+    def run(self) -> None:
+        async def follow() -> None:
+            async with Client(transport=self.api.transport()) as session:
+                async for data in session.subscribe(gql(MY_TASKS)):
+                    event = data["myTasks"]
+                    self.events.append(event)
+                    self.joined.set()
+                    if event["id"] == self.awaited and event["status"] == "SUCCEEDED":
+                        return
+
+        try:
+            asyncio.run(asyncio.wait_for(follow(), 120))
+        except BaseException as error:
+            self.error = error
+        finally:
+            self.joined.set()
+
+
 def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     stack: Stack, redis_server: EmbeddedRedis, background: Loop
 ) -> None:
@@ -194,6 +227,10 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     follower.start()
     assert follower.started_running.wait(60), "the task never started"
     assert follower.error is None, follower.error
+    # And one following all of the caller's tasks: its snapshot has the held task.
+    all_follower = AllFollower(api, task["id"])
+    all_follower.start()
+    assert all_follower.joined.wait(60) and all_follower.error is None, all_follower.error
 
     redis_server.stop()
     outage = time.monotonic()
@@ -228,9 +265,14 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     assert [error["extensions"]["code"] for error in errors] == ["SERVICE_UNAVAILABLE"], refused
     assert errors[0]["extensions"]["retryAfter"] > 0, refused  # as for queries and mutations
     assert "INTERNAL" not in json.dumps(refused)
+    background.run(ws.subscribe("all-in-outage", MY_TASKS))
+    [refused] = background.run(operation(ws, "all-in-outage"))
+    errors = refused["payload"].get("errors") or refused["payload"]
+    assert [error["extensions"]["code"] for error in errors] == ["SERVICE_UNAVAILABLE"], refused
     time.sleep(max(0.0, 3 - (time.monotonic() - outage)))  # past every client's quick retry
     assert follower.is_alive(), ("the subscription ended in the outage", follower.events[-1:])
     assert follower.error is None, follower.error
+    assert all_follower.is_alive(), ("myTasks ended in the outage", all_follower.events[-1:])
 
     redis_server.start()
     back = time.monotonic()
@@ -263,6 +305,13 @@ def test_a_redis_outage_is_service_unavailable_and_the_web_recovers_by_itself(
     assert sequences == sorted(set(sequences)), sequences
     assert events[-1]["status"] == "SUCCEEDED", events[-1]
     assert all(event["status"] in ("QUEUED", "RUNNING") for event in events[:-1])
+    # myTasks, open through the outage, caught up with the task to its end.
+    all_follower.join(60)
+    assert not all_follower.is_alive(), "myTasks never saw the task end after Redis came back"
+    assert all_follower.error is None, all_follower.error
+    own = [event for event in all_follower.events if event["id"] == task["id"]]
+    assert [e["sequence"] for e in own] == sorted({e["sequence"] for e in own}), own
+    assert own[-1]["status"] == "SUCCEEDED", own
     terminal_after = arrivals[-1] - back
     print(
         f"after Redis came back: queries in {queries_back:.2f} s, /readyz in {ready_back:.2f} s, "
