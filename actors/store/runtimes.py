@@ -3,8 +3,9 @@ adds to as its tasks succeed, and that web nodes read for estimates (actors.clie
 
 Layout: `runtimes` hash, fields `<kind>|<model>|task` (seconds per task),
 `<kind>|<model>|step` (seconds per denoising step, for kinds with steps) and
-`<kind>|<model>|runs`. Kept without a TTL: one small hash per deployment, the
-measure of its hardware, which a restart should not forget.
+`<kind>|<model>|runs`. One small hash per deployment, the measure of its hardware:
+every run renews its TTL, so it goes only after `KEEP_SECONDS` without a task (as
+every key of the store does, it does not outlive its use).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from actors.store.outage import Script
 
 # The newest run's weight in the averages: about the last ten runs count.
 WEIGHT = 0.2
+KEEP_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,8 @@ class RunTimes:
 
     def record(self, kind: TaskKind, model: str, steps: int, seconds: float) -> None:
         """A task of `kind` on `model` succeeded after `seconds`, running `steps` steps."""
-        self._record(keys=[self.key], args=[_field(kind, model), steps, seconds, WEIGHT])
+        args = [_field(kind, model), steps, seconds, WEIGHT, KEEP_SECONDS]
+        self._record(keys=[self.key], args=args)
 
     def read(self) -> dict[tuple[TaskKind, str], RunTime]:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.key))

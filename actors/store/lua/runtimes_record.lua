@@ -1,4 +1,5 @@
--- KEYS: the run-times hash. ARGV: the kind|model field prefix, steps, seconds, weight.
+-- KEYS: the run-times hash. ARGV: the kind|model field prefix, steps, seconds, weight,
+-- ttl (seconds).
 -- Moving averages (exponentially weighted, `weight` for the newest run) of a task's
 -- seconds and, when it ran steps, of its seconds per step; every worker adds to them.
 local function blend(field, value)
@@ -11,4 +12,5 @@ local steps, seconds = tonumber(ARGV[2]), tonumber(ARGV[3])
 blend(ARGV[1] .. "|task", seconds)
 if steps > 0 then blend(ARGV[1] .. "|step", seconds / steps) end
 redis.call("HINCRBY", KEYS[1], ARGV[1] .. "|runs", 1)
+redis.call("EXPIRE", KEYS[1], ARGV[5])
 return 1
