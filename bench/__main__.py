@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.stats import table
 
-BENCHMARKS = ("throughput", "latency", "fanout", "redis_cost", "uploads")
+BENCHMARKS = ("throughput", "latency", "fanout", "redis_cost", "uploads", "eta")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -27,7 +27,7 @@ def test_every_benchmark_runs_and_reports_its_goals(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     report = json.loads(out.read_text())
     assert report["quick"] is True
-    for name in ("throughput", "latency", "fanout", "redis_cost", "uploads"):
+    for name in ("throughput", "latency", "fanout", "redis_cost", "uploads", "eta"):
         result = report["benchmarks"][name]
         assert "error" not in result, (name, result)
         for goal in result["goals"].values():  # measured, whether met or not

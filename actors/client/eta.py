@@ -1,12 +1,13 @@
 """When a task should start and finish, from measured run times and the workers there are.
 
-A task's duration is its kind and model's moving average (actors.store.runtimes):
-seconds per step times its steps where it has steps, else seconds per task; null
-until one such task has run warm. A RUNNING task finishes its remaining steps at that
-rate. A QUEUED task at position p starts when the workers serving its queue have run
-what is ahead of it: each busy worker is free once its task's remainder has passed,
-and the p - 1 tasks ahead (taken to last as long as this one) go to whichever worker
-is free first. No worker serving the queue: no estimate.
+A task's duration is fitted from its kind and model's run times (actors.store.runtimes):
+a base plus its steps times the time per step; null until one such task has run warm.
+A RUNNING task finishes its remaining steps at that rate. A QUEUED task at position p
+starts when the workers serving its queue have run what is ahead of it: each busy
+worker is free once its task's remainder has passed, and the p - 1 tasks ahead (each
+taken to last what recent tasks of its kind and model did, on average: the queue is
+read as a count, not task by task) go to whichever worker is free first. No worker
+serving the queue: no estimate.
 
 Workers, their tasks and the run times are read at most once a second per web node
 (`refresh`), so an estimate costs the task's rank and nothing else.
@@ -72,17 +73,20 @@ class Estimator:
         if record.status.terminal:
             return Estimate(None, None)
         snapshot = self._current()
-        duration = self._duration(snapshot, record)
-        if duration is None:
+        measured = self._measured(snapshot, record)
+        if measured is None:
             return Estimate(None, None)
+        duration = measured.seconds(_steps(record))
         if record.status is TaskStatus.RUNNING:
             left = self._remaining(snapshot, record, duration)
             return Estimate(None, snapshot.now + timedelta(seconds=left))
-        position = self._store.queue_position(record)
+        # Read after the record: a task that left the queue in between is starting.
+        position = self._store.queue_position(record) or 1
         workers = snapshot.free_in.get(record.queue, [])
-        if position is None or not workers:
+        if not workers:
             return Estimate(None, None)
-        wait = _wait(workers, position - 1, duration)
+        # What is ahead is read as many tasks of the recent mix, not task by task.
+        wait = _wait(workers, position - 1, measured.mean)
         start = snapshot.now + timedelta(seconds=wait)
         return Estimate(start, start + timedelta(seconds=duration))
 
@@ -108,9 +112,12 @@ class Estimator:
                 snapshot.free_in.setdefault(queue, []).append(busy)
         return snapshot
 
-    def _duration(self, snapshot: _Snapshot, record: TaskRecord) -> float | None:
+    def _measured(self, snapshot: _Snapshot, record: TaskRecord) -> RunTime | None:
         model = record.params.get("model") or spec_for(record.kind).default_model(self._settings)
-        measured = snapshot.times.get((record.kind, str(model)))
+        return snapshot.times.get((record.kind, str(model)))
+
+    def _duration(self, snapshot: _Snapshot, record: TaskRecord) -> float | None:
+        measured = self._measured(snapshot, record)
         return None if measured is None else measured.seconds(_steps(record))
 
     def _remaining(self, snapshot: _Snapshot, record: TaskRecord, duration: float) -> float:

@@ -105,16 +105,28 @@ def test_a_long_queue_is_shared_out_evenly_past_the_simulated_part(
     assert seconds_after(now, last.start_at) == pytest.approx(200, abs=1)
 
 
-def test_run_times_are_moving_averages_per_kind_and_model(runtimes: RunTimes) -> None:
-    runtimes.record(TaskKind.IMAGE_GENERATION, MODEL, 10, 10.0)
-    runtimes.record(TaskKind.IMAGE_GENERATION, MODEL, 10, 20.0)
+def test_run_times_fit_a_base_and_a_time_per_step_per_kind_and_model(
+    runtimes: RunTimes,
+) -> None:
+    for _ in range(20):  # seconds = 2 + steps
+        runtimes.record(TaskKind.IMAGE_GENERATION, MODEL, 10, 12.0)
+        runtimes.record(TaskKind.IMAGE_GENERATION, MODEL, 2, 4.0)
     runtimes.record(TaskKind.BACKGROUND_REMOVAL, "u2netp", 0, 0.5)
+    runtimes.record(TaskKind.FACE_SWAP, "default", 0, 1.0)
+    runtimes.record(TaskKind.FACE_SWAP, "default", 0, 2.0)
 
     times = runtimes.read()
 
     generation = times[TaskKind.IMAGE_GENERATION, MODEL]
-    assert generation.task_seconds == pytest.approx(12.0)  # 10 + 0.2 * (20 - 10)
-    assert generation.step_seconds == pytest.approx(1.2)
-    assert generation.runs == 2
-    cutout = times[TaskKind.BACKGROUND_REMOVAL, "u2netp"]
-    assert (cutout.step_seconds, cutout.seconds(None)) == (None, 0.5)
+    assert generation.base == pytest.approx(2.0, rel=1e-6)
+    assert generation.per_step == pytest.approx(1.0, rel=1e-6)
+    assert generation.seconds(30) == pytest.approx(32.0, rel=1e-6)
+    assert generation.runs == 40
+    assert times[TaskKind.BACKGROUND_REMOVAL, "u2netp"].seconds(None) == 0.5
+    assert times[TaskKind.FACE_SWAP, "default"].seconds(None) == pytest.approx(1.2)  # 1 + 0.2
+
+
+def test_one_step_count_alone_is_priced_per_step(runtimes: RunTimes) -> None:
+    runtimes.record(TaskKind.IMAGE_GENERATION, MODEL, 10, 5.0)
+
+    assert runtimes.read()[TaskKind.IMAGE_GENERATION, MODEL].seconds(20) == pytest.approx(10.0)
