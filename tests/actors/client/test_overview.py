@@ -13,7 +13,8 @@ from dramatiq.brokers.redis import RedisBroker
 from actors.client.overview import Overview, QueueDepth
 from actors.config import JobSettings
 from actors.queues.broker import declare_actors, send_task
-from actors.records import TaskKind, TaskStatus
+from actors.records import TaskKind, TaskPriority, TaskStatus
+from actors.store.queueorder import OwnerTurn
 from actors.store.registry import WorkerRegistry
 from actors.store.tasks import TaskStore
 from tests.actors.factories import created, lapse, new_task, running
@@ -42,7 +43,7 @@ def overview(store: TaskStore, settings: JobSettings) -> Overview:
 def test_queue_depths_count_ready_messages_and_queued_tasks_per_queue(
     store: TaskStore, broker: RedisBroker, settings: JobSettings, overview: Overview
 ) -> None:
-    actors = declare_actors(broker, settings, lambda task_id: None)
+    actors = declare_actors(broker, settings, lambda task_id, queue: None)
     for _ in range(3):
         send_task(actors, created(store))
     removal = created(store, new_task(kind=TaskKind.BACKGROUND_REMOVAL))
@@ -51,18 +52,24 @@ def test_queue_depths_count_ready_messages_and_queued_tasks_per_queue(
 
     depths = {depth.name: depth for depth in overview.queues()}
 
+    def depth(name: str, ready: int, queued: int) -> QueueDepth:
+        # Every task here is alice's, NORMAL: her next one is `queued` rounds away.
+        by_priority = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: queued, TaskPriority.LOW: 0}
+        owners = [OwnerTurn("alice", TaskPriority.NORMAL, queued)] if queued else []
+        return QueueDepth(name, ready, 0, queued, by_priority=by_priority, owners=owners)
+
     assert sorted(depths) == settings.queues
-    assert depths["image_generation"] == QueueDepth("image_generation", 3, 0, 3)
-    assert depths["background_removal"] == QueueDepth("background_removal", 1, 0, 1)
-    assert depths["face_swap"] == QueueDepth("face_swap", 0, 0, 1)
+    assert depths["image_generation"] == depth("image_generation", 3, 3)
+    assert depths["background_removal"] == depth("background_removal", 1, 1)
+    assert depths["face_swap"] == depth("face_swap", 0, 1)
     others = set(depths) - {"image_generation", "background_removal", "face_swap"}
-    assert others and all(depths[name] == QueueDepth(name, 0, 0, 0) for name in others)
+    assert others and all(depths[name] == depth(name, 0, 0) for name in others)
 
 
 def test_delayed_messages_are_counted_apart_from_ready_ones(
     store: TaskStore, broker: RedisBroker, settings: JobSettings, overview: Overview
 ) -> None:
-    actors = declare_actors(broker, settings, lambda task_id: None)
+    actors = declare_actors(broker, settings, lambda task_id, queue: None)
     actor = actors[TaskKind.FACE_SWAP]
     broker.enqueue(actor.message("later"), delay=60_000)
 
