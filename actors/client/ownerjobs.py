@@ -8,11 +8,10 @@ import functools
 import logging
 from collections.abc import AsyncGenerator, Collection
 from contextlib import AsyncExitStack
-from typing import Any
 
 from actors.client.jobsystem import JobSystem, Listen
 from actors.client.owner_following import follow_owner, unfinished_tasks
-from actors.events import TaskChanged, owner_group_name, publish_to_owner
+from actors.events import TaskChanged, owner_group_name
 from actors.records import TaskRecord, TaskStatus
 from actors.store.outage import StoreUnavailable, outages_raise_unavailable
 
@@ -23,19 +22,9 @@ class OwnerJobSystem(JobSystem):
     """`JobSystem`, with every change of an owner's tasks to be followed at once.
 
     Every event goes to its owner's group as well as its task's
-    (`actors.events.publish`); a task just submitted, which has no event of its own
-    yet, is announced on its owner's group here.
+    (`actors.events.publish`), and a task just submitted is announced on its owner's
+    group (`JobSystem._announce`).
     """
-
-    async def _submit(self, owner: str, *args: Any, **kwargs: Any) -> list[TaskRecord]:
-        # Every submission, one task or many, passes here.
-        records = await super()._submit(owner, *args, **kwargs)
-        for record in records:
-            try:
-                await publish_to_owner(self._layer, record)
-            except Exception as error:  # followers find it at their next resync
-                logger.warning("task %s: its creation was not announced: %s", record.id, error)
-        return records
 
     async def watch_owner(
         self, owner: str, listen: Listen, *, statuses: Collection[TaskStatus] | None = None
