@@ -26,6 +26,7 @@ from actors.worker.cancellation import Interrupted, Superseded
 from actors.worker.lease import LeaseKeeper
 from actors.worker.pipelinecache import PipelineCache
 from actors.worker.reporter import Publish, TaskReporter
+from actors.worker.retrying import retried, written
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
@@ -120,7 +121,8 @@ class TaskRunner:
         if record.attempts > 1:
             logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)
         metrics.task_started(record)
-        warm = self._weights_key(record) in self.cache  # else its time includes a load
+        # Else its time includes loading the model: no measure of a run.
+        warm = _weights(record.kind, record.params.get("model"), self.settings) in self.cache
         started = time.monotonic()
         with LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3) as lease:
             reporter = TaskReporter(
@@ -192,45 +194,12 @@ class TaskRunner:
         return None
 
     def _retrying(self, call: Callable[[], T], what: str) -> T:
-        """`call`, retried while Redis is unreachable or full (see `when_redis_answers`)."""
-        while True:
-            try:
-                patience = self.settings.redis_patience
-                return when_redis_answers(call, what=what, give_up_after=patience)
-            except TimeLimitExceeded:
-                # Dramatiq's time limit fell while this waited for Redis (a full one can
-                # take longer than the limit). Raised out of the actor it would
-                # dead-letter the message and leave the task to its lease: one run lost,
-                # or a start never made. The write is what the run has left to do.
-                logger.warning("the time limit passed while waiting to %s; still waiting", what)
+        return retried(call, what, self.settings.redis_patience)
 
     def _write(
         self, write: Callable[[], TaskRecord | None], what: str, task_id: str | None = None
     ) -> TaskRecord | None:
-        """`write`, retried while Redis is unreachable or full. For an outcome
-        (`task_id` given): a retry finding its write already applied (the reply was
-        lost) returns the record as it now stands, so the change is still published."""
-        tries = 0
-
-        def attempt() -> TaskRecord | None:
-            nonlocal tries
-            tries += 1
-            return write()
-
-        record = self._retrying(attempt, what)
-        if record is None and tries > 1 and task_id is not None:
-            record = self.store.get(task_id)
-            if record is not None and record.status is TaskStatus.RUNNING:
-                return None  # another run holds it: nothing of ours to publish
-        return record
-
-    def _weights_key(self, record: TaskRecord) -> tuple[TaskKind, str]:
-        spec = spec_for(record.kind)
-        return (spec.weights_kind, self._model_name(record))
-
-    def _model_name(self, record: TaskRecord) -> str:
-        model = record.params.get("model")
-        return str(model) if model else spec_for(record.kind).default_model(self.settings)
+        return written(write, what, self.settings.redis_patience, self.store, task_id)
 
     def _measured(self, final: TaskRecord, seconds: float) -> None:
         """Adds the run to the run times estimates are made from (actors.client.eta)."""
@@ -238,7 +207,8 @@ class TaskRunner:
             return
         try:
             steps = final.total_steps or 0
-            self.runtimes.record(final.kind, self._model_name(final), steps, seconds)
+            _, model = _weights(final.kind, final.params.get("model"), self.settings)
+            self.runtimes.record(final.kind, model, steps, seconds)
         except Exception as error:  # an estimate's input, never a task's outcome
             logger.warning("run time of task %s not recorded: %s", final.id, error)
 
@@ -286,14 +256,20 @@ class TaskRunner:
         kinds sharing weights (image-to-image on text-to-image's) share the entry.
         """
         spec = spec_for(kind)
-        name = model or spec.default_model(self.settings)
-        key = (spec.weights_kind, name)
+        key = _weights(kind, model, self.settings)
+        name = key[1]
         if reporter is not None and key not in self.cache:
             reporter(Progress("loading model"))
         context = LoadContext(self.settings, self.models, self.device)
         loaded = self.cache.get(key, lambda: spec.load(context, name))
         pipeline: Pipeline[Any] = spec.bind(loaded)
         return pipeline
+
+
+def _weights(kind: TaskKind, model: object, settings: JobSettings) -> tuple[TaskKind, str]:
+    """The pipeline cache's key for `kind` on `model` (None: its default)."""
+    spec = spec_for(kind)
+    return (spec.weights_kind, str(model) if model else spec.default_model(settings))
 
 
 def _seeds(output: Output) -> list[int] | None:
