@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from graph.limits import InputLimits, QueryLimits
 from graph.links import MAX_RESULT_IMAGES
 from pipelines.lora import available as available_loras
 from pipelines.models import ModelStore
+from project.keysconfig import keys, priority_callers
 from project.webhookconfig import webhook_settings
 
 logger = logging.getLogger(__name__)
@@ -106,55 +106,6 @@ def _kinds(text: str) -> tuple[TaskKind, ...]:
         raise SystemExit(f"ATELIER_PRELOAD takes task kinds ({known}), not {text!r}") from None
 
 
-def _api_keys(text: str, variable: str) -> dict[str, str]:
-    """`alice:<key>,bob:<key>`, or a path to a file with one `name:key` per line; each
-    key -> its name. A name given twice, or a key given twice, is refused: either way
-    one of the two would silently stop working (or be someone else's)."""
-    source = variable
-    if text and Path(text).is_file():
-        source = f"{variable} (the file {text})"
-        text = ",".join(Path(text).read_text().split())
-    keys: dict[str, str] = {}
-    names: set[str] = set()
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, key = (part.strip() for part in item.partition(":"))
-        if not sep or not name or not key:
-            raise SystemExit(f"{source}: expected name:key pairs, got {_redacted(item)!r}")
-        if name in names:
-            raise SystemExit(
-                f"{source}: the name {name!r} is given more than one key; a name has one "
-                "key (give each client its own name)"
-            )
-        if key in keys:
-            raise SystemExit(f"{source}: {keys[key]!r} and {name!r} are given the same key")
-        names.add(name)
-        keys[key] = name
-    return keys
-
-
-def _redacted(item: str) -> str:
-    """A malformed entry as an error message may show it: never a whole key."""
-    return item if len(item) <= 8 else f"{item[:4]}…"
-
-
-def _keys(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """(every valid key, the admin keys), each key -> name.
-
-    Tasks belong to names, so an admin's name must be its own: a name given both
-    an ordinary key and an admin key, or one key given two names, is refused.
-    """
-    ordinary = _api_keys(env.get("ATELIER_API_KEYS", ""), "ATELIER_API_KEYS")
-    admin = _api_keys(env.get("ATELIER_ADMIN_KEYS", ""), "ATELIER_ADMIN_KEYS")
-    for key, name in admin.items():
-        if ordinary.get(key, name) != name:
-            raise SystemExit(f"ATELIER_ADMIN_KEYS: {name!r}'s key is also {ordinary[key]!r}'s")
-    shared = {name for key, name in ordinary.items() if key not in admin} & {*admin.values()}
-    if shared:
-        names = ", ".join(sorted(shared))
-        raise SystemExit(f"ATELIER_ADMIN_KEYS: {names} also named in ATELIER_API_KEYS")
-    return {**ordinary, **admin}, admin
-
-
 def _heartbeat(env: dict[str, str]) -> tuple[float, float]:
     every = _float(env, "ATELIER_HEARTBEAT_EVERY", 5.0)
     stale_after = _float(env, "ATELIER_WORKER_STALE_AFTER", 20.0)
@@ -174,24 +125,6 @@ def _max_images(env: dict[str, str], default: int) -> int:
     return value
 
 
-def _priority_callers(
-    env: Mapping[str, str], callers: Collection[str], admins: Collection[str]
-) -> frozenset[str]:
-    """Who may submit HIGH priority tasks (`ATELIER_PRIORITY_KEYS`: caller names);
-    by default the admin keys' callers, and the one anonymous caller without keys."""
-    text = env.get("ATELIER_PRIORITY_KEYS")
-    if text is None:
-        return frozenset(admins) if callers != {ANONYMOUS} else frozenset({ANONYMOUS})
-    names = frozenset(filter(None, (part.strip() for part in text.split(","))))
-    unknown = sorted(names - set(callers))
-    if unknown:
-        raise SystemExit(
-            f"ATELIER_PRIORITY_KEYS: {', '.join(map(repr, unknown))} not a configured caller "
-            f"(the names of ATELIER_API_KEYS and ATELIER_ADMIN_KEYS: {', '.join(sorted(callers))})"
-        )
-    return names
-
-
 def load(env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     time_limits = {
@@ -200,7 +133,7 @@ def load(env: dict[str, str] | None = None) -> Config:
     }
     admission = AdmissionPolicy()
     heartbeat_every, worker_stale_after = _heartbeat(env)
-    api_keys, admin_keys = _keys(env)
+    api_keys, admin_keys = keys(env)
     redis_url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     try:
         RedisTarget.parse(redis_url)
@@ -244,7 +177,7 @@ def load(env: dict[str, str] | None = None) -> Config:
     limits = InputLimits(
         max_images=max_images,
         max_batch_submit=_int(env, "ATELIER_MAX_BATCH_SUBMIT", defaults.max_batch_submit),
-        high_priority_callers=_priority_callers(env, callers, set(admin_keys.values())),
+        high_priority_callers=priority_callers(env, callers, set(admin_keys.values())),
         min_side=_int(env, "ATELIER_MIN_SIDE", defaults.min_side),
         max_side=_int(env, "ATELIER_MAX_SIDE", defaults.max_side),
         max_steps=_int(env, "ATELIER_MAX_STEPS", defaults.max_steps),
