@@ -83,3 +83,26 @@ def test_web_and_worker_refuse_to_start_with_a_name_given_two_keys(command: list
     output = (done.stdout + done.stderr).decode(errors="replace")
     assert done.returncode != 0, output
     assert "ATELIER_API_KEYS: the name 'alice' is given more than one key" in output, output
+
+
+# -- ATELIER_PRIORITY_KEYS -----------------------------------------------------------------
+
+KEYS = {"ATELIER_API_KEYS": "alice:k1,bob:k2", "ATELIER_ADMIN_KEYS": "ops:k3"}
+
+
+def test_high_priority_is_the_admins_by_default_or_whom_the_variable_names() -> None:
+    assert load(KEYS).limits.high_priority_callers == {"ops"}
+    named = load({**KEYS, "ATELIER_PRIORITY_KEYS": " alice , ops "})
+    assert named.limits.high_priority_callers == {"alice", "ops"}
+    assert load({**KEYS, "ATELIER_PRIORITY_KEYS": ""}).limits.high_priority_callers == set()
+    # Without keys, everyone is the one anonymous caller, and the operator.
+    assert load({}).limits.high_priority_callers == {"anonymous"}
+
+
+def test_a_priority_key_that_names_no_caller_is_refused_at_start() -> None:
+    with pytest.raises(SystemExit) as refused:
+        load({**KEYS, "ATELIER_PRIORITY_KEYS": "alice,mallory"})
+
+    message = str(refused.value)
+    assert message.startswith("ATELIER_PRIORITY_KEYS: 'mallory' not a configured caller")
+    assert "k1" not in message
