@@ -8,6 +8,7 @@ from contextlib import aclosing
 from actors.interface import StoreUnavailable, TaskStatus
 from graph.context import Context
 from graph.errors import BadUserInput, unavailable
+from graph.queueupdates import with_position_checks
 from graph.types import Task, task_from_record
 
 DESCRIPTION = (
@@ -36,7 +37,10 @@ async def _events(
     assert context.listen is not None
     # Joined before the snapshot is read; closing the stream leaves the group at once.
     watched = context.jobs.watch_owner(owner, context.listen, statuses=statuses)
-    async with aclosing(watched) as records:
+    async with (
+        aclosing(watched) as followed,
+        aclosing(with_position_checks(followed, context.jobs)) as records,
+    ):
         try:
             async for record in records:
                 yield task_from_record(record, context)
