@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gql import Client, gql
-
 from tests.api.scenarios import generation, graphql_error, is_terminal, worker_held
 from tests.client import TASK_FIELDS, Api
+from tests.mytasks import my_tasks
 from tests.stack import OPS_KEY, Stack
 
 SUBMIT = (
@@ -145,23 +144,16 @@ def test_a_waiting_subscriber_hears_its_position_move(api: Api) -> None:
     assert sequences == sorted(set(sequences)), "each position is a new event"
 
 
-MY_TASKS = """
-subscription { myTasks(statuses: [QUEUED]) { id status queuePosition sequence } }
-"""
-
-
 def test_my_tasks_tells_each_waiting_task_its_new_position(api: Api) -> None:
     async def watch_while_the_queue_drains(ahead: list[str], last: str) -> list[int]:
         positions: list[int] = []
-        async with Client(transport=api.transport()) as session:
-            async for event in session.subscribe(gql(MY_TASKS)):
-                task = event["myTasks"]
-                if task["id"] != last:
-                    continue
-                positions.append(task["queuePosition"])
-                if task["queuePosition"] == 1:
-                    return positions
-                await asyncio.to_thread(api.cancel, ahead.pop(0))
+        async for task in my_tasks(api, statuses=["QUEUED"]):
+            if task["id"] != last:
+                continue
+            positions.append(task["queuePosition"])
+            if task["queuePosition"] == 1:
+                return positions
+            await asyncio.to_thread(api.cancel, ahead.pop(0))
         return positions
 
     with worker_held(api):
