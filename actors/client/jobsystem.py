@@ -162,11 +162,7 @@ class JobSystem(Submissions):
         Close the iterator (`contextlib.aclosing`) to leave the group at once.
         """
         async with AsyncExitStack() as stack:
-            with outages_raise_unavailable():
-                joined = listen(TaskChanged.TYPE, group_name(task_id))
-                messages = await stack.enter_async_context(joined)
-            self._comebacks.follower_joined()
-            stack.callback(self._comebacks.follower_left)
+            messages = await self._joined(stack, listen, group_name(task_id))
             async for record in follow(
                 lambda: self.get(owner, task_id),
                 messages,
@@ -174,6 +170,17 @@ class JobSystem(Submissions):
                 nudged=self._comebacks.wait,
             ):
                 yield record
+
+    async def _joined(
+        self, stack: AsyncExitStack, listen: Listen, group: str
+    ) -> AsyncIterable[dict[str, Any]]:
+        """The task events of channel-layer `group`, joined until `stack` closes, this
+        follower counted meanwhile (Redis coming back nudges every follower)."""
+        with outages_raise_unavailable():
+            messages = await stack.enter_async_context(listen(TaskChanged.TYPE, group))
+        self._comebacks.follower_joined()
+        stack.callback(self._comebacks.follower_left)
+        return messages
 
     async def _publish(self, record: TaskRecord) -> None:
         try:

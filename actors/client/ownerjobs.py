@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 
 from actors.client.jobsystem import JobSystem, Listen
 from actors.client.owner_following import follow_owner, unfinished_tasks
-from actors.events import TaskChanged, owner_group_name
+from actors.events import owner_group_name
 from actors.records import TaskRecord, TaskStatus
 from actors.store.outage import StoreUnavailable, outages_raise_unavailable
 
@@ -39,11 +39,7 @@ class OwnerJobSystem(JobSystem):
         Close the iterator (`contextlib.aclosing`) to leave the group at once.
         """
         async with AsyncExitStack() as stack:
-            with outages_raise_unavailable():
-                joined = listen(TaskChanged.TYPE, owner_group_name(owner))
-                messages = await stack.enter_async_context(joined)
-            self._comebacks.follower_joined()
-            stack.callback(self._comebacks.follower_left)
+            messages = await self._joined(stack, listen, owner_group_name(owner))
             async for record in follow_owner(
                 owner,
                 functools.partial(self._owner_tasks, owner),
