@@ -11,6 +11,9 @@ from actors.records import TaskKind
 from actors.store.redisurl import RedisTarget
 from actors.webhooks.config import WebhookSettings
 
+# Tasks one batch may hold (ATELIER_MAX_BATCH): each keeps a lease thread running.
+MAX_BATCH = 64
+
 
 def _default_time_limits() -> dict[TaskKind, int]:
     return {kind: spec.time_limit for kind, spec in SPECS.items()}
@@ -51,6 +54,13 @@ class JobSettings:
     # and how long after its last announcement it counts as gone.
     heartbeat_every: float = 5.0
     worker_stale_after: float = 20.0
+    # Compatible tasks a worker runs as one pipeline call (1: no batching), how long it
+    # waits for more to arrive once it has one, and whether each task's images must
+    # be byte for byte those it gets alone (else batched kernels: faster, may differ
+    # by rounding). See actors.worker.batching.
+    max_batch: int = 1
+    batch_wait: float = 0.0
+    batch_exact: bool = True
     # Kinds whose default pipeline a worker loads before taking tasks.
     preload: tuple[TaskKind, ...] = tuple(TaskKind)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)

@@ -12,8 +12,10 @@ out the same on the same device. LoRA adapters a run names are on for that run o
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Self
 
 from PIL import Image
@@ -29,7 +31,7 @@ from pipelines.diffusion_params import (
 )
 from pipelines.errors import InvalidParameters
 from pipelines.images import encode_png
-from pipelines.lora import LoraAdapters, loras_of
+from pipelines.lora import Lora, LoraAdapters, loras_of
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
 from pipelines.previews import LatentPreviewer
@@ -143,12 +145,7 @@ class StableDiffusion:
         loras = loras_of(params.loras)
         pipe = self.pipe_for(mode)
         pipe.scheduler = self._schedulers.get(params.scheduler)
-        prompt, negative, notes = params.prompt, params.negative_prompt, ()
-        with timings.phase("refine"):
-            if params.refine_prompt:
-                progress(Progress("refining prompt"))
-                refined = self._refine(params)
-                prompt, negative, notes = refined.prompt, refined.negative_prompt, refined.notes
+        prompt, negative, notes = self._prompts(params, progress, timings)
 
         seeds = seeds_for(params.seed, params.num_images)
         # MPS generators are not reproducible across runs; a CPU generator is.
@@ -196,6 +193,148 @@ class StableDiffusion:
         progress(Progress("encoding"))
         with timings.phase("encode"):
             pngs = [encode_png(image) for image in images]
+        nsfw = getattr(result, "nsfw_content_detected", None)
+        described = self._described(mode, pipe, params, notes, loras, timings, nsfw, metadata)
+        return _output(pngs, images, described, seeds, prompt, negative)
+
+    def generate_batch(
+        self,
+        jobs: Sequence[tuple[DiffusionParams, ProgressCallback]],
+        size: tuple[int, int],
+        *,
+        exact: bool = True,
+    ) -> list[Output | Exception]:
+        """Text-to-image for several tasks in one call: the jobs agree on
+        `shared_call_key` and `size`; each has its prompts, seeds, image count and
+        progress. One outcome per job (see `pipelines.pipeline.BatchPipeline`).
+
+        Each task's prompts are encoded on their own, as a run of that task alone
+        encodes them, and the batch's embeddings are passed together. With `exact`
+        the denoiser and VAE go image by image (pipelines.batch_exact), so each
+        task's images are those it would get alone; without, they run as one batch.
+        """
+        import torch
+
+        timings = Timings()
+        outcomes: list[Output | Exception | None] = [None] * len(jobs)
+        members: list[_Member] = []
+        offset = 0
+        for index, (params, progress) in enumerate(jobs):
+            try:
+                check_common(params)
+                prompt, negative, notes = self._prompts(params, progress, timings)
+                progress(Progress("denoising", 0, params.steps))
+            except Exception as error:  # bad parameters or a cancel: this job alone
+                outcomes[index] = error
+                continue
+            seeds = seeds_for(params.seed, params.num_images)
+            members.append(_Member(index, params, progress, prompt, negative, notes, seeds, offset))
+            offset += params.num_images
+        if not members:
+            return _settled(outcomes)
+        first = members[0].params
+        loras = loras_of(first.loras)
+        pipe = self.pipe_for("text-to-image")
+        pipe.scheduler = self._schedulers.get(first.scheduler)
+        generator_device = "cpu" if self.device == "mps" else self.device
+        generators = [
+            torch.Generator(device=generator_device).manual_seed(seed)
+            for member in members
+            for seed in member.seeds
+        ]
+        live = list(members)
+
+        def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
+            step, total = index + 1, pipe.num_timesteps
+            for member in list(live):
+                preview = None
+                if member.previews_at(step, total) and self._previewer:
+                    latents = tensors["latents"][member.offset : member.offset + 1]
+                    preview = self._previewer(latents, size)
+                events = [Progress("denoising", step, total, preview)]
+                if step == total:
+                    events.append(Progress("decoding", step, total))
+                if not all(_reported(member, outcomes, event) for event in events):
+                    live.remove(member)  # its rows run on to the end; its output is dropped
+            if not live:
+                raise _Abandoned
+            if step == total:
+                timings.begin("decode")
+            return tensors
+
+        if loras:
+            timings.begin("loras")
+        images_in_call = offset
+        try:
+            with (
+                self.loras.activate(self._pipes["text-to-image"], loras),
+                timings.phase("denoise"),
+                self._denoiser.batch_of(images_in_call) if exact else _whole_batches(pipe),
+            ):
+                embeddings = _encoded(pipe, members, first.guidance_scale)
+                result = pipe(
+                    width=size[0],
+                    height=size[1],
+                    num_inference_steps=first.steps,
+                    guidance_scale=first.guidance_scale,
+                    num_images_per_prompt=1,
+                    generator=generators,
+                    callback_on_step_end=on_step_end,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                    **embeddings,
+                )
+        except _Abandoned:
+            return _settled(outcomes)
+        except Exception as error:  # the call failed: every job still in it with it
+            for member in live:
+                outcomes[member.index] = error
+            return _settled(outcomes)
+        nsfw = getattr(result, "nsfw_content_detected", None)
+        batch = {"tasks": len(members), "images": images_in_call, "exact": exact}
+        for member in live:
+            if not _reported(member, outcomes, Progress("encoding")):
+                continue
+            cut = slice(member.offset, member.offset + member.params.num_images)
+            images = list(result.images[cut])
+            with timings.phase("encode"):
+                pngs = [encode_png(image) for image in images]
+            described = self._described(
+                "text-to-image",
+                pipe,
+                member.params,
+                member.notes,
+                loras,
+                timings,
+                None if nsfw is None else nsfw[cut],
+                {"batch": batch},
+            )
+            outcomes[member.index] = _output(
+                pngs, images, described, member.seeds, member.prompt, member.negative
+            )
+        return _settled(outcomes)
+
+    def _prompts(
+        self, params: DiffusionParams, progress: ProgressCallback, timings: Timings
+    ) -> tuple[str, str | None, tuple[str, ...]]:
+        """The prompt and negative a run uses, and notes on how refining changed them."""
+        with timings.phase("refine"):
+            if not params.refine_prompt:
+                return params.prompt, params.negative_prompt, ()
+            progress(Progress("refining prompt"))
+            refined = self._refine(params)
+            return refined.prompt, refined.negative_prompt, tuple(refined.notes)
+
+    def _described(
+        self,
+        mode: str,
+        pipe: Any,
+        params: DiffusionParams,
+        notes: Sequence[str],
+        loras: Sequence[Lora],
+        timings: Timings,
+        nsfw: Sequence[bool] | None,
+        extra: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         described = {
             "kind": mode,
             "model": self.model,
@@ -210,27 +349,16 @@ class StableDiffusion:
             "numImages": params.num_images,
             "promptNotes": list(notes),
             "loras": [lora.as_metadata() for lora in loras],
-            **(metadata or {}),
+            **(extra or {}),
             "timings": timings.as_metadata(),
         }
-        nsfw = getattr(result, "nsfw_content_detected", None)
         if nsfw is not None:
             described["nsfwContentDetected"] = bool(nsfw[0])  # the first image, as ever
             described["nsfwContentDetectedPerImage"] = [bool(flag) for flag in nsfw]
         if self.demo:
             described["demo"] = True
             described["note"] = tiny_random.DESCRIPTION
-        return Output(
-            png=pngs[0],
-            width=images[0].width,
-            height=images[0].height,
-            metadata=described,
-            seed=seeds[0],
-            prompt_used=prompt,
-            negative_prompt_used=negative,
-            extra_pngs=tuple(pngs[1:]),
-            seeds=tuple(seeds),
-        )
+        return described
 
     def _refine(self, params: DiffusionParams):  # type: ignore[no-untyped-def]
         tokenizer = getattr(self._pipes["text-to-image"], "tokenizer", None)
@@ -266,3 +394,98 @@ class OnStableDiffusion:
         device: str | None = None,
     ) -> Self:
         return cls(StableDiffusion.load(model, store, catalog=catalog, device=device))
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One task's job in a batched call; its images are rows `offset`.. of the batch."""
+
+    index: int
+    params: DiffusionParams
+    progress: ProgressCallback
+    prompt: str
+    negative: str | None
+    notes: tuple[str, ...]
+    seeds: list[int]
+    offset: int
+
+    def previews_at(self, step: int, total: int) -> bool:
+        every = self.params.preview_every or max(1, self.params.steps // 8)
+        return self.params.previews and (step % every == 0 or step == total)
+
+
+class _Abandoned(Exception):
+    """Every job of a batch stopped: the call ends at this step."""
+
+
+def _reported(member: _Member, outcomes: list[Output | Exception | None], event: Progress) -> bool:
+    """Tell `member` of `event`; False (its outcome noted) when its callback ended it."""
+    try:
+        member.progress(event)
+    except Exception as error:
+        outcomes[member.index] = error
+        return False
+    return True
+
+
+def _settled(outcomes: list[Output | Exception | None]) -> list[Output | Exception]:
+    return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]
+
+
+def _encoded(pipe: Any, members: Sequence[_Member], guidance_scale: float) -> dict[str, Any]:
+    """The batch's prompt embeddings, each task's encoded as its run alone encodes it
+    (one prompt, repeated per image), as keyword arguments of the pipeline's call."""
+    import torch
+
+    guided = guidance_scale > 1 and getattr(pipe.unet.config, "time_cond_proj_dim", None) is None
+    names = ["prompt_embeds", "negative_prompt_embeds"]
+    parts: list[tuple[Any, ...]] = []
+    for member in members:
+        encoded = pipe.encode_prompt(
+            prompt=member.prompt,
+            device=pipe._execution_device,
+            num_images_per_prompt=member.params.num_images,
+            do_classifier_free_guidance=guided,
+            negative_prompt=member.negative,
+        )
+        parts.append(tuple(encoded))
+    if len(parts[0]) == 4:  # SDXL: pooled embeddings too
+        names += ["pooled_prompt_embeds", "negative_pooled_prompt_embeds"]
+    return {
+        name: torch.cat([part[place] for part in parts])
+        for place, name in enumerate(names)
+        if parts[0][place] is not None
+    }
+
+
+@contextlib.contextmanager
+def _whole_batches(pipe: Any) -> Iterator[None]:
+    """The VAE decodes the batch at once (batch-exact runs decode image by image)."""
+    slicing = pipe.vae.use_slicing
+    pipe.vae.disable_slicing()
+    try:
+        yield
+    finally:
+        if slicing:
+            pipe.vae.enable_slicing()
+
+
+def _output(
+    pngs: list[bytes],
+    images: list[Image.Image],
+    described: dict[str, Any],
+    seeds: Sequence[int],
+    prompt: str,
+    negative: str | None,
+) -> Output:
+    return Output(
+        png=pngs[0],
+        width=images[0].width,
+        height=images[0].height,
+        metadata=described,
+        seed=seeds[0],
+        prompt_used=prompt,
+        negative_prompt_used=negative,
+        extra_pngs=tuple(pngs[1:]),
+        seeds=tuple(seeds),
+    )

@@ -37,6 +37,13 @@ class DiffusionParams:
     loras: Sequence[Lora | Mapping[str, Any]] = ()
 
 
+def shared_call_key(params: DiffusionParams) -> tuple[Any, ...]:
+    """What runs that share one call must agree on: steps, guidance, scheduler and
+    LoRA set. Prompts, negatives, seeds, image counts and previews may differ."""
+    loras = sorted((lora.name, lora.scale) for lora in loras_of(params.loras))
+    return (params.steps, params.guidance_scale, params.scheduler or "", tuple(loras))
+
+
 def seeds_for(seed: int | None, count: int) -> list[int]:
     """One seed per image: from `seed` (a random one when none was given) on, one
     apart, wrapping within the seed range, as A1111 numbers a batch."""

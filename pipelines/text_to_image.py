@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipelines.diffusion import OnStableDiffusion
 from pipelines.diffusion_models import DEFAULT_MODELS
-from pipelines.diffusion_params import DiffusionParams
+from pipelines.diffusion_params import DiffusionParams, shared_call_key
 from pipelines.errors import InvalidParameters
 from pipelines.output import Output
-from pipelines.pipeline import Pipeline
+from pipelines.pipeline import BatchPipeline
 from pipelines.progress import ProgressCallback, ignore_progress
 from pipelines.timing import Timings
 
@@ -36,14 +37,32 @@ class TextToImage(OnStableDiffusion):
     ) -> Output:
         """Generate `params.num_images` images. `progress` may raise `Cancelled` to stop
         at the next step."""
-        for field, value in (("width", params.width), ("height", params.height)):
-            if value < 8 or value % 8:
-                raise InvalidParameters(f"{field} must be a positive multiple of 8", field=field)
-        size = (params.width, params.height)
         return self.diffusion.generate(
-            "text-to-image", params, size, {}, progress, timings=Timings()
+            "text-to-image", params, _size(params), {}, progress, timings=Timings()
         )
+
+    @staticmethod
+    def batch_key(params: TextToImageParams) -> Hashable:
+        """Runs with equal keys can share one call (`run_batch`)."""
+        return (params.width, params.height, *shared_call_key(params))
+
+    def run_batch(
+        self, jobs: Sequence[tuple[TextToImageParams, ProgressCallback]], *, exact: bool = True
+    ) -> list[Output | Exception]:
+        """Several tasks' runs as one call; their `batch_key`s are equal."""
+        try:
+            size = _size(jobs[0][0])
+        except InvalidParameters as error:
+            return [error for _ in jobs]
+        return self.diffusion.generate_batch(jobs, size, exact=exact)
+
+
+def _size(params: TextToImageParams) -> tuple[int, int]:
+    for field, value in (("width", params.width), ("height", params.height)):
+        if value < 8 or value % 8:
+            raise InvalidParameters(f"{field} must be a positive multiple of 8", field=field)
+    return (params.width, params.height)
 
 
 # mypy checks that the class meets the shared contract.
-_PIPELINE: type[Pipeline[TextToImageParams]] = TextToImage
+_PIPELINE: type[BatchPipeline[TextToImageParams]] = TextToImage

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.client.admission import AdmissionPolicy
-from actors.config import JobSettings
+from actors.config import MAX_BATCH, JobSettings
 from actors.kinds import SPECS
 from actors.records import TaskKind
 from actors.store.redisurl import RedisTarget
@@ -125,6 +125,13 @@ def _max_images(env: dict[str, str], default: int) -> int:
     return value
 
 
+def _max_batch(env: dict[str, str]) -> int:
+    value = _int(env, "ATELIER_MAX_BATCH", 1)
+    if not 1 <= value <= MAX_BATCH:
+        raise SystemExit(f"ATELIER_MAX_BATCH must be 1..{MAX_BATCH}, not {value}")
+    return value
+
+
 def load(env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     time_limits = {
@@ -153,6 +160,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         default_background_model=env.get("ATELIER_DEFAULT_BACKGROUND_MODEL", "u2netp"),
         pipeline_cache_size=_int(env, "ATELIER_PIPELINE_CACHE_SIZE", 3),
         max_attempts=_int(env, "ATELIER_MAX_ATTEMPTS", 2),
+        max_batch=_max_batch(env),
+        batch_wait=max(0.0, _float(env, "ATELIER_BATCH_WAIT_MS", 0.0)) / 1000,
+        batch_exact=_bool(env, "ATELIER_BATCH_EXACT", True),
         lease_seconds=_float(env, "ATELIER_LEASE_SECONDS", 30.0),
         dispatch_grace=_float(env, "ATELIER_DISPATCH_GRACE", 30.0),
         sweep_every=_float(env, "ATELIER_SWEEP_EVERY", 5.0),

@@ -4,19 +4,18 @@ gigabytes and seconds. Image-to-image and inpainting run on the same loaded weig
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, TypeVar
 
 from actors.kinds.spec import KindSpec, LoadContext
 from actors.records import TaskKind
 from pipelines.diffusion_models import DEFAULT_MODELS
 from pipelines.pipeline import Pipeline
-from pipelines.text_to_image import TextToImageParams
+from pipelines.text_to_image import TextToImage, TextToImageParams
 
 if TYPE_CHECKING:
     from actors.config import JobSettings
     from pipelines.diffusion import StableDiffusion
-    from pipelines.text_to_image import TextToImage
 
 P = TypeVar("P")
 
@@ -43,7 +42,6 @@ def load_weights(context: LoadContext, model: str) -> StableDiffusion:
 
 
 def _text_to_image(weights: StableDiffusion) -> TextToImage:
-    from pipelines.text_to_image import TextToImage
 
     return TextToImage(weights)
 
@@ -53,6 +51,7 @@ def diffusion_spec(
     params: type[P],
     bind: Callable[[StableDiffusion], Pipeline[P]],
     inputs: tuple[str, ...] = (),
+    batch_key: Callable[[P], Hashable] | None = None,
 ) -> KindSpec[P]:
     """The spec of a kind that runs on the text-to-image weights and queues."""
     return KindSpec(
@@ -68,7 +67,13 @@ def diffusion_spec(
         weights_of=None if kind is TaskKind.IMAGE_GENERATION else TaskKind.IMAGE_GENERATION,
         inputs=inputs,
         queue_per_model=True,
+        batch_key=batch_key,
     )
 
 
-SPEC = diffusion_spec(TaskKind.IMAGE_GENERATION, TextToImageParams, _text_to_image)
+SPEC = diffusion_spec(
+    TaskKind.IMAGE_GENERATION,
+    TextToImageParams,
+    _text_to_image,
+    batch_key=TextToImage.batch_key,
+)

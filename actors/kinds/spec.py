@@ -7,7 +7,7 @@ from a kind's spec (`actors.kinds.spec_for`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -50,6 +50,10 @@ class KindSpec(Generic[P]):
     span). With `queue_per_model`, each model but the default gets a queue of its
     own (`<queue>.<model>`), so a worker keeping one warm keeps getting its tasks.
 
+    With `batch_key`, a worker may run tasks of this kind whose keys (of their
+    params) are equal and which name the same model as one call of the pipeline's
+    `run_batch` (see actors.worker.batching).
+
     `load` gives what a worker keeps warm (the weights), cached per model under
     `weights_of` (the kind whose loaded weights this kind runs on: its own unless
     set); `bind` makes the kind's pipeline over them (cheap: once per run). Kinds
@@ -68,10 +72,16 @@ class KindSpec(Generic[P]):
     weights_of: TaskKind | None = None
     inputs: tuple[str, ...] = ()
     queue_per_model: bool = False
+    batch_key: Callable[[Any], Hashable] | None = None
 
     @property
     def weights_kind(self) -> TaskKind:
         return self.weights_of or self.kind
+
+    def weights_for(self, settings: JobSettings, model: object) -> tuple[TaskKind, str]:
+        """What a task naming `model` (None: the default) runs on, as the worker's
+        pipeline cache keys it: kinds sharing weights share the entry."""
+        return (self.weights_kind, str(model) if model else self.default_model(settings))
 
     def queue_for(self, settings: JobSettings, model: str | None) -> str:
         """The queue a task naming `model` (None: the default) is sent to."""

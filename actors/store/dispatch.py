@@ -9,7 +9,7 @@ so there are always at least as many messages as waiting tasks.
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from actors.records import TaskRecord, TaskStatus
 from actors.store import scripts
@@ -75,6 +75,16 @@ class Dispatcher:
                 ended.append(record)
             fresh = True  # started by another worker first, or ended: the next one
         return Claimed(None, ended)
+
+    def waiting(self, queue: str, limit: int) -> list[TaskRecord]:
+        """The first `limit` tasks waiting in `queue`, best first (the order `start_next`
+        takes them in), as their records are now."""
+        ids = cast(list[bytes], self.store.client.zrange(self.store.queue_key(queue), 0, limit - 1))
+        with self.store.client.pipeline(transaction=False) as pipe:
+            for task_id in ids:
+                pipe.hgetall(self.store.key(task_id.decode()))
+            records = [decode_record(raw) for raw in pipe.execute()]
+        return [record for record in records if record and record.status is TaskStatus.QUEUED]
 
     def touch_position(self, record: TaskRecord, min_interval: float = 1.0) -> TaskRecord | None:
         """The QUEUED task's record with its sequence bumped when its queue position

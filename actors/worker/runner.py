@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -9,7 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from dramatiq.middleware import TimeLimitExceeded
 
@@ -22,6 +23,7 @@ from actors.store.dispatch import Dispatcher
 from actors.store.outage import when_redis_answers
 from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
+from actors.worker.batching import Batcher
 from actors.worker.cancellation import Interrupted, Superseded
 from actors.worker.lease import LeaseKeeper
 from actors.worker.pipelinecache import PipelineCache
@@ -30,8 +32,8 @@ from actors.worker.retrying import retried, written
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
-from pipelines.pipeline import Pipeline
-from pipelines.progress import Progress
+from pipelines.pipeline import BatchPipeline, Pipeline
+from pipelines.progress import Progress, ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class TaskRunner:
         self.models = ModelStore(root=settings.model_dir, offline=settings.offline)
         self._device: str | None = settings.device
         self._drain_deadline: float | None = None
+        self._claim_id = ""
+        self.batcher = Batcher(settings, self.dispatcher, self._start_companion)
 
     @property
     def device(self) -> str:
@@ -86,12 +90,17 @@ class TaskRunner:
     def run(self, hint: str, queue: str | None = None) -> None:
         """Start and run the best task waiting in `queue`, if any (a message names the
         task whose submission sent it, `hint`, and its queue, but does not pin which
-        task runs: see `actors.store.dispatch`). What is logged meanwhile, here and in
-        the threads this run starts, carries the running task's id."""
+        task runs: see `actors.store.dispatch`), with the waiting tasks that can share
+        its pipeline call (`actors.worker.batching`). What is logged meanwhile, here
+        and in the threads this run starts, carries the first task's id."""
         record = self._claim(hint, queue)
-        if record is not None:
-            with task_context(record.id):
-                self._run(record)
+        if record is None:
+            return
+        with task_context(record.id):
+            companions, ended = self.batcher.companions(record)
+            for past in ended:
+                self._publish(past)
+            self._run([record, *companions])
 
     def _claim(self, hint: str, queue: str | None) -> TaskRecord | None:
         if queue is None:  # a message sent before messages named their queue
@@ -100,6 +109,7 @@ class TaskRunner:
                 return None
             queue = sent_for.queue
         claim = uuid.uuid4().hex
+        self._claim_id = claim
         claimed = self._retrying(
             lambda: self.dispatcher.start_next(
                 queue, max_attempts=self.settings.max_attempts, worker=self.worker, run=claim
@@ -113,66 +123,115 @@ class TaskRunner:
             logger.debug("nothing waits in queue %s (message of task %s)", queue, hint)
         return claimed.record
 
-    def _run(self, record: TaskRecord) -> None:
-        task_id = record.id
-        self.restart_time_limit(self.settings.time_limits[record.kind])
-        self.on_start(record)
-        self._publish(record)
-        if record.attempts > 1:
-            logger.warning("task %s restarted (attempt %d)", task_id, record.attempts)
-        metrics.task_started(record)
+    def _start_companion(self, task_id: str) -> TaskRecord | None:
+        """Start a waiting task to join this claim's batch; a retry after a lost reply
+        runs under the same name and returns the task it started."""
+        run = f"{self._claim_id}:{task_id}"
+        return self._retrying(
+            lambda: self.store.start(
+                task_id, max_attempts=self.settings.max_attempts, worker=self.worker, run=run
+            ),
+            f"start task {task_id} in a batch",
+        )
+
+    def _run(self, records: list[TaskRecord]) -> None:
+        """Run `records` (one task, or a batch sharing one pipeline call): each with its
+        own lease, progress and outcome, written exactly once."""
+        first = records[0]
+        self.restart_time_limit(self.settings.time_limits[first.kind])
+        self.on_start(first)
+        for record in records:
+            self._publish(record)
+            if record.attempts > 1:
+                logger.warning("task %s restarted (attempt %d)", record.id, record.attempts)
+            metrics.task_started(record)
         # Else its time includes loading the model: no measure of a run.
-        warm = _weights(record.kind, record.params.get("model"), self.settings) in self.cache
+        warm = self._weights_of(first) in self.cache
         started = time.monotonic()
-        with LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3) as lease:
-            reporter = TaskReporter(
-                self.store, self.publish, record, lambda: self._stop_reason(lease)
-            )
-            outcome = self._outcome(record, reporter)
-            if outcome is None:
-                metrics.run_ended(record.kind, metrics.LOST, time.monotonic() - started)
-                logger.warning("task %s: this run lost its lease; writing nothing", task_id)
-                return
-            final = self._write(outcome, f"write the outcome of task {task_id}", task_id)
-        ended, seconds = _run_outcome(final), time.monotonic() - started
+        with contextlib.ExitStack() as leases:
+            reporters = [
+                self._reporter(record, leases.enter_context(self._lease(record)))
+                for record in records
+            ]
+            outcomes = self._outcomes(records, reporters)
+            finals = [
+                self._write(outcome, f"write the outcome of task {record.id}", record.id)
+                if outcome is not None
+                else _LOST
+                for record, outcome in zip(records, outcomes, strict=True)
+            ]
+        seconds = time.monotonic() - started
+        for record, final in zip(records, finals, strict=True):
+            self._ended(record, final, seconds)
+        done = [final for final in finals if isinstance(final, TaskRecord)]
+        succeeded = [final for final in done if final.status is TaskStatus.SUCCEEDED]
+        if warm and succeeded:
+            self._measured(succeeded[0], seconds / len(records))  # what each task cost
+
+    def _lease(self, record: TaskRecord) -> LeaseKeeper:
+        return LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3)
+
+    def _reporter(self, record: TaskRecord, lease: LeaseKeeper) -> TaskReporter:
+        return TaskReporter(self.store, self.publish, record, lambda: self._stop_reason(lease))
+
+    def _ended(self, record: TaskRecord, final: TaskRecord | object | None, seconds: float) -> None:
+        """Count, log and publish how `record`'s run ended (`_LOST`: its lease was lost,
+        nothing was written; None: the write found the task ended or taken over)."""
+        if final is _LOST:
+            metrics.run_ended(record.kind, metrics.LOST, seconds)
+            logger.warning("task %s: this run lost its lease; writing nothing", record.id)
+            return
+        assert final is None or isinstance(final, TaskRecord)
+        ended = _run_outcome(final)
         metrics.run_ended(record.kind, ended, seconds)
-        if warm and final is not None and final.status is TaskStatus.SUCCEEDED:
-            self._measured(final, seconds)
-        logger.info("task %s (%s): %s after %.2f s", task_id, record.kind.value, ended, seconds)
+        logger.info("task %s (%s): %s after %.2f s", record.id, record.kind.value, ended, seconds)
         if final is None:
             return
         self._publish(final)
         if final.status is TaskStatus.QUEUED:  # handed back on shutdown
-            logger.info("task %s handed back to the queue", task_id)
+            logger.info("task %s handed back to the queue", record.id)
             self._dispatch(final)
 
-    def _outcome(
-        self, record: TaskRecord, reporter: TaskReporter
-    ) -> Callable[[], TaskRecord | None] | None:
-        """Runs the pipeline; returns the write that records how it ended (None: none)."""
-        task_id = record.id
+    def _outcomes(
+        self, records: list[TaskRecord], reporters: list[TaskReporter]
+    ) -> list[Callable[[], TaskRecord | None] | None]:
+        """Runs the pipeline; returns, per task, the write that records how it ended
+        (None: none, this run no longer holds it)."""
         try:
-            output = self._execute(record, reporter)
-        except Superseded:
+            results = self._execute(records, reporters)
+        except (Exception, TimeLimitExceeded) as error:  # the call as a whole failed
+            results = [error for _ in records]
+        return [
+            self._outcome(record, reporter, result)
+            for record, reporter, result in zip(records, reporters, results, strict=True)
+        ]
+
+    def _outcome(
+        self, record: TaskRecord, reporter: TaskReporter, result: Output | BaseException
+    ) -> Callable[[], TaskRecord | None] | None:
+        """The write that records how `record`'s run ended with `result`."""
+        task_id = record.id
+        if isinstance(result, Superseded):
             return None
-        except Interrupted:
+        if isinstance(result, Interrupted):
             return lambda: self.store.requeue(reporter.record)
-        except Cancelled:
+        if isinstance(result, Cancelled):
             return lambda: self.store.cancelled(reporter.record)
-        except PipelineError as error:
-            if error.public_message != error.message:
-                logger.warning("task %s failed %s: %s", task_id, error.code, error.message)
-            code, public = error.code, error.public_message  # `error` is unbound after except
+        if isinstance(result, PipelineError):
+            if result.public_message != result.message:
+                logger.warning("task %s failed %s: %s", task_id, result.code, result.message)
+            code, public = result.code, result.public_message
             return lambda: self.store.fail(reporter.record, code, public)
-        except TimeLimitExceeded:  # raised into this thread by Dramatiq's TimeLimit
+        if isinstance(result, TimeLimitExceeded):  # raised into this thread by Dramatiq
             limit = self.settings.time_limits[record.kind]
             message = f"the task ran past its time limit of {limit} s"
             return lambda: self.store.fail(reporter.record, "TIMEOUT", message)
-        except Exception:
+        if isinstance(result, BaseException):
             incident = uuid.uuid4().hex[:12]
-            logger.exception("task %s failed (incident %s)", task_id, incident)
+            logger.error("task %s failed (incident %s)", task_id, incident, exc_info=result)
             message = f"the pipeline failed unexpectedly (incident {incident})"
             return lambda: self.store.fail(reporter.record, "PIPELINE_ERROR", message)
+        output = result
         info = ResultInfo(
             width=output.width,
             height=output.height,
@@ -185,6 +244,10 @@ class TaskRunner:
         )
         extra = output.extra_pngs
         return lambda: self.store.succeed(reporter.record, info, output.png, extra)
+
+    def _weights_of(self, record: TaskRecord) -> tuple[TaskKind, str]:
+        """The pipeline cache's key for what `record` runs on."""
+        return spec_for(record.kind).weights_for(self.settings, record.params.get("model"))
 
     def _stop_reason(self, lease: LeaseKeeper) -> Cancelled | None:
         if lease.lost.is_set():
@@ -207,7 +270,7 @@ class TaskRunner:
             return
         try:
             steps = final.total_steps or 0
-            _, model = _weights(final.kind, final.params.get("model"), self.settings)
+            _, model = self._weights_of(final)
             self.runtimes.record(final.kind, model, steps, seconds)
         except Exception as error:  # an estimate's input, never a task's outcome
             logger.warning("run time of task %s not recorded: %s", final.id, error)
@@ -229,25 +292,41 @@ class TaskRunner:
         """Load the default pipeline of `kind` into the cache."""
         self._pipeline(kind, None)
 
-    def _execute(self, record: TaskRecord, reporter: TaskReporter) -> Output:
-        spec = spec_for(record.kind)
-        params = dict(record.params)
-        input_names = params.pop("_inputs", [])
-        model = params.pop("model", None)
-        for name in input_names:
-            data = when_redis_answers(
-                functools.partial(self.store.input_bytes, record.id, name),
-                what=f"read the input {name!r} of task {record.id}",
-                give_up_after=self.settings.redis_patience,
-            )
-            if data is None:
-                raise PipelineError(f"the task's input {name!r} is missing", field=name)
-            params[name] = data
-        pipeline = self._pipeline(record.kind, model, reporter)
-        return pipeline.run(spec.make_params(params), reporter)
+    def _execute(
+        self, records: list[TaskRecord], reporters: list[TaskReporter]
+    ) -> list[Output | BaseException]:
+        """Each task's output or what ended it: one task runs its pipeline's `run`, a
+        batch its `run_batch` (tasks of one kind and model, see actors.worker.batching)."""
+        first = records[0]
+        jobs: list[tuple[Any, TaskReporter]] = []
+        for record, reporter in zip(records, reporters, strict=True):
+            params = dict(record.params)
+            params.pop("model", None)
+            for name in params.pop("_inputs", []):
+                params[name] = self._input(record, name)
+            jobs.append((spec_for(record.kind).make_params(params), reporter))
+        if len(jobs) == 1:
+            pipeline = self._pipeline(first.kind, first.params.get("model"), reporters[0])
+            return [pipeline.run(*jobs[0])]
+        # A member cancelled while the model loads stops at its first step, alone.
+        loading = functools.partial(_tell_each, reporters, Progress("loading model"))
+        pipeline = self._pipeline(first.kind, first.params.get("model"), loading)
+        # Only a kind with a `batch_key` gets here, and its pipeline is a BatchPipeline.
+        batched = cast(BatchPipeline[Any], pipeline)
+        return list(batched.run_batch(jobs, exact=self.settings.batch_exact))
+
+    def _input(self, record: TaskRecord, name: str) -> bytes:
+        data = when_redis_answers(
+            functools.partial(self.store.input_bytes, record.id, name),
+            what=f"read the input {name!r} of task {record.id}",
+            give_up_after=self.settings.redis_patience,
+        )
+        if data is None:
+            raise PipelineError(f"the task's input {name!r} is missing", field=name)
+        return data
 
     def _pipeline(
-        self, kind: TaskKind, model: str | None, reporter: TaskReporter | None = None
+        self, kind: TaskKind, model: str | None, reporter: ProgressCallback | None = None
     ) -> Pipeline[Any]:
         """The pipeline for `kind` and `model` (its default when None), over warm weights.
 
@@ -256,7 +335,7 @@ class TaskRunner:
         kinds sharing weights (image-to-image on text-to-image's) share the entry.
         """
         spec = spec_for(kind)
-        key = _weights(kind, model, self.settings)
+        key = spec.weights_for(self.settings, model)
         name = key[1]
         if reporter is not None and key not in self.cache:
             reporter(Progress("loading model"))
@@ -266,10 +345,14 @@ class TaskRunner:
         return pipeline
 
 
-def _weights(kind: TaskKind, model: object, settings: JobSettings) -> tuple[TaskKind, str]:
-    """The pipeline cache's key for `kind` on `model` (None: its default)."""
-    spec = spec_for(kind)
-    return (spec.weights_kind, str(model) if model else spec.default_model(settings))
+def _tell_each(reporters: list[TaskReporter], event: Progress) -> None:
+    for reporter in reporters:
+        with contextlib.suppress(Cancelled):
+            reporter(event)
+
+
+# A run whose lease was lost: no outcome of it is written.
+_LOST = object()
 
 
 def _seeds(output: Output) -> list[int] | None:
