@@ -211,3 +211,52 @@ def test_sigterm_hands_a_task_still_running_after_the_grace_back_to_the_queue(
     assert final["status"] == "SUCCEEDED", final
     assert final["result"]["metadata"]["attempts"] == 2
     assert record(web, task["id"])["lost"] == "0"  # a clean hand-back costs no attempt
+
+
+def batch_of_three(api: Api) -> list[dict[str, Any]]:
+    """A held task and two that can share its call, queued while no worker runs."""
+    shared = {"width": 64, "height": 64, "steps": STEPS, "seed": 5}
+    return [
+        api.submit({"imageGeneration": {**shared, "prompt": prompt}})
+        for prompt in (held("a held cat"), "a dog", "a hare")
+    ]
+
+
+def test_every_member_of_a_killed_workers_batch_is_requeued_and_completes(
+    web: Stack, api: Api, workers: list[Process]
+) -> None:
+    tasks = batch_of_three(api)
+    victim = start_worker(web, workers, ATELIER_MAX_BATCH="4")
+    held_running(api, tasks[0]["id"])
+    running = [api.get(task["id"]) for task in tasks]
+    assert [(t["status"], t["attempts"]) for t in running] == [("RUNNING", 1)] * 3
+    assert len({record(web, task["id"])["worker"] for task in tasks}) == 1
+
+    victim.kill()
+    start_worker(web, workers, ATELIER_MAX_BATCH="4")
+    held_running(api, tasks[0]["id"], attempt=2)
+    web.release(tasks[0]["id"])
+    finals = [ended(api, task["id"]) for task in tasks]
+
+    assert [t["status"] for t in finals] == ["SUCCEEDED"] * 3, finals
+    assert [t["result"]["metadata"]["attempts"] for t in finals] == [2, 2, 2]
+    assert [record(web, task["id"])["lost"] for task in tasks] == ["1", "1", "1"]
+
+
+def test_sigterm_hands_every_member_of_a_batch_back_to_the_queue(
+    web: Stack, api: Api, workers: list[Process]
+) -> None:
+    tasks = batch_of_three(api)
+    worker = start_worker(web, workers, ATELIER_MAX_BATCH="4", ATELIER_SHUTDOWN_GRACE="0.5")
+    held_running(api, tasks[0]["id"])
+
+    worker.terminate()
+    assert worker.popen.wait(30) == 0, worker.output()
+    handed_back = [api.get(task["id"]) for task in tasks]
+    assert [t["status"] for t in handed_back] == ["QUEUED"] * 3, handed_back
+
+    web.release(tasks[0]["id"])
+    start_worker(web, workers)
+    finals = [ended(api, task["id"]) for task in tasks]
+    assert [t["status"] for t in finals] == ["SUCCEEDED"] * 3, finals
+    assert [record(web, task["id"])["lost"] for task in tasks] == ["0", "0", "0"]
