@@ -15,6 +15,7 @@ from graph.decoding import decode_inputs
 from graph.errors import ApiError, BadUserInput, Forbidden, RateLimited, ServiceUnavailable
 from graph.inputs import SubmitTaskInput
 from graph.kinds import parse_submission
+from graph.limits import InputLimits
 from graph.validation import Submission, require_unicode
 from graph.webhooks import WebhookInput, WebhookRequest, checked_webhook
 
@@ -62,8 +63,7 @@ async def submit_task(
             deadline_seconds=deadline_seconds,
             webhook=hook,
             priority=priority,
-            # Only once admitted: a caller over its limits costs no decoding.
-            vet=lambda: decode_inputs(submission, context.limits),
+            vet=_vet([submission], context.limits, batch=False),
         )
     )
 
@@ -87,11 +87,6 @@ async def submit_tasks(
         with _named_as(index):
             submissions.append(await _submission(context, task_input, owner))
 
-    async def vet() -> None:
-        for index, submission in enumerate(submissions):
-            with _named_as(index):
-                await decode_inputs(submission, context.limits)
-
     tasks = [NewTask(s.kind, s.params, s.inputs) for s in submissions]
     return await _refusals_as_errors(
         lambda: context.jobs.submit_many(
@@ -101,9 +96,26 @@ async def submit_tasks(
             deadline_seconds=deadline_seconds,
             webhook=hook,
             priority=priority,
-            vet=vet,
+            vet=_vet(submissions, context.limits, batch=True),
         )
     )
+
+
+def _vet(
+    submissions: list[Submission], limits: InputLimits, *, batch: bool
+) -> Callable[[], Awaitable[None]] | None:
+    """Decoding the submissions' input images, for the job system to run only once it
+    has admitted them: a caller over its limits costs no decoding. None when there is
+    no image to decode, so that admission is decided with the record, in one step."""
+    if not any(submission.inputs for submission in submissions):
+        return None
+
+    async def vet() -> None:
+        for index, submission in enumerate(submissions):
+            with _named_as(index) if batch else contextlib.nullcontext():
+                await decode_inputs(submission, limits)
+
+    return vet
 
 
 async def _checked_options(
@@ -132,8 +144,10 @@ async def _checked_options(
 
 
 async def _submission(context: Context, task_input: SubmitTaskInput, owner: str) -> Submission:
-    # Off the event loop: base64 of a 10 MB image and its header take milliseconds.
-    submission = await asyncio.to_thread(parse_submission, task_input, context.limits)
+    if task_input.image_generation:  # no image in it: microseconds, not worth a thread
+        submission = parse_submission(task_input, context.limits)
+    else:  # off the event loop: base64 of a 10 MB image and its header take milliseconds
+        submission = await asyncio.to_thread(parse_submission, task_input, context.limits)
     return await imagesources.resolve(submission, context.jobs, owner)
 
 

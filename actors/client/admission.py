@@ -1,19 +1,23 @@
 """Who may queue a task now: per-key submit rate, unfinished tasks per key, queue length.
 
-One Lua script decides atomically and consumes a token only when it admits, so a
-flood is refused at the door instead of queued without bound.
+Decided atomically in Redis, taking tokens only when it admits, so a flood is refused
+at the door instead of queued without bound: alone (`Admission.admit`), or in the
+same step as the first task it admits is recorded (`Admission.gate`, for
+`TaskStore.create`), which spares a round trip.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
 
 from actors.store import scripts
+from actors.store.gate import Gate, Refused
 
-_ADMIT = scripts.load("admit")  # its KEYS and ARGV: at the top of actors/store/lua/admit.lua
+__all__ = ["Admission", "AdmissionPolicy", "Refused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,42 +28,39 @@ class AdmissionPolicy:
     max_queued: int = 1000  # waiting tasks, all queues together
 
 
-class Refused(Exception):
-    """A submission turned away; `retry_after` says when trying again may succeed."""
-
-    def __init__(self, reason: str, retry_after: float) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
 class Admission:
     """Who may queue a task now, decided atomically in Redis for every web node.
 
     `admit` takes one token from the owner's bucket, or raises `Refused` with the
     reason (SUBMIT_RATE, UNFINISHED_TASKS, QUEUE_FULL) and when to retry; a refused
-    call takes nothing.
+    call takes nothing. `gate` gives the same decision to `TaskStore.create`, to be
+    taken with the record.
     """
 
     def __init__(self, client: redis.Redis, policy: AdmissionPolicy, *, prefix: str) -> None:
         self.policy = policy
         self._prefix = prefix
-        self._admit = client.register_script(_ADMIT)
+        # Its KEYS and ARGV: at the top of actors/store/lua/admit.lua.
+        self._admit = client.register_script(scripts.ADMIT)
 
-    def admit(self, owner: str, live_key: str, queue_keys: list[str], count: int = 1) -> None:
+    def admit(self, owner: str, live_key: str, queue_keys: Sequence[str], count: int = 1) -> None:
         """Take `count` submit tokens for `owner` (tasks submitted together: all or
         none), or raise `Refused`; OVER_BURST when more than a full bucket holds."""
-        policy = self.policy
-        verdict = self._admit(
-            keys=[f"{self._prefix}bucket:{owner}", live_key, *queue_keys],
-            args=[
-                int(time.time() * 1000),
-                policy.submit_rate,
-                policy.submit_burst,
-                policy.max_unfinished_per_owner,
-                policy.max_queued,
-                count,
-            ],
-        )
+        gate = self.gate(owner, queue_keys, count)
+        verdict = self._admit(keys=[gate.bucket, live_key, *gate.queues], args=gate.terms)
         if int(verdict[0]) != 1:
             raise Refused(verdict[1].decode(), int(verdict[2]) / 1000)
+
+    def gate(self, owner: str, queue_keys: Sequence[str], count: int = 1) -> Gate:
+        """What `admit` decides on, for the store to decide it as it records the first
+        of the `count` tasks (the owner's live-task counter is the record's own key)."""
+        policy = self.policy
+        terms = (
+            int(time.time() * 1000),
+            policy.submit_rate,
+            policy.submit_burst,
+            policy.max_unfinished_per_owner,
+            policy.max_queued,
+            count,
+        )
+        return Gate(f"{self._prefix}bucket:{owner}", queue_keys, terms)

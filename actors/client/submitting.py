@@ -4,6 +4,7 @@ job system's `submit` and `submit_many`, as the `Submissions` part of `JobSystem
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from actors.kinds import spec_for
 from actors.logcontext import task_context
 from actors.queues.broker import Actors, send_task
 from actors.records import TaskKind, TaskPriority, TaskRecord
+from actors.store.gate import Gate
 from actors.store.outage import OUTAGES, Breaker, full_named
 from actors.store.tasks import TaskStore
 from actors.webhooks.config import WebhookRequest
@@ -60,46 +62,90 @@ def new_record(settings: JobSettings, owner: str, task: NewTask, options: Option
     )
 
 
-async def record_and_send(
+class Recorded(NamedTuple):
+    """What recording a submission's tasks came to: each task (new or an idempotency
+    key's), the new ones among them, and the enqueue failure that stopped it, if any
+    (the task it ended FAILED, None when that write did not apply, and the error)."""
+
+    records: list[TaskRecord]
+    created: list[TaskRecord]
+    failure: tuple[TaskRecord | None, Exception] | None = None
+
+
+NewRecords = Sequence[tuple[TaskRecord, Mapping[str, bytes], str | None]]
+
+
+def record_and_send(
     store: TaskStore,
     actors: Actors,
-    record: TaskRecord,
-    inputs: Mapping[str, bytes],
-    idempotency_key: str | None,
-    publish: Callable[[TaskRecord], Awaitable[None]],
-) -> TaskRecord:
-    """Record a QUEUED task and send its queue message; the task an idempotency key
-    already names, instead, when it does."""
-    with task_context(record.id):  # the web's log lines about it carry its id
-        record, created = await asyncio.to_thread(
-            store.create, record, inputs, idempotency_key=idempotency_key
-        )
-        if not created:
-            return record
-        try:
-            with full_named():
-                await asyncio.to_thread(send_task, actors, record)
-        except OUTAGES as error:
-            # Recorded and marked undispatched in one step: a sweep sends its message
-            # once Redis takes writes again, as if this process had died here. At a
-            # full Redis's edge the record fits and the message no longer does.
-            logger.warning("task %s recorded; its message waits for Redis: %s", record.id, error)
-            return record
-        except Exception as error:
-            logger.exception("could not enqueue task %s", record.id)
-            failed = await asyncio.to_thread(
-                store.fail, record, "ENQUEUE_FAILED", "the task could not be queued"
+    tasks: NewRecords,
+    *,
+    earlier: Sequence[TaskRecord | None] | None = None,
+    gate: Callable[[int], Gate] | None = None,
+) -> Recorded:
+    """Record each (task, inputs, idempotency key) QUEUED and send its queue message;
+    the task a key already names, instead, when it does (`earlier`: those found
+    already, looked up here when not given). With `gate`, the tasks to record are
+    admitted all or none (`gate(how many)`), with the first one recorded: `Refused`,
+    and nothing is. Synchronous, so that a whole submission is one call off the event
+    loop. Stops at the first task whose message could not be sent for a reason other
+    than an outage (see `Recorded`)."""
+    if earlier is None:
+        # One task's key is looked up by the create script itself, before admission.
+        earlier = _earlier(store, tasks) if len(tasks) > 1 else [None]
+    admission = gate(earlier.count(None)) if gate is not None else None
+    records: list[TaskRecord] = []
+    created: list[TaskRecord] = []
+    for (record, inputs, idempotency_key), found in zip(tasks, earlier, strict=True):
+        if found is not None:
+            records.append(found)
+            continue
+        with task_context(record.id):  # the web's log lines about it carry its id
+            record, new = store.create(
+                record, inputs, idempotency_key=idempotency_key, gate=admission
             )
-            if failed is not None:
-                await publish(failed)
-            raise EnqueueFailed(record.id) from error
-        try:
-            await asyncio.to_thread(store.dispatched, record.id)
-        except Exception:
-            # The task is queued either way; the sweeper sends a second message,
-            # which the worker drops (actors.store.tasks: leases and dispatch).
-            logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
-        return record
+            records.append(record)
+            if not new:  # its key was used meanwhile, for the task returned
+                continue
+            admission = None  # decided with this task, for all of them
+            created.append(record)
+            failure = _send(store, actors, record)
+            if failure is not None:
+                return Recorded(records, created, failure)
+    return Recorded(records, created)
+
+
+def _earlier(store: TaskStore, tasks: NewRecords) -> list[TaskRecord | None]:
+    """The tasks known idempotency keys name (None where a key is new or absent)."""
+    return [
+        None if key is None else store.find_idempotent(record.owner, key)
+        for record, _, key in tasks
+    ]
+
+
+def _send(
+    store: TaskStore, actors: Actors, record: TaskRecord
+) -> tuple[TaskRecord | None, Exception] | None:
+    """Send a recorded task's queue message; the failure to report, if any."""
+    try:
+        with full_named():
+            send_task(actors, record)
+    except OUTAGES as error:
+        # Recorded and marked undispatched in one step: a sweep sends its message
+        # once Redis takes writes again, as if this process had died here. At a
+        # full Redis's edge the record fits and the message no longer does.
+        logger.warning("task %s recorded; its message waits for Redis: %s", record.id, error)
+        return None
+    except Exception as error:
+        logger.exception("could not enqueue task %s", record.id)
+        return store.fail(record, "ENQUEUE_FAILED", "the task could not be queued"), error
+    try:
+        store.dispatched(record.id)
+    except Exception:
+        # The task is queued either way; the sweeper sends a second message,
+        # which the worker drops (actors.store.tasks: leases and dispatch).
+        logger.warning("task %s sent but not marked dispatched", record.id, exc_info=True)
+    return None
 
 
 class Submissions:
@@ -139,7 +185,9 @@ class Submissions:
         `vet`, when given, runs once the submission is admitted and before anything is
         recorded: the place for checks too costly to spend on a caller who would be
         refused (decoding images). What it raises propagates, and the submit token
-        admission took stays spent: the caller made the server work.
+        admission took stays spent: the caller made the server work. Without one,
+        admission is decided in the same step as the record, and the whole submission
+        (admission, record, queue message) is one call off the event loop.
         """
         options = Options(deadline_seconds, webhook, priority)
         (record,) = await self._submit(
@@ -184,18 +232,36 @@ class Submissions:
                 raise ValueError(
                     f"{task.kind} takes the input images {expected}, not {sorted(task.inputs)}"
                 )
-        earlier = await self._earlier(owner, keys)
-        missing = [i for i, found in enumerate(earlier) if found is None]
+        new = [
+            (new_record(self._settings, owner, task, options), task.inputs, key)
+            for task, key in zip(tasks, keys, strict=True)
+        ]
+        if vet is None:
+            gate = functools.partial(self._admission.gate, owner, self._queue_keys)
+            recorded = await self._recorded(new, gate=gate)
+        else:
+            recorded = await self._vetted(owner, new, vet)
+        for record in recorded.created:
+            await self._announce(record)
+        if recorded.failure is not None:
+            failed, error = recorded.failure
+            if failed is not None:
+                await self._publish(failed)
+            raise EnqueueFailed(recorded.created[-1].id) from error
+        return recorded.records
+
+    async def _vetted(
+        self, owner: str, new: NewRecords, vet: Callable[[], Awaitable[None]]
+    ) -> Recorded:
+        """Admission, then `vet`, then the records: for a submission with checks too
+        costly to spend on a caller who would be refused. Tasks that idempotency keys
+        name already are neither admitted again nor vetted."""
+        earlier = await self._earlier(new)
+        missing = earlier.count(None)
         if missing:
-            await self._admit(owner, len(missing))
-            if vet is not None:
-                await vet()
-        records = list(earlier)
-        for i in missing:
-            record = new_record(self._settings, owner, tasks[i], options)
-            records[i] = created = await self._create(record, tasks[i].inputs, keys[i])
-            await self._announce(created)
-        return [record for record in records if record is not None]
+            await self._admit(owner, missing)
+            await vet()
+        return await self._recorded(new, earlier=earlier)
 
     async def _announce(self, record: TaskRecord) -> None:
         """A task just created has no event of its own yet: its owner's followers
@@ -206,31 +272,31 @@ class Submissions:
             logger.warning("task %s: its creation was not announced: %s", record.id, error)
 
     @translated
-    async def _earlier(self, owner: str, keys: Sequence[str | None]) -> list[TaskRecord | None]:
-        """The tasks known idempotency keys name (None where a key is new or absent)."""
-        found: list[TaskRecord | None] = []
-        for key in keys:
-            earlier = None
-            if key is not None:
-                earlier = await asyncio.to_thread(self.store.find_idempotent, owner, key)
-            found.append(earlier)
-        return found
+    async def _earlier(self, new: NewRecords) -> list[TaskRecord | None]:
+        if not any(key for _, _, key in new):
+            return [None] * len(new)
+        return await asyncio.to_thread(_earlier, self.store, new)
 
     @translated
     async def _admit(self, owner: str, count: int) -> None:
         """Take `count` submit tokens, or raise `Refused`."""
         await asyncio.to_thread(
-            self._admission.admit,
-            owner,
-            self.store.live_key(owner),
-            [self.store.queue_key(queue) for queue in self._settings.queues],
-            count,
+            self._admission.admit, owner, self.store.live_key(owner), self._queue_keys, count
         )
 
     @translated
-    async def _create(
-        self, record: TaskRecord, inputs: Mapping[str, bytes], idempotency_key: str | None
-    ) -> TaskRecord:
-        return await record_and_send(
-            self.store, self._actors, record, inputs, idempotency_key, self._publish
+    async def _recorded(
+        self,
+        new: NewRecords,
+        *,
+        earlier: Sequence[TaskRecord | None] | None = None,
+        gate: Callable[[int], Gate] | None = None,
+    ) -> Recorded:
+        return await asyncio.to_thread(
+            record_and_send, self.store, self._actors, new, earlier=earlier, gate=gate
         )
+
+    @functools.cached_property
+    def _queue_keys(self) -> tuple[str, ...]:
+        """Every queue's waiting set: the queue limit counts them all."""
+        return tuple(self.store.queue_key(queue) for queue in self._settings.queues)

@@ -14,9 +14,9 @@ Every script but PROGRESS and RENEW takes the task's keys in this order:
 A worker's writes carry the attempt number it started (a fencing token): once
 another worker has taken the task over, the old one's writes are refused.
 
-A script may use the functions of a library file (`task_library.lua`,
-`workers_library.lua`), which `load` puts in front of it: Redis runs one source per
-script, and keeps none between them.
+A script may use the functions of library files (`task_library.lua`,
+`admission_library.lua`, `workers_library.lua`), which `load` puts in front of it: Redis
+runs one source per script, and keeps none between them.
 
 Time for leases, dispatch and task deadlines is Redis's own clock (TIME), so workers
 on hosts whose clocks disagree still agree on which lease has run out.
@@ -33,12 +33,15 @@ def _source(name: str) -> str:
     return (files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
-def load(name: str, *, library: str | None = None) -> str:
-    """The source of `lua/<name>.lua`, after `lua/<library>.lua` when given."""
-    return (_source(library) if library else "") + _source(name)
+def load(name: str, *, library: str | tuple[str, ...] = ()) -> str:
+    """The source of `lua/<name>.lua`, after that of each `lua/<library>.lua` given."""
+    libraries = (library,) if isinstance(library, str) else library
+    return "".join(_source(each) for each in (*libraries, name))
 
 
-CREATE = load("task_create", library="task_library")
+ADMIT = load("admit", library="admission_library")
+# Admission decided in the same step as the record (see lua/task_create.lua).
+CREATE = load("task_create", library=("task_library", "admission_library"))
 START = load("task_start", library="task_library")
 PICK = load("queue_pick")
 RUNTIMES_RECORD = load("runtimes_record")

@@ -29,6 +29,7 @@ import redis
 from actors.records import ResultInfo, TaskRecord, TaskStatus, now, to_hash
 from actors.store import scripts
 from actors.store.endings import CANCELLED, cancelled_args, terminate_args, worker_lost_args
+from actors.store.gate import NO_TERMS, Gate, Refused
 from actors.store.outage import Script
 from actors.store.reads import TaskReader, decode_record
 
@@ -71,19 +72,29 @@ class TaskStore(TaskReader):
 
     # -- writes --------------------------------------------------------------
     def create(
-        self, record: TaskRecord, inputs: Inputs, *, idempotency_key: str | None = None
+        self,
+        record: TaskRecord,
+        inputs: Inputs,
+        *,
+        idempotency_key: str | None = None,
+        gate: Gate | None = None,
     ) -> tuple[TaskRecord, bool]:
         """Store a new QUEUED task and its inputs. Returns (task, created).
 
         With an idempotency key this owner used for a task that still exists,
-        nothing is written and that task is returned with created=False.
+        nothing is written and that task is returned with created=False. With a
+        `gate`, the task is recorded only if admission admits it, in the same step
+        (else `Refused`, nothing written); a known idempotency key is never refused.
         """
         idem = self.idempotency_key(record.owner, idempotency_key) if idempotency_key else None
         params = {**record.params, "_inputs": sorted(inputs)}
         record = record.evolve(params=params, idempotency_ref=idem, stage=record.stage or "queued")
         flat = [item for pair in to_hash(record).items() for item in pair]
-        created, task_id, *placed = self._create(
-            keys=self.task_keys(record),
+        keys = self.task_keys(record)
+        if gate is not None:
+            keys += [gate.bucket, *gate.queues]
+        created, *answer = self._create(
+            keys=keys,
             args=[
                 record.id,
                 # Microseconds: tasks created in the same millisecond still sort.
@@ -92,17 +103,23 @@ class TaskStore(TaskReader):
                 self.key(""),
                 self.dispatch_ms,
                 "" if record.deadline_seconds is None else record.deadline_seconds,
+                len(inputs),
+                "0" if gate is None else "1",
+                *(NO_TERMS if gate is None else gate.terms),
                 len(flat) // 2,
                 *flat,
                 *(inputs[name] for name in sorted(inputs)),
             ],
         )
-        if created:
+        if created == 1:
             # The deadline is set on Redis's clock, as the task was created.
-            deadline, score = placed
+            _, deadline, score = answer
             deadline_ms = int(deadline) if deadline else None
             return record.evolve(deadline_ms=deadline_ms, queue_score=score.decode()), True
-        existing = self.get(task_id.decode())
+        if created < 0:
+            reason, retry_ms = answer
+            raise Refused(reason.decode(), int(retry_ms) / 1000)
+        existing = self.get(answer[0].decode())
         # Expired in the instant between the script and this read: report it as it was.
         return (existing or record), False
 
