@@ -31,7 +31,7 @@ from actors.store import scripts
 from actors.store.endings import CANCELLED, cancelled_args, terminate_args, worker_lost_args
 from actors.store.gate import NO_TERMS, Gate, Refused
 from actors.store.outage import Script
-from actors.store.reads import TaskReader, decode_record
+from actors.store.reads import TaskReader, decode_record, recently_decoded
 
 Inputs = Mapping[str, bytes]
 
@@ -136,7 +136,8 @@ class TaskStore(TaskReader):
         WORKER_LOST, or CANCELLED if asked); that terminal record is returned to
         be published. None when the task is gone, ended, or held by a live worker.
         """
-        record = self.get(task_id)
+        # The task just picked was decoded from the pick's reply: its keys are known.
+        record = recently_decoded(task_id) or self.get(task_id)
         if record is None:
             return None
         raw = self._start(
@@ -253,7 +254,7 @@ class TaskStore(TaskReader):
 
     def cancel(self, task_id: str) -> TaskRecord | None:
         """QUEUED -> CANCELLED at once; RUNNING -> cancel requested; terminal: unchanged."""
-        record = self.get(task_id)
+        record = recently_decoded(task_id) or self.get(task_id)  # (see `start`)
         if record is None:
             return None
         raw = self._cancel(keys=self.task_keys(record), args=cancelled_args(self.ttl))
