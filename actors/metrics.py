@@ -20,6 +20,7 @@ from actors.records import TaskKind, TaskRecord
 # Waits run from milliseconds (an idle worker) to an hour (a long queue).
 WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 RUN_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
+BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 # `atelier_task_run_seconds` outcomes beyond the terminal statuses.
@@ -51,6 +52,13 @@ class Instruments:
             "swapped): from one progress report returning to the next arriving.",
             ["kind"],
             buckets=STEP_BUCKETS,
+            registry=None,
+        )
+        self.batch_tasks = Histogram(
+            "atelier_worker_batch_tasks",
+            "Tasks run in one pipeline call: 1 alone, more in a batch (ATELIER_MAX_BATCH).",
+            ["kind"],
+            buckets=BATCH_BUCKETS,
             registry=None,
         )
         self.redis_errors = Counter(
@@ -90,6 +98,11 @@ def task_started(record: TaskRecord) -> None:
     if record.attempts == 1 and record.started_at is not None:
         waited = (record.started_at - record.created_at).total_seconds()
         instruments().task_wait.labels(record.kind.value).observe(max(0.0, waited))
+
+
+def call_started(kind: TaskKind, tasks: int) -> None:
+    """A pipeline call started for `tasks` tasks (a batch when more than one)."""
+    instruments().batch_tasks.labels(kind.value).observe(tasks)
 
 
 def run_ended(kind: TaskKind, outcome: str, seconds: float) -> None:

@@ -30,7 +30,6 @@ from pipelines.diffusion_params import (
     seeds_for,
 )
 from pipelines.errors import InvalidParameters
-from pipelines.images import encode_png
 from pipelines.lora import Lora, LoraAdapters, loras_of
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
@@ -190,12 +189,10 @@ class StableDiffusion:
         if finish is not None:
             with timings.phase("composite"):
                 images = finish(images)
-        progress(Progress("encoding"))
-        with timings.phase("encode"):
-            pngs = [encode_png(image) for image in images]
+        progress(Progress("encoding"))  # by whoever reads the Output's PNGs
         nsfw = getattr(result, "nsfw_content_detected", None)
         described = self._described(mode, pipe, params, notes, loras, timings, nsfw, metadata)
-        return _output(pngs, images, described, seeds, prompt, negative)
+        return _output(images, described, seeds, prompt, negative)
 
     def generate_batch(
         self,
@@ -296,8 +293,6 @@ class StableDiffusion:
                 continue
             cut = slice(member.offset, member.offset + member.params.num_images)
             images = list(result.images[cut])
-            with timings.phase("encode"):
-                pngs = [encode_png(image) for image in images]
             described = self._described(
                 "text-to-image",
                 pipe,
@@ -309,7 +304,7 @@ class StableDiffusion:
                 {"batch": batch},
             )
             outcomes[member.index] = _output(
-                pngs, images, described, member.seeds, member.prompt, member.negative
+                images, described, member.seeds, member.prompt, member.negative
             )
         return _settled(outcomes)
 
@@ -471,7 +466,6 @@ def _whole_batches(pipe: Any) -> Iterator[None]:
 
 
 def _output(
-    pngs: list[bytes],
     images: list[Image.Image],
     described: dict[str, Any],
     seeds: Sequence[int],
@@ -479,13 +473,12 @@ def _output(
     negative: str | None,
 ) -> Output:
     return Output(
-        png=pngs[0],
+        images=images,
         width=images[0].width,
         height=images[0].height,
         metadata=described,
         seed=seeds[0],
         prompt_used=prompt,
         negative_prompt_used=negative,
-        extra_pngs=tuple(pngs[1:]),
         seeds=tuple(seeds),
     )

@@ -133,7 +133,13 @@ broker.add_middleware(
         capacity=config.jobs.pipeline_cache_size,
     )
 )
-broker.add_middleware(WorkerLifecycle(sweeper, lambda: runner().drain(config.jobs.shutdown_grace)))
+broker.add_middleware(
+    WorkerLifecycle(
+        sweeper,
+        drain=lambda: runner().drain(config.jobs.shutdown_grace),
+        flush=lambda: runner().flush(),
+    )
+)
 presence = WorkerPresence(
     registry,
     loaded=lambda: runner().cache.loaded(),

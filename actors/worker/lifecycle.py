@@ -15,11 +15,19 @@ logger = logging.getLogger(__name__)
 class WorkerLifecycle(Middleware):
     """After boot, start the sweeper. On shutdown (SIGTERM), Dramatiq stops taking
     messages and waits for the running task; `drain` makes a task still running after
-    the grace period hand itself back to the queue rather than be cut off."""
+    the grace period hand itself back to the queue rather than be cut off. Once the
+    worker's threads have stopped, `flush` writes the outcomes of runs still being
+    finished (actors.worker.finisher) before the process exits."""
 
-    def __init__(self, sweeper: Callable[[], Sweeper], drain: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sweeper: Callable[[], Sweeper],
+        drain: Callable[[], None],
+        flush: Callable[[], None] = lambda: None,
+    ) -> None:
         self._make_sweeper = sweeper
         self._drain = drain
+        self._flush = flush
         self._sweeper: Sweeper | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
@@ -31,3 +39,6 @@ class WorkerLifecycle(Middleware):
         self._drain()
         if self._sweeper is not None:
             self._sweeper.stop()
+
+    def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        self._flush()

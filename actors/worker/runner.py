@@ -25,6 +25,7 @@ from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
 from actors.worker.batching import Batcher
 from actors.worker.cancellation import Interrupted, Superseded
+from actors.worker.finisher import Finisher
 from actors.worker.lease import LeaseKeeper
 from actors.worker.pipelinecache import PipelineCache
 from actors.worker.reporter import Publish, TaskReporter
@@ -75,6 +76,7 @@ class TaskRunner:
         self._drain_deadline: float | None = None
         self._claim_id = ""
         self.batcher = Batcher(settings, self.dispatcher, self._start_companion)
+        self.finisher = Finisher()
 
     @property
     def device(self) -> str:
@@ -145,6 +147,7 @@ class TaskRunner:
             if record.attempts > 1:
                 logger.warning("task %s restarted (attempt %d)", record.id, record.attempts)
             metrics.task_started(record)
+        metrics.call_started(first.kind, len(records))
         # Else its time includes loading the model: no measure of a run.
         warm = self._weights_of(first) in self.cache
         started = time.monotonic()
@@ -154,6 +157,27 @@ class TaskRunner:
                 for record in records
             ]
             outcomes = self._outcomes(records, reporters)
+            held = leases.pop_all()  # renewed until the outcomes are written
+
+        finish = functools.partial(self._finish, records, outcomes, held, started, warm)
+        while True:
+            try:
+                self.finisher.hand_over(finish)
+                return
+            except TimeLimitExceeded:  # fell while it waited for room: still to be written
+                logger.warning("the time limit passed while handing over a finished run")
+
+    def _finish(
+        self,
+        records: list[TaskRecord],
+        outcomes: list[Callable[[], TaskRecord | None] | None],
+        leases: contextlib.ExitStack,
+        started: float,
+        warm: bool,
+    ) -> None:
+        """On the finisher's thread: write each task's outcome (encoding its PNGs) under
+        its lease, then let the leases go, count, publish and measure the run."""
+        with leases:
             finals = [
                 self._write(outcome, f"write the outcome of task {record.id}", record.id)
                 if outcome is not None
@@ -167,6 +191,10 @@ class TaskRunner:
         succeeded = [final for final in done if final.status is TaskStatus.SUCCEEDED]
         if warm and succeeded:
             self._measured(succeeded[0], seconds / len(records))  # what each task cost
+
+    def flush(self) -> None:
+        """Wait until every finished run's outcomes are written (see actors.worker.finisher)."""
+        self.finisher.flush()
 
     def _lease(self, record: TaskRecord) -> LeaseKeeper:
         return LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3)
@@ -231,7 +259,10 @@ class TaskRunner:
             logger.error("task %s failed (incident %s)", task_id, incident, exc_info=result)
             message = f"the pipeline failed unexpectedly (incident {incident})"
             return lambda: self.store.fail(reporter.record, "PIPELINE_ERROR", message)
-        output = result
+        return functools.partial(self._succeed, reporter, result)
+
+    def _succeed(self, reporter: TaskReporter, output: Output) -> TaskRecord | None:
+        pngs = output.pngs  # encoded here, on the finisher's thread, when not yet
         info = ResultInfo(
             width=output.width,
             height=output.height,
@@ -239,11 +270,10 @@ class TaskRunner:
             prompt_used=output.prompt_used,
             negative_prompt_used=output.negative_prompt_used,
             metadata={**output.metadata, "attempts": reporter.record.attempts},
-            image_count=1 + len(output.extra_pngs),
+            image_count=len(pngs),
             seeds=_seeds(output),
         )
-        extra = output.extra_pngs
-        return lambda: self.store.succeed(reporter.record, info, output.png, extra)
+        return self.store.succeed(reporter.record, info, pngs[0], pngs[1:])
 
     def _weights_of(self, record: TaskRecord) -> tuple[TaskKind, str]:
         """The pipeline cache's key for what `record` runs on."""

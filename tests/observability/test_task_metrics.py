@@ -52,20 +52,27 @@ def test_a_succeeded_task_counts_once_in_the_cluster_and_in_its_worker(
     assert web.value("atelier_tasks_running") == 0
     assert web.types["atelier_tasks_finished"] == "counter"
 
-    # Dramatiq counts the message once the actor has returned, after the task's end
-    # was published: the worker's figures may trail the task by a moment.
+    # Dramatiq counts the message once the actor has returned, and the run is counted
+    # once its outcome is written and published (on the worker's finisher thread):
+    # the worker's figures may trail the task by a moment.
     messages = {"queue_name": "image_generation", "actor_name": "atelier.image_generation"}
+    run = {"kind": IMAGE, "outcome": "SUCCEEDED"}
     worker = scrape_until(
         worker_metrics,
-        lambda now: now.delta(worker_before, "dramatiq_messages_total", **messages) >= 1,
+        lambda now: (
+            now.delta(worker_before, "dramatiq_messages_total", **messages) >= 1
+            and now.delta(worker_before, "atelier_task_run_seconds_count", **run) >= 1
+        ),
     )
     assert worker.delta(worker_before, "dramatiq_messages_total", **messages) == 1
     assert worker.delta(worker_before, "atelier_task_wait_seconds_count", kind=IMAGE) == 1
     # The wait is the record's own: created to started.
     waited = worker.delta(worker_before, "atelier_task_wait_seconds_sum", kind=IMAGE)
     assert waited == pytest.approx(seconds(done, "createdAt", "startedAt"), abs=0.002)
-    run = {"kind": IMAGE, "outcome": "SUCCEEDED"}
     assert worker.delta(worker_before, "atelier_task_run_seconds_count", **run) == 1
+    # One pipeline call, for one task.
+    assert worker.delta(worker_before, "atelier_worker_batch_tasks_count", kind=IMAGE) == 1
+    assert worker.delta(worker_before, "atelier_worker_batch_tasks_sum", kind=IMAGE) == 1
     ran = worker.delta(worker_before, "atelier_task_run_seconds_sum", **run)
     assert 0 < ran <= seconds(done, "startedAt", "finishedAt") + 0.5
     # Steps 0 -> 1 -> 2 -> 3 of "denoising": three steps timed.

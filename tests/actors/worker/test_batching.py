@@ -66,6 +66,7 @@ class Worker:
 
     def run(self, hint: TaskRecord) -> None:
         self.runner.run(hint.id, hint.queue)
+        self.runner.flush()  # the outcomes are written on the finisher's thread
 
     def final(self, record: TaskRecord) -> TaskRecord:
         now = self.store.get(record.id)

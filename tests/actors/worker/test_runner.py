@@ -67,7 +67,9 @@ class Runner:
         self.runner.cache.get((TaskKind.BACKGROUND_REMOVAL, "u2netp"), lambda: pipeline)
 
     def run(self, task_id: str) -> None:
+        """Run the task as the actor does, and wait for its outcome to be written."""
         self.runner.run(task_id)
+        self.runner.flush()
 
 
 def queued(store: TaskStore) -> TaskRecord:

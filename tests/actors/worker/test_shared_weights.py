@@ -42,6 +42,7 @@ def test_the_three_diffusion_kinds_share_one_loaded_model(store: TaskStore, tmp_
     ]
     for task in tasks:
         runner.run(task.id)
+        runner.flush()
         final = store.get(task.id)
         assert final is not None and final.status is TaskStatus.SUCCEEDED, final
         assert final.result is not None and (final.result.width, final.result.height) == (64, 64)
