@@ -54,6 +54,22 @@ local function advance_round()
   if round > now then redis.call("HSET", KEYS[8], "v" .. band, round) end
 end
 
+-- A waiting task that ends (cancelled, past its deadline) gives its owner's round
+-- back when it was the owner's last: the owner's next task is not put behind a round
+-- it never used. (A requeued task, ticket 0, took no round of its own.)
+local function give_back_round(id)
+  if not redis.call("ZSCORE", KEYS[7], id) then return end
+  local score = tonumber(redis.call("HGET", KEYS[1], "queue_score") or "")
+  if not score then return end
+  local band = math.floor(score / BAND_SPAN)
+  local round = math.floor((score - band * BAND_SPAN) / TICKETS)
+  if score - band * BAND_SPAN - round * TICKETS == 0 then return end
+  local mine = "o" .. band .. ":" .. redis.call("HGET", KEYS[1], "owner")
+  if tonumber(redis.call("HGET", KEYS[8], mine) or "-1") == round + 1 then
+    redis.call("HSET", KEYS[8], mine, round)
+  end
+end
+
 -- Leaves the queue; an empty queue's order goes too (it only orders waiting tasks,
 -- so rounds and tickets may restart), leaving no key behind without a TTL.
 local function leave_queue(id)
@@ -99,6 +115,7 @@ local function terminate(first, result_bytes, extras)
   redis.call("EXPIRE", KEYS[1], ttl)
   redis.call("EXPIRE", KEYS[3], ttl)
   redis.call("EXPIRE", KEYS[4], ttl)
+  give_back_round(id)
   leave_queue(id)
   redis.call("ZREM", KEYS[9], id)
   redis.call("ZREM", KEYS[10], id)

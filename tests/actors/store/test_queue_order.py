@@ -132,3 +132,30 @@ def test_the_queue_order_goes_with_the_last_waiting_task(store: TaskStore) -> No
     # A fresh start: a new caller's first task is first again.
     bob = submit(store, "bob")[0]
     assert store.queue_position(bob) == 1
+
+
+def test_a_cancelled_waiting_task_gives_its_owners_round_back(store: TaskStore) -> None:
+    alice = submit(store, "alice", 2)
+    store.cancel(alice[1].id)
+    again = submit(store, "alice")
+    bob = submit(store, "bob", 3)
+
+    # Alice's cancelled second task took round 1: her next one takes it back, so it
+    # goes before bob's second (round 1, a later ticket), not after it (round 2).
+    assert start_order(store) == [alice[0].id, bob[0].id, again[0].id, bob[1].id, bob[2].id]
+
+
+def test_only_the_owners_last_round_is_given_back(store: TaskStore) -> None:
+    alice = submit(store, "alice", 3)
+    store.cancel(alice[1].id)  # round 1, but round 2 is taken by her third task
+    again = submit(store, "alice")
+    bob = submit(store, "bob", 3)
+
+    assert start_order(store) == [
+        alice[0].id,
+        bob[0].id,
+        bob[1].id,
+        alice[2].id,
+        bob[2].id,
+        again[0].id,
+    ]
