@@ -5,10 +5,8 @@ caller's on B gets none of them."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-from project.devredis import free_port
 from tests.api.scenarios import generation, held_generation
 from tests.client import Api
 from tests.mytasks import (
@@ -20,46 +18,42 @@ from tests.mytasks import (
     has,
     submit,
 )
-from tests.stack import BOB_KEY, running_stack
+from tests.scale.nodes import Nodes
+from tests.stack import BOB_KEY
 
 
 def test_tasks_submitted_on_a_reach_their_owners_my_tasks_on_b_and_c_only(
-    redis_url: str, stack_models: Path, tmp_path: Path
+    three_nodes: Nodes,
 ) -> None:
-    env = {"ATELIER_PRELOAD": "IMAGE_GENERATION"}
-    with running_stack(redis_url, tmp_path, stack_models, env) as stack:
-        ports = [stack.port, free_port(), free_port()]
-        for port in ports[1:]:
-            stack.start_web(port)
-        a, b, c = (Api(f"http://127.0.0.1:{p}", f"ws://127.0.0.1:{p}/graphql") for p in ports)
-        bob_on_a, bob_on_b = (Api(api.http_url, api.ws_url, key=BOB_KEY) for api in (a, b))
+    stack, a, b, c = three_nodes.stack, three_nodes.a, three_nodes.b, three_nodes.c
+    bob_on_a, bob_on_b = (Api(api.http_url, api.ws_url, key=BOB_KEY) for api in (a, b))
 
-        async def scenario() -> dict[str, Any]:
-            # The one worker is held on alice's first task: what follows waits QUEUED,
-            # and each subscription's snapshot shows it has joined.
-            holder = await submit(a, held_generation("holds the worker", size=64, steps=8))
-            bobs = await submit(bob_on_a, generation("bob's, queued", steps=2))
-            feeds = {"alice-b": Feed(b), "alice-c": Feed(c), "bob-b": Feed(bob_on_b)}
-            try:
-                for name, feed in feeds.items():
-                    first = bobs if name.startswith("bob") else holder
-                    await feed.until(lambda events, first=first: mentions(events, first["id"]))
-                task = await submit(a, generation("submitted on A", steps=3))
-                await feeds["alice-b"].until(has(task["id"], "QUEUED"))
-                stack.release(holder["id"])
-                ids = {"alice": [holder["id"], task["id"]], "bob": [bobs["id"]]}
-                for name, feed in feeds.items():
-                    await feed.until(ended(*ids[name.split("-")[0]]))
-                return {"feeds": feeds, **ids}
-            finally:
-                for feed in feeds.values():
-                    await feed.close()
+    async def scenario() -> dict[str, Any]:
+        # The one worker is held on alice's first task: what follows waits QUEUED,
+        # and each subscription's snapshot shows it has joined.
+        holder = await submit(a, held_generation("holds the worker", size=64, steps=8))
+        bobs = await submit(bob_on_a, generation("bob's, queued", steps=2))
+        feeds = {"alice-b": Feed(b), "alice-c": Feed(c), "bob-b": Feed(bob_on_b)}
+        try:
+            for name, feed in feeds.items():
+                first = bobs if name.startswith("bob") else holder
+                await feed.until(lambda events, first=first: mentions(events, first["id"]))
+            task = await submit(a, generation("submitted on A", steps=3))
+            await feeds["alice-b"].until(has(task["id"], "QUEUED"))
+            stack.release(holder["id"])
+            ids = {"alice": [holder["id"], task["id"]], "bob": [bobs["id"]]}
+            for name, feed in feeds.items():
+                await feed.until(ended(*ids[name.split("-")[0]]))
+            return {"feeds": feeds, **ids}
+        finally:
+            for feed in feeds.values():
+                await feed.close()
 
-        seen = asyncio.run(asyncio.wait_for(scenario(), 120))
-        feeds: dict[str, Feed] = seen["feeds"]
-        assert_all_theirs(feeds["alice-b"].events, a, bob_on_a)
-        assert_all_theirs(feeds["alice-c"].events, a, bob_on_a)
-        assert_all_theirs(feeds["bob-b"].events, bob_on_a, a)
+    seen = asyncio.run(asyncio.wait_for(scenario(), 120))
+    feeds: dict[str, Feed] = seen["feeds"]
+    assert_all_theirs(feeds["alice-b"].events, a, bob_on_a)
+    assert_all_theirs(feeds["alice-c"].events, a, bob_on_a)
+    assert_all_theirs(feeds["bob-b"].events, bob_on_a, a)
 
     holder, task = seen["alice"]
     [bobs] = seen["bob"]

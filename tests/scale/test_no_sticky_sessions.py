@@ -4,12 +4,9 @@ cancelled through node C; B sees every change, in order, to the end."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-from project.devredis import free_port
-from tests.client import Api
-from tests.stack import running_stack
+from tests.scale.nodes import Nodes
 from tests.stepgate import HOLD_AT, held
 
 # Held at step HOLD_AT until B follows it: B then sees every step after, however fast
@@ -17,29 +14,22 @@ from tests.stepgate import HOLD_AT, held
 LONG = {"imageGeneration": {"prompt": held("a slow cat"), "width": 64, "height": 64, "steps": 150}}
 
 
-def test_submit_on_a_follow_on_b_cancel_on_c(
-    redis_url: str, stack_models: Path, tmp_path: Path
-) -> None:
-    env = {"ATELIER_PRELOAD": "IMAGE_GENERATION"}
-    with running_stack(redis_url, tmp_path, stack_models, env) as stack:
-        ports = [stack.port, free_port(), free_port()]
-        for port in ports[1:]:
-            stack.start_web(port)
-        a, b, c = (Api(f"http://127.0.0.1:{p}", f"ws://127.0.0.1:{p}/graphql") for p in ports)
+def test_submit_on_a_follow_on_b_cancel_on_c(three_nodes: Nodes) -> None:
+    stack, a, b, c = three_nodes.stack, three_nodes.a, three_nodes.b, three_nodes.c
 
-        async def scenario() -> list[dict[str, Any]]:
-            task_id = a.submit(LONG)["id"]
-            events: list[dict[str, Any]] = []
-            async for event in b.follow(task_id):
-                if not events:
-                    stack.release(task_id)
-                events.append(event)
-                started = event["status"] == "RUNNING" and (event["step"] or 0) >= 5
-                if started and not any(e["cancelRequested"] for e in events):
-                    await asyncio.to_thread(c.cancel, task_id)
-            return events
+    async def scenario() -> list[dict[str, Any]]:
+        task_id = a.submit(LONG)["id"]
+        events: list[dict[str, Any]] = []
+        async for event in b.follow(task_id):
+            if not events:
+                stack.release(task_id)
+            events.append(event)
+            started = event["status"] == "RUNNING" and (event["step"] or 0) >= 5
+            if started and not any(e["cancelRequested"] for e in events):
+                await asyncio.to_thread(c.cancel, task_id)
+        return events
 
-        events = asyncio.run(asyncio.wait_for(scenario(), 60))
+    events = asyncio.run(asyncio.wait_for(scenario(), 60))
 
     sequences = [event["sequence"] for event in events]
     assert sequences == sorted(set(sequences))
