@@ -32,6 +32,7 @@ from project.edge.fanout import encode_message
 from project.edge.framesender import FrameSender
 from project.edge.graphqlhttp import answer
 from project.edge.grouprouting import GroupRouting
+from project.edge.nodatabase import WithoutDatabase
 from project.edge.outagelayer import OutageTolerantLayer
 from project.edge.refusals import header, send_error
 from project.edge.uploads import (
@@ -82,7 +83,7 @@ def _decode_json(data: str | bytes) -> object:
         raise json.JSONDecodeError(f"not JSON ({type(error).__name__})", "", 0) from None
 
 
-class HTTPConsumer(GraphQLHTTPConsumer):
+class HTTPConsumer(GraphQLHTTPConsumer, WithoutDatabase):
     # Queries and mutations need no channel of their own (subscriptions live on the
     # websocket): no Redis round trip per request, and none to fail in an outage.
     channel_layer_alias = None
@@ -140,7 +141,7 @@ class _FrameAdapter(ChannelsWebSocketAdapter):
         await self.ws_consumer.send_frame(message, self.view.encode_json(message))
 
 
-class WSConsumer(GroupRouting, GraphQLWSConsumer):
+class WSConsumer(GroupRouting, GraphQLWSConsumer, WithoutDatabase):
     """One websocket connection, held to `WebsocketLimits` (see `project.edge.wslimits`);
     each of its operations receives only its own groups' events (`project.edge.grouprouting`)."""
 
