@@ -13,8 +13,10 @@ out the same on the same device. LoRA adapters a run names are on for that run o
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -44,6 +46,9 @@ logger = logging.getLogger(__name__)
 # Mode -> the diffusers auto-pipeline a view over the weights is made with.
 _AUTO = {"image-to-image": "AutoPipelineForImage2Image", "inpainting": "AutoPipelineForInpainting"}
 
+
+# A batch's members whose progress callbacks run at once, at most.
+CALLBACK_THREADS = 16
 
 # Images after decoding, before encoding: inpainting puts back what it must keep.
 Finish = Callable[[list[Image.Image]], list[Image.Image]]
@@ -76,6 +81,8 @@ class StableDiffusion:
         channels = pipe.unet.config.in_channels if hasattr(pipe, "unet") else 0
         xl = "XL" in type(pipe).__name__
         self._previewer = LatentPreviewer(xl=xl) if LatentPreviewer.supports(channels) else None
+        # Calls the progress callbacks of a batch's members at once (made on first use).
+        self._callbacks: ThreadPoolExecutor | None = None
 
     @classmethod
     def load(
@@ -243,7 +250,8 @@ class StableDiffusion:
 
         def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
             step, total = index + 1, pipe.num_timesteps
-            for member in list(live):
+            told: list[tuple[_Member, list[Progress]]] = []
+            for member in live:
                 preview = None
                 if member.previews_at(step, total) and self._previewer:
                     latents = tensors["latents"][member.offset : member.offset + 1]
@@ -251,8 +259,9 @@ class StableDiffusion:
                 events = [Progress("denoising", step, total, preview)]
                 if step == total:
                     events.append(Progress("decoding", step, total))
-                if not all(_reported(member, outcomes, event) for event in events):
-                    live.remove(member)  # its rows run on to the end; its output is dropped
+                told.append((member, events))
+            for member in self._tell(told, outcomes):
+                live.remove(member)  # its rows run on to the end; its output is dropped
             if not live:
                 raise _Abandoned
             if step == total:
@@ -288,9 +297,9 @@ class StableDiffusion:
             return _settled(outcomes)
         nsfw = getattr(result, "nsfw_content_detected", None)
         batch = {"tasks": len(members), "images": images_in_call, "exact": exact}
+        for member in self._tell([(member, [Progress("encoding")]) for member in live], outcomes):
+            live.remove(member)
         for member in live:
-            if not _reported(member, outcomes, Progress("encoding")):
-                continue
             cut = slice(member.offset, member.offset + member.params.num_images)
             images = list(result.images[cut])
             described = self._described(
@@ -307,6 +316,32 @@ class StableDiffusion:
                 images, described, member.seeds, member.prompt, member.negative
             )
         return _settled(outcomes)
+
+    def _tell(
+        self,
+        told: list[tuple[_Member, list[Progress]]],
+        outcomes: list[Output | Exception | None],
+    ) -> list[_Member]:
+        """Report each member's events, the members at once (a callback may wait on
+        the network: one member's wait need not add to the next one's); returns those
+        whose callback ended them, their outcomes noted."""
+
+        def tell(member: _Member, events: list[Progress]) -> bool:
+            return all(_reported(member, outcomes, event) for event in events)
+
+        if len(told) == 1:
+            reported = [tell(*told[0])]
+        else:
+            if self._callbacks is None:
+                self._callbacks = ThreadPoolExecutor(CALLBACK_THREADS, "batch-progress")
+            # Each on a copy of this thread's context (what the caller logs with).
+            contexts = [contextvars.copy_context() for _ in told]
+            futures = [
+                self._callbacks.submit(context.run, tell, member, events)
+                for context, (member, events) in zip(contexts, told, strict=True)
+            ]
+            reported = [future.result() for future in futures]
+        return [member for (member, _), ok in zip(told, reported, strict=True) if not ok]
 
     def _prompts(
         self, params: DiffusionParams, progress: ProgressCallback, timings: Timings

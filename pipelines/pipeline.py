@@ -42,6 +42,8 @@ class BatchPipeline(Pipeline[P], Protocol[P]):
     whose output is dropped; the others go on). An exception it raises ends them all.
     With `exact`, each job's output is byte for byte what `run` makes of it alone on
     the same device; without, batched kernels may change pixel values slightly.
+    Each step, the jobs' callbacks may be called at once, each on a thread of its own
+    (one job's never two at a time, and in order).
     """
 
     @staticmethod

@@ -23,6 +23,7 @@ from actors.store.dispatch import Dispatcher
 from actors.store.outage import when_redis_answers
 from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
+from actors.worker.announcer import Announcer
 from actors.worker.batching import Batcher
 from actors.worker.cancellation import Interrupted, Superseded
 from actors.worker.finisher import Finisher
@@ -67,7 +68,8 @@ class TaskRunner:
         self.on_start = on_start  # the worker's presence: which task it runs now
         self.store = store
         self.dispatcher = Dispatcher(store)
-        self.publish = publish
+        # In order, off the worker's thread (actors.worker.announcer).
+        self.publish = Announcer(publish)
         self.send = send
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.cache = PipelineCache(settings.pipeline_cache_size)
@@ -101,7 +103,7 @@ class TaskRunner:
         with task_context(record.id):
             companions, ended = self.batcher.companions(record)
             for past in ended:
-                self._publish(past)
+                self.publish(past)
             self._run([record, *companions])
 
     def _claim(self, hint: str, queue: str | None) -> TaskRecord | None:
@@ -120,7 +122,7 @@ class TaskRunner:
         )
         for ended in claimed.ended:  # past its deadline: never started
             logger.info("task %s ended %s before it started", ended.id, ended.error_code)
-            self._publish(ended)
+            self.publish(ended)
         if claimed.record is None:
             logger.debug("nothing waits in queue %s (message of task %s)", queue, hint)
         return claimed.record
@@ -143,7 +145,7 @@ class TaskRunner:
         self.restart_time_limit(self.settings.time_limits[first.kind])
         self.on_start(first)
         for record in records:
-            self._publish(record)
+            self.publish(record)
             if record.attempts > 1:
                 logger.warning("task %s restarted (attempt %d)", record.id, record.attempts)
             metrics.task_started(record)
@@ -193,8 +195,10 @@ class TaskRunner:
             self._measured(succeeded[0], seconds / len(records))  # what each task cost
 
     def flush(self) -> None:
-        """Wait until every finished run's outcomes are written (see actors.worker.finisher)."""
+        """Wait until every finished run's outcomes are written and every change
+        published (see actors.worker.finisher and actors.worker.announcer)."""
         self.finisher.flush()
+        self.publish.settle()
 
     def _lease(self, record: TaskRecord) -> LeaseKeeper:
         return LeaseKeeper(self.store, record, every=self.settings.lease_seconds / 3)
@@ -215,7 +219,7 @@ class TaskRunner:
         logger.info("task %s (%s): %s after %.2f s", record.id, record.kind.value, ended, seconds)
         if final is None:
             return
-        self._publish(final)
+        self.publish(final)
         if final.status is TaskStatus.QUEUED:  # handed back on shutdown
             logger.info("task %s handed back to the queue", record.id)
             self._dispatch(final)
@@ -304,12 +308,6 @@ class TaskRunner:
             self.runtimes.record(final.kind, model, steps, seconds)
         except Exception as error:  # an estimate's input, never a task's outcome
             logger.warning("run time of task %s not recorded: %s", final.id, error)
-
-    def _publish(self, record: TaskRecord) -> None:
-        try:
-            self.publish(record)
-        except Exception as error:  # subscribers resynchronise from the record
-            logger.warning("event of task %s not published: %s", record.id, error)
 
     def _dispatch(self, record: TaskRecord) -> None:
         try:
