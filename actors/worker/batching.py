@@ -51,27 +51,27 @@ def batch_key(record: TaskRecord, settings: JobSettings) -> Hashable | None:
 
 
 class Batcher:
-    """Gathers the companions of a started task. `start` starts one waiting task by id
-    for this worker (retrying a lost reply under the same claim)."""
+    """Gathers the companions of a started task."""
 
     def __init__(
         self,
         settings: JobSettings,
         dispatcher: Dispatcher,
-        start: Start,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
-        self.start = start
         self._clock = clock
         self._sleep = sleep
 
-    def companions(self, leader: TaskRecord) -> tuple[list[TaskRecord], list[TaskRecord]]:
+    def companions(
+        self, leader: TaskRecord, start: Start
+    ) -> tuple[list[TaskRecord], list[TaskRecord]]:
         """Tasks started to run with `leader`, and those found past their deadlines on
-        the way (ended, to be published)."""
+        the way (ended, to be published). `start` starts one waiting task by id for
+        this worker (retrying a lost reply under the same name)."""
         places = self.settings.max_batch - 1
         key = batch_key(leader, self.settings) if places > 0 else None
         if key is None:
@@ -91,7 +91,7 @@ class Batcher:
                     break
                 if batch_key(candidate, self.settings) != key:
                     continue
-                record = self.start(candidate.id)
+                record = start(candidate.id)
                 if record is not None and record.status is TaskStatus.RUNNING:
                     joined.append(record)
                 elif record is not None:

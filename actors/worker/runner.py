@@ -76,8 +76,7 @@ class TaskRunner:
         self.models = ModelStore(root=settings.model_dir, offline=settings.offline)
         self._device: str | None = settings.device
         self._drain_deadline: float | None = None
-        self._claim_id = ""
-        self.batcher = Batcher(settings, self.dispatcher, self._start_companion)
+        self.batcher = Batcher(settings, self.dispatcher)
         self.finisher = Finisher()
 
     @property
@@ -97,23 +96,23 @@ class TaskRunner:
         task runs: see `actors.store.dispatch`), with the waiting tasks that can share
         its pipeline call (`actors.worker.batching`). What is logged meanwhile, here
         and in the threads this run starts, carries the first task's id."""
-        record = self._claim(hint, queue)
+        claim = uuid.uuid4().hex
+        record = self._claim(hint, queue, claim)
         if record is None:
             return
         with task_context(record.id):
-            companions, ended = self.batcher.companions(record)
+            join = functools.partial(self._start_companion, claim)
+            companions, ended = self.batcher.companions(record, join)
             for past in ended:
                 self.publish(past)
             self._run([record, *companions])
 
-    def _claim(self, hint: str, queue: str | None) -> TaskRecord | None:
+    def _claim(self, hint: str, queue: str | None, claim: str) -> TaskRecord | None:
         if queue is None:  # a message sent before messages named their queue
             sent_for = self.store.get(hint)
             if sent_for is None:
                 return None
             queue = sent_for.queue
-        claim = uuid.uuid4().hex
-        self._claim_id = claim
         claimed = self._retrying(
             lambda: self.dispatcher.start_next(
                 queue, max_attempts=self.settings.max_attempts, worker=self.worker, run=claim
@@ -127,10 +126,10 @@ class TaskRunner:
             logger.debug("nothing waits in queue %s (message of task %s)", queue, hint)
         return claimed.record
 
-    def _start_companion(self, task_id: str) -> TaskRecord | None:
-        """Start a waiting task to join this claim's batch; a retry after a lost reply
+    def _start_companion(self, claim: str, task_id: str) -> TaskRecord | None:
+        """Start a waiting task to join `claim`'s batch; a retry after a lost reply
         runs under the same name and returns the task it started."""
-        run = f"{self._claim_id}:{task_id}"
+        run = f"{claim}:{task_id}"
         return self._retrying(
             lambda: self.store.start(
                 task_id, max_attempts=self.settings.max_attempts, worker=self.worker, run=run

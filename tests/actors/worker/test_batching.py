@@ -269,24 +269,23 @@ def test_a_batch_waits_for_companions_only_as_long_as_it_is_told(
         started.append(task_id)
         return store.start(task_id, worker="w")
 
-    batcher = Batcher(settings, dispatcher, start, clock=lambda: now[0], sleep=sleep)
+    batcher = Batcher(settings, dispatcher, clock=lambda: now[0], sleep=sleep)
     leader = store.start(queued(store, 1).id)
     assert leader is not None
-    joined, ended = batcher.companions(leader)
+    joined, ended = batcher.companions(leader, start)
     assert [record.id for record in joined] == [arrivals[0].id, arrivals[1].id]
     assert ended == []
 
     patient = Batcher(
         JobSettings(model_dir=tmp_path, max_batch=8, batch_wait=0.012),
         dispatcher,
-        start,
         clock=lambda: now[0],
         sleep=sleep,
     )
     now[0] = 0.0
     leader = store.start(queued(store, 2).id)
     assert leader is not None
-    joined, _ = patient.companions(leader)
+    joined, _ = patient.companions(leader, start)
     # 0.012 s of waiting is three looks after the first: the 3 tasks left of the
     # five that arrive, no more, though 7 places were open.
     assert len(joined) == 3 and now[0] == pytest.approx(0.012)
