@@ -42,7 +42,6 @@ def load_weights(context: LoadContext, model: str) -> StableDiffusion:
 
 
 def _text_to_image(weights: StableDiffusion) -> TextToImage:
-
     return TextToImage(weights)
 
 
