@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 import redis
 
+from actors.client import submitting
 from actors.client.admission import Admission, AdmissionPolicy, Refused
 from actors.client.jobsystem import JobSystem
-from actors.client.submitting import NewTask
+from actors.client.submitting import EnqueueFailed, NewTask
 from actors.config import JobSettings
 from actors.queues.broker import declare_actors, message_keys
 from actors.queues.consumer import DoorbellRedisBroker
-from actors.records import TaskKind, TaskRecord
+from actors.records import TaskKind, TaskRecord, TaskStatus
 from actors.store.tasks import TaskStore
 from tests.actors.factories import new_task
 
@@ -150,3 +151,38 @@ def test_each_task_recorded_is_announced_to_its_owner(
     layer = jobs._layer
     assert isinstance(layer, Announcements)
     assert [message["task"]["id"] for _, message in layer.sent] == [t.id for t in tasks]
+
+
+def test_a_task_whose_message_cannot_be_sent_ends_failed_and_is_published(
+    jobs_for: Callable[..., JobSystem], store: TaskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(actors: Any, record: TaskRecord) -> None:
+        raise RuntimeError("no such queue")
+
+    monkeypatch.setattr(submitting, "send_task", broken)
+    jobs = jobs_for()
+    with pytest.raises(EnqueueFailed) as failed:
+        submit(jobs)
+    (task,) = store.list_for_owner("alice")
+    assert failed.value.args == (task.id,)
+    assert task.status is TaskStatus.FAILED and task.error_code == "ENQUEUE_FAILED"
+    layer = jobs._layer
+    assert isinstance(layer, Announcements)
+    # Announced as created, then published as it ended.
+    assert [message["task"]["status"] for _, message in layer.sent] == [
+        "QUEUED",
+        "FAILED",
+        "FAILED",
+    ]
+
+
+def test_a_task_whose_message_meets_an_outage_is_left_to_the_sweeper(
+    jobs_for: Callable[..., JobSystem], store: TaskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(actors: Any, record: TaskRecord) -> None:
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(submitting, "send_task", unreachable)
+    task = submit(jobs_for())
+    assert task.status is TaskStatus.QUEUED
+    assert store.client.zscore(store.undispatched_key, task.id) is not None
