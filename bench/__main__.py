@@ -4,7 +4,7 @@ Each benchmark starts the processes it measures (Redis, daphne, Dramatiq workers
 and its baselines in the same run, and reports ratios to them as well as absolute
 figures; `--quick` runs each in a reduced form (the smoke test in `make test`).
 
-    python -m bench [--quick] [--only throughput,latency,fanout,redis_cost] [--out PATH]
+    python -m bench [--quick] [--only throughput,latency,fanout,redis_cost,batching] [--out PATH]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.stats import table
 
-BENCHMARKS = ("throughput", "latency", "fanout", "redis_cost", "uploads", "eta")
+BENCHMARKS = ("throughput", "latency", "fanout", "redis_cost", "uploads", "eta", "batching")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -6,6 +6,7 @@ bench/resources.py's):
     TaskRun, Follower, run_clients    a lean GraphQL client: HTTP submit, then follow over
                                       graphql-transport-ws; `clients` concurrent clients
     start_stack(stack, workers)       a project.localstack Stack's workers and web, ready
+    start_worker_with(stack, env)     one more worker of that stack, with settings of its own
     ensure_model(model_dir)           the tiny-random model the cheapest task runs
     Phases                            seconds each phase of a run took
     reap(popen, timeout)              wait for a child process, killing it after `timeout`
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from project.localstack import ALICE_KEY, WORKER_READY, Stack
+from project.localstack import ALICE_KEY, WORKER_READY, Process, Stack
 
 CHEAPEST: dict[str, dict[str, Any]] = {
     "imageGeneration": {
@@ -223,6 +224,20 @@ def start_stack(stack: Stack, workers: int) -> Stack:
         stack.stop()
         raise
     return stack
+
+
+def start_worker_with(stack: Stack, env: Mapping[str, str], name: str = "worker") -> Process:
+    """A worker of `stack`'s deployment (its Redis, prefixes and models) with `env` over
+    the stack's settings (e.g. ATELIER_MAX_BATCH), ready for tasks; its log is `name`'s.
+    The caller stops it (`Process.stop`); `stack.stop()` does not."""
+    own = replace(stack, extra_env={**stack.extra_env, **env}, processes=[])
+    worker = own.start_worker(name)
+    try:
+        own.wait_for_log(worker, WORKER_READY, timeout=300)
+    except BaseException:
+        worker.stop()
+        raise
+    return worker
 
 
 def ensure_model(model_dir: Path) -> None:
