@@ -99,15 +99,15 @@ class Estimator:
     def _read(self) -> _Snapshot:
         snapshot = _Snapshot(read_at=self._clock(), now=datetime.now(UTC))
         snapshot.times = self._runtimes.read()
-        for worker in self._registry.live():
-            if worker.stopping:
-                continue
+        workers = [worker for worker in self._registry.live() if not worker.stopping]
+        tasks = self._store.get_many(task.id for worker in workers for task in worker.tasks)
+        running = {task.id: task for task in tasks if task.status is TaskStatus.RUNNING}
+        for worker in workers:
             busy = 0.0
             for current in worker.tasks:
-                running = self._store.get(current.id)
-                if running is not None and running.status is TaskStatus.RUNNING:
-                    duration = self._duration(snapshot, running)
-                    busy = max(busy, self._remaining(snapshot, running, duration or 0.0))
+                if (task := running.get(current.id)) is not None:
+                    duration = self._duration(snapshot, task)
+                    busy = max(busy, self._remaining(snapshot, task, duration or 0.0))
             for queue in worker.queues:
                 snapshot.free_in.setdefault(queue, []).append(busy)
         return snapshot

@@ -80,11 +80,8 @@ class Dispatcher:
         """The first `limit` tasks waiting in `queue`, best first (the order `start_next`
         takes them in), as their records are now."""
         ids = cast(list[bytes], self.store.client.zrange(self.store.queue_key(queue), 0, limit - 1))
-        with self.store.client.pipeline(transaction=False) as pipe:
-            for task_id in ids:
-                pipe.hgetall(self.store.key(task_id.decode()))
-            records = [decode_record(raw) for raw in pipe.execute()]
-        return [record for record in records if record and record.status is TaskStatus.QUEUED]
+        records = self.store.get_many(task_id.decode() for task_id in ids)
+        return [record for record in records if record.status is TaskStatus.QUEUED]
 
     def touch_position(self, record: TaskRecord, min_interval: float = 1.0) -> TaskRecord | None:
         """The QUEUED task's record with its sequence bumped when its queue position
