@@ -99,12 +99,11 @@ class JobSystem(Submissions):
         if before is None or before.status.terminal:
             return before
         with task_context(task_id):
-            record = await asyncio.to_thread(self.store.cancel, task_id)
+            record = await asyncio.to_thread(self.store.cancel, task_id, known=before)
             if record is not None and record.seq != before.seq:
                 await self._publish(record)
         return record
 
-    @translated
     @translated
     async def estimate(self, record: TaskRecord) -> Estimate:
         """When the task should start and finish (see actors.client.eta)."""

@@ -67,7 +67,7 @@ class Dispatcher:
                 fresh = True  # what it picked before is gone: pick anew
                 continue
             record = self.store.start(
-                candidate.id, max_attempts=max_attempts, worker=worker, run=run
+                candidate.id, max_attempts=max_attempts, worker=worker, run=run, known=candidate
             )
             if record is not None and record.status is TaskStatus.RUNNING:
                 return Claimed(record, ended)

@@ -9,7 +9,6 @@ from typing import cast
 
 import redis
 
-from actors.memo import Recent
 from actors.records import TaskRecord, TaskStatus, from_hash
 from actors.store.counts import TaskCounts
 from actors.store.keys import KeyLayout
@@ -114,27 +113,10 @@ class TaskReader(KeyLayout):
         return bool(self.client.ping())
 
 
-# A task's keys are made of what never changes once it is created (its id, owner,
-# queue, idempotency key and input names), so those of a record this process decoded
-# a moment ago serve to write to it without reading it again: a worker starts the
-# task it has just picked (`TaskStore.start`) in one round trip.
-_DECODED: Recent[str, TaskRecord] = Recent(1024)
-
-
 def decode_record(raw: Iterable[bytes] | dict[bytes, bytes] | None) -> TaskRecord | None:
     if not raw:
         return None
     if isinstance(raw, dict):
-        record = from_hash({k.decode(): v.decode() for k, v in raw.items()})
-    else:
-        items = list(raw)
-        record = from_hash(
-            {items[i].decode(): items[i + 1].decode() for i in range(0, len(items), 2)}
-        )
-    return _DECODED.put(record.id, record)
-
-
-def recently_decoded(task_id: str) -> TaskRecord | None:
-    """The task as this process decoded it last, if lately: stale but for what its
-    keys are made of, which never changes."""
-    return _DECODED.get(task_id)
+        return from_hash({k.decode(): v.decode() for k, v in raw.items()})
+    items = list(raw)
+    return from_hash({items[i].decode(): items[i + 1].decode() for i in range(0, len(items), 2)})

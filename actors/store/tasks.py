@@ -31,7 +31,7 @@ from actors.store import scripts
 from actors.store.endings import CANCELLED, cancelled_args, terminate_args, worker_lost_args
 from actors.store.gate import NO_TERMS, Gate, Refused
 from actors.store.outage import Script
-from actors.store.reads import TaskReader, decode_record, recently_decoded
+from actors.store.reads import TaskReader, decode_record
 
 Inputs = Mapping[str, bytes]
 
@@ -124,7 +124,13 @@ class TaskStore(TaskReader):
         return (existing or record), False
 
     def start(
-        self, task_id: str, *, max_attempts: int = 2, worker: str = "", run: str | None = None
+        self,
+        task_id: str,
+        *,
+        max_attempts: int = 2,
+        worker: str = "",
+        run: str | None = None,
+        known: TaskRecord | None = None,
     ) -> TaskRecord | None:
         """Claim a task for `worker`: the record, RUNNING under a new attempt and a lease.
 
@@ -135,9 +141,12 @@ class TaskStore(TaskReader):
         message came back): taken over while attempts remain, else ended (FAILED
         WORKER_LOST, or CANCELLED if asked); that terminal record is returned to
         be published. None when the task is gone, ended, or held by a live worker.
+
+        `known`: the task as the caller has just read it (a worker, the task it
+        picked), which saves reading it again: a task's keys are made of what never
+        changes once it is created (id, owner, queue, idempotency key, input names).
         """
-        # The task just picked was decoded from the pick's reply: its keys are known.
-        record = recently_decoded(task_id) or self.get(task_id)
+        record = known or self.get(task_id)
         if record is None:
             return None
         raw = self._start(
@@ -252,9 +261,12 @@ class TaskStore(TaskReader):
             record, TaskStatus.CANCELLED, "cancelled", error=CANCELLED, expected=TaskStatus.RUNNING
         )
 
-    def cancel(self, task_id: str) -> TaskRecord | None:
-        """QUEUED -> CANCELLED at once; RUNNING -> cancel requested; terminal: unchanged."""
-        record = recently_decoded(task_id) or self.get(task_id)  # (see `start`)
+    def cancel(self, task_id: str, *, known: TaskRecord | None = None) -> TaskRecord | None:
+        """QUEUED -> CANCELLED at once; RUNNING -> cancel requested; terminal: unchanged.
+
+        `known`: the task as the caller has just read it, which saves reading it again
+        (see `start`)."""
+        record = known or self.get(task_id)
         if record is None:
             return None
         raw = self._cancel(keys=self.task_keys(record), args=cancelled_args(self.ttl))

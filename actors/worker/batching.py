@@ -33,7 +33,7 @@ SCAN_PER_PLACE = 8
 # How often a worker waiting for companions (`batch_wait`) looks at its queue again.
 POLL_SECONDS = 0.005
 
-Start = Callable[[str], TaskRecord | None]
+Start = Callable[[TaskRecord], TaskRecord | None]
 
 
 def batch_key(record: TaskRecord, settings: JobSettings) -> Hashable | None:
@@ -70,8 +70,8 @@ class Batcher:
         self, leader: TaskRecord, start: Start
     ) -> tuple[list[TaskRecord], list[TaskRecord]]:
         """Tasks started to run with `leader`, and those found past their deadlines on
-        the way (ended, to be published). `start` starts one waiting task by id for
-        this worker (retrying a lost reply under the same name)."""
+        the way (ended, to be published). `start` starts one waiting task for this
+        worker (retrying a lost reply under the same name)."""
         places = self.settings.max_batch - 1
         key = batch_key(leader, self.settings) if places > 0 else None
         if key is None:
@@ -91,7 +91,7 @@ class Batcher:
                     break
                 if batch_key(candidate, self.settings) != key:
                     continue
-                record = start(candidate.id)
+                record = start(candidate)
                 if record is not None and record.status is TaskStatus.RUNNING:
                     joined.append(record)
                 elif record is not None:

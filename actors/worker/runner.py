@@ -126,15 +126,19 @@ class TaskRunner:
             logger.debug("nothing waits in queue %s (message of task %s)", queue, hint)
         return claimed.record
 
-    def _start_companion(self, claim: str, task_id: str) -> TaskRecord | None:
+    def _start_companion(self, claim: str, waiting: TaskRecord) -> TaskRecord | None:
         """Start a waiting task to join `claim`'s batch; a retry after a lost reply
         runs under the same name and returns the task it started."""
-        run = f"{claim}:{task_id}"
+        run = f"{claim}:{waiting.id}"
         return self._retrying(
             lambda: self.store.start(
-                task_id, max_attempts=self.settings.max_attempts, worker=self.worker, run=run
+                waiting.id,
+                max_attempts=self.settings.max_attempts,
+                worker=self.worker,
+                run=run,
+                known=waiting,
             ),
-            f"start task {task_id} in a batch",
+            f"start task {waiting.id} in a batch",
         )
 
     def _run(self, records: list[TaskRecord]) -> None:

@@ -1,5 +1,5 @@
-"""Writing to a task this process has just read: its keys never change once it is
-created, so a worker starts the task it picked (and the web cancels the task it
+"""Writing to a task the caller has just read (`known`): its keys never change once it
+is created, so a worker starts the task it picked (and the web cancels the task it
 read) without reading it a second time; a task gone meanwhile is left as it is."""
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def test_the_task_the_web_read_is_cancelled_without_reading_it_again(
     store: TaskStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task = created(store, new_task(), image=b"png")
-    assert store.get(task.id) is not None  # as JobSystem.cancel reads it first
+    read = store.get(task.id)  # as JobSystem.cancel reads it first
     monkeypatch.setattr(store, "get", no_second_read)
-    cancelled = store.cancel(task.id)
+    cancelled = store.cancel(task.id, known=read)
     assert cancelled is not None and cancelled.status is TaskStatus.CANCELLED
     # The keys it was cancelled with were its own: its input is gone with it.
     assert store.input_bytes(task.id, "image") is None
@@ -43,10 +43,10 @@ def test_a_task_gone_since_it_was_read_is_neither_started_nor_cancelled(
     store: TaskStore,
 ) -> None:
     task = created(store, new_task())
-    assert store.get(task.id) is not None
+    read = store.get(task.id)
     store.client.delete(store.key(task.id))  # expired, or deleted, since
     before = keys_of(store.client, store.prefix)
-    assert store.start(task.id, worker="w") is None
-    assert store.cancel(task.id) is None
+    assert store.start(task.id, worker="w", known=read) is None
+    assert store.cancel(task.id, known=read) is None
     assert keys_of(store.client, store.prefix) == before
     assert store.key(task.id).encode() not in before

@@ -265,9 +265,9 @@ def test_a_batch_waits_for_companions_only_as_long_as_it_is_told(
     dispatcher = Dispatcher(store)
     started: list[str] = []
 
-    def start(task_id: str) -> TaskRecord | None:
-        started.append(task_id)
-        return store.start(task_id, worker="w")
+    def start(waiting: TaskRecord) -> TaskRecord | None:
+        started.append(waiting.id)
+        return store.start(waiting.id, worker="w", known=waiting)
 
     batcher = Batcher(settings, dispatcher, clock=lambda: now[0], sleep=sleep)
     leader = store.start(queued(store, 1).id)
