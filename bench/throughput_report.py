@@ -85,14 +85,19 @@ def utilization(runs: Sequence[TaskRun], wall: float, workers: int) -> dict[str,
     """How busy the workers were: the tasks' RUNNING time (startedAt..finishedAt) over
     workers x wall time, and the mean time a worker spent per task outside RUNNING
     (between one task's end and the next one's start: ack, fetch, Dramatiq's consumer
-    backoff, the START script). Meaningful when the queue never ran dry."""
+    backoff, the START script); and the share of the workers' time spent inside the
+    pipeline call itself (its `totalMs`: what a GPU would be busy with). A task's
+    outcome is written beside the next task's call (actors/worker/finisher.py), so
+    RUNNING spans of one worker may overlap. Meaningful when the queue never ran dry."""
     if not runs or wall <= 0:
         return {}
     stamps = [_stamps(run) for run in runs]
     running = sum((end - start).total_seconds() for _, start, end in stamps if start and end)
+    in_calls = sum(ms for run in runs if (ms := pipeline_ms(run)) is not None) / 1000
     return {
         "workerUtilization": round(running / (wall * workers), 3),
         "workerGapPerTaskMs": round((wall * workers - running) / len(runs) * 1000, 2),
+        "workerPipelineBusy": round(in_calls / (wall * workers), 3),
     }
 
 
@@ -226,7 +231,8 @@ def render(result: Mapping[str, Any]) -> str:
         if idle
         else "after idle: not measured",
         f"workers busy {ours.get('workerUtilization')} of the time under load; "
-        f"{ours.get('workerGapPerTaskMs')} ms per task between tasks",
+        f"{ours.get('workerGapPerTaskMs')} ms per task between tasks; "
+        f"inside the pipeline call {ours.get('workerPipelineBusy')} of the time",
         "CPU ms per task: "
         + ", ".join(f"{name} {ms}" for name, ms in ours["cpuMsPerTask"].items())
         + f" (a bare call: {a['cpuMsPerCall']})",
