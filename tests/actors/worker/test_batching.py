@@ -30,8 +30,8 @@ from tests.actors.factories import created, new_task, zset_ids
 MODEL = "tiny-random"
 
 
-@pytest.fixture(scope="module")
-def weights(model_store: ModelStore) -> StableDiffusion:
+@pytest.fixture(scope="module", name="weights")
+def loaded_weights(model_store: ModelStore) -> StableDiffusion:
     return StableDiffusion.load(MODEL, model_store, device="cpu")
 
 
@@ -87,17 +87,25 @@ class Worker:
         return now
 
 
+WorkerWith = Callable[..., Worker]
+
+
+@pytest.fixture
+def worker_with(
+    store: TaskStore, tmp_path: Path, weights: StableDiffusion, monkeypatch: pytest.MonkeyPatch
+) -> WorkerWith:
+    """A `Worker` with the given settings (`max_batch=3`, ...)."""
+    return lambda **settings: Worker(store, tmp_path, weights, monkeypatch, **settings)
+
+
 def alone_png(weights: StableDiffusion, seed: int) -> bytes:
     return TextToImage(weights).run(TextToImageParams(**params(seed))).png
 
 
 def test_a_worker_runs_the_first_compatible_waiting_tasks_as_one_batch(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
+    store: TaskStore, worker_with: WorkerWith, weights: StableDiffusion
 ) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=3)
+    worker = worker_with(max_batch=3)
     first = queued(store, 1)
     other_steps = queued(store, 2, steps=4)
     other_size = queued(store, 3, width=128)
@@ -118,13 +126,8 @@ def test_a_worker_runs_the_first_compatible_waiting_tasks_as_one_batch(
     assert ran == {first.id, second.id, third.id}
 
 
-def test_each_member_reports_its_own_steps(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=2)
+def test_each_member_reports_its_own_steps(store: TaskStore, worker_with: WorkerWith) -> None:
+    worker = worker_with(max_batch=2)
     first, second = queued(store, 1), queued(store, 2)
     worker.run(first)
     for member in (first, second):
@@ -134,12 +137,9 @@ def test_each_member_reports_its_own_steps(
 
 
 def test_priority_and_fair_share_decide_who_joins(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
+    store: TaskStore, worker_with: WorkerWith
 ) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=2)
+    worker = worker_with(max_batch=2)
     alice = [queued(store, seed) for seed in (1, 2, 3)]
     bob = queued(store, 4, owner="bob")  # after alice's three, but first in the next round
     worker.run(alice[0])
@@ -148,12 +148,9 @@ def test_priority_and_fair_share_decide_who_joins(
 
 
 def test_cancelling_one_member_ends_it_alone_and_the_batch_goes_on(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
+    store: TaskStore, worker_with: WorkerWith, weights: StableDiffusion
 ) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=3)
+    worker = worker_with(max_batch=3)
     first, doomed, last = queued(store, 1), queued(store, 2), queued(store, 3)
 
     def cancel_at_step_one(record: TaskRecord) -> None:
@@ -175,13 +172,8 @@ def test_cancelling_one_member_ends_it_alone_and_the_batch_goes_on(
         assert store.result_png(member.id) == alone_png(weights, seed)
 
 
-def test_a_member_past_its_deadline_ends_alone(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=2)
+def test_a_member_past_its_deadline_ends_alone(store: TaskStore, worker_with: WorkerWith) -> None:
+    worker = worker_with(max_batch=2)
     first, late = queued(store, 1), queued(store, 2)
 
     def deadline_at_step_two(record: TaskRecord) -> None:
@@ -198,13 +190,10 @@ def test_a_member_past_its_deadline_ends_alone(
 
 
 def test_every_member_holds_its_own_lease_while_the_batch_runs(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
+    store: TaskStore, worker_with: WorkerWith
 ) -> None:
     """So a worker lost mid-batch leaves each member to the reaper, which requeues it."""
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=3)
+    worker = worker_with(max_batch=3)
     members = [queued(store, seed) for seed in (1, 2, 3)]
     leased: list[set[str]] = []
 
@@ -218,13 +207,8 @@ def test_every_member_holds_its_own_lease_while_the_batch_runs(
     assert zset_ids(store, store.leases_key) == set()
 
 
-def test_without_max_batch_each_task_runs_alone(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch)
+def test_without_max_batch_each_task_runs_alone(store: TaskStore, worker_with: WorkerWith) -> None:
+    worker = worker_with()
     first, second = queued(store, 1), queued(store, 2)
     worker.run(first)
     done = worker.final(first)
@@ -234,12 +218,9 @@ def test_without_max_batch_each_task_runs_alone(
 
 
 def test_whole_batch_kernels_are_said_in_the_metadata(
-    store: TaskStore,
-    tmp_path: Path,
-    weights: StableDiffusion,
-    monkeypatch: pytest.MonkeyPatch,
+    store: TaskStore, worker_with: WorkerWith
 ) -> None:
-    worker = Worker(store, tmp_path, weights, monkeypatch, max_batch=2, batch_exact=False)
+    worker = worker_with(max_batch=2, batch_exact=False)
     first, second = queued(store, 1), queued(store, 2)
     worker.run(first)
     for member in (first, second):
