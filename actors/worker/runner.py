@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -164,7 +165,8 @@ class TaskRunner:
             outcomes = self._outcomes(records, reporters)
             held = leases.pop_all()  # renewed until the outcomes are written
 
-        finish = functools.partial(self._finish, records, outcomes, held, started, warm)
+        # Once: a time limit falling just as the hand-over returns makes it try again.
+        finish = _once(functools.partial(self._finish, records, outcomes, held, started, warm))
         while True:
             try:
                 self.finisher.hand_over(finish)
@@ -380,6 +382,17 @@ def _tell_each(reporters: list[TaskReporter], event: Progress) -> None:
     for reporter in reporters:
         with contextlib.suppress(Cancelled):
             reporter(event)
+
+
+def _once(job: Callable[[], None]) -> Callable[[], None]:
+    """`job`, run the first time the result is called and never again."""
+    taken = threading.Lock()
+
+    def run() -> None:
+        if taken.acquire(blocking=False):
+            job()
+
+    return run
 
 
 # A run whose lease was lost: no outcome of it is written.

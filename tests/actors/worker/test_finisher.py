@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from dramatiq.middleware import TimeLimitExceeded
+from dramatiq.threading import raise_thread_exception
 from PIL import Image
 
 from actors.records import TaskStatus
@@ -109,3 +112,50 @@ def test_jobs_run_in_order_at_most_depth_wait_and_a_failing_job_stops_nothing() 
     assert third_handed.wait(30)
     finisher.flush()
     assert ran == [1, 2, 3]
+
+
+class CrowdedFinisher(Finisher):
+    """A finisher with one place, busy with a job until `free` is set and that place
+    taken: the next run handed over waits for room (`waiting` says it has come)."""
+
+    def __init__(self) -> None:
+        super().__init__(depth=1)
+        self.free = threading.Event()
+        self.waiting = threading.Event()
+        super().hand_over(lambda: self.free.wait(30))
+        super().hand_over(lambda: None)
+
+    def hand_over(self, job: Callable[[], None]) -> None:
+        self.waiting.set()
+        super().hand_over(job)
+
+
+def test_a_time_limit_falling_while_a_run_waits_to_be_handed_over_loses_no_outcome(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    """Dramatiq's time limit raised into the worker's thread while it waits for room on
+    the finisher: the run is still handed over, once, and its outcome written once."""
+    runner = Runner(store, tmp_path, StandIn(steps=1))
+    finisher = runner.runner.finisher = CrowdedFinisher()
+    record = queued(store)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.runner.run(record.id)
+        except BaseException as error:  # only if it fell after the hand-over returned
+            raised.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert finisher.waiting.wait(60)
+    assert thread.ident is not None
+    raise_thread_exception(thread.ident, TimeLimitExceeded)
+    finisher.free.set()
+    thread.join(60)
+    assert not thread.is_alive()
+    runner.runner.flush()
+    final = store.get(record.id)
+    assert final is not None and final.status is TaskStatus.SUCCEEDED, final
+    assert (final.attempts, final.lost) == (1, 0)
+    assert [r.status for r in runner.published].count(TaskStatus.SUCCEEDED) == 1
