@@ -157,21 +157,29 @@ class TaskRunner:
         # Else its time includes loading the model: no measure of a run.
         warm = self._weights_of(first) in self.cache
         started = time.monotonic()
-        with contextlib.ExitStack() as leases:
+        # Renewed until the outcomes are written, by the finisher; let go here only if
+        # the run never reaches it (its tasks' leases lapse, and they are requeued).
+        leases = contextlib.ExitStack()
+        try:
             reporters = [
                 self._reporter(record, leases.enter_context(self._lease(record)))
                 for record in records
             ]
             outcomes = self._outcomes(records, reporters)
-            held = leases.pop_all()  # renewed until the outcomes are written
+            finish = functools.partial(self._finish, records, outcomes, leases, started, warm)
+            self._hand_over(_once(finish))
+        except BaseException:
+            leases.close()
+            raise
 
-        # Once: a time limit falling just as the hand-over returns makes it try again.
-        finish = _once(functools.partial(self._finish, records, outcomes, held, started, warm))
+    def _hand_over(self, finish: Callable[[], None]) -> None:
+        """Give a finished run to the finisher, however long it waits for room: a time
+        limit falling meanwhile (or as it returns: `finish` runs once) changes nothing."""
         while True:
             try:
                 self.finisher.hand_over(finish)
                 return
-            except TimeLimitExceeded:  # fell while it waited for room: still to be written
+            except TimeLimitExceeded:
                 logger.warning("the time limit passed while handing over a finished run")
 
     def _finish(
