@@ -145,8 +145,6 @@ class StableDiffusion:
     ) -> Output:
         """One batched run of `mode`'s pipeline with `call`'s arguments (the input
         image, mask, strength) added to what every mode passes."""
-        import torch
-
         check_common(params)
         loras = loras_of(params.loras)
         pipe = self.pipe_for(mode)
@@ -154,15 +152,12 @@ class StableDiffusion:
         prompt, negative, notes = self._prompts(params, progress, timings)
 
         seeds = seeds_for(params.seed, params.num_images)
-        # MPS generators are not reproducible across runs; a CPU generator is.
-        generator_device = "cpu" if self.device == "mps" else self.device
-        generators = [torch.Generator(device=generator_device).manual_seed(s) for s in seeds]
-        every = params.preview_every or max(1, params.steps // 8)
+        generators = self._generators(seeds)
 
         def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
             step, total = index + 1, pipe.num_timesteps
             preview = None
-            if params.previews and self._previewer and (step % every == 0 or step == total):
+            if _previews_at(params, step, total) and self._previewer:
                 preview = self._previewer(tensors["latents"][:1], size)  # the first image
             progress(Progress("denoising", step, total, preview))
             if step == total:
@@ -217,8 +212,6 @@ class StableDiffusion:
         the denoiser and VAE go image by image (pipelines.batch_exact), so each
         task's images are those it would get alone; without, they run as one batch.
         """
-        import torch
-
         timings = Timings()
         outcomes: list[Output | Exception | None] = [None] * len(jobs)
         members: list[_Member] = []
@@ -240,12 +233,7 @@ class StableDiffusion:
         loras = loras_of(first.loras)
         pipe = self.pipe_for("text-to-image")
         pipe.scheduler = self._schedulers.get(first.scheduler)
-        generator_device = "cpu" if self.device == "mps" else self.device
-        generators = [
-            torch.Generator(device=generator_device).manual_seed(seed)
-            for member in members
-            for seed in member.seeds
-        ]
+        generators = self._generators([seed for member in members for seed in member.seeds])
         live = list(members)
 
         def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
@@ -253,7 +241,7 @@ class StableDiffusion:
             told: list[tuple[_Member, list[Progress]]] = []
             for member in live:
                 preview = None
-                if member.previews_at(step, total) and self._previewer:
+                if _previews_at(member.params, step, total) and self._previewer:
                     latents = tensors["latents"][member.offset : member.offset + 1]
                     preview = self._previewer(latents, size)
                 events = [Progress("denoising", step, total, preview)]
@@ -316,6 +304,14 @@ class StableDiffusion:
                 images, described, member.seeds, member.prompt, member.negative
             )
         return _settled(outcomes)
+
+    def _generators(self, seeds: Sequence[int]) -> list[Any]:
+        """One generator per image, each from its seed."""
+        import torch
+
+        # MPS generators are not reproducible across runs; a CPU generator is.
+        device = "cpu" if self.device == "mps" else self.device
+        return [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
 
     def _tell(
         self,
@@ -439,9 +435,12 @@ class _Member:
     seeds: list[int]
     offset: int
 
-    def previews_at(self, step: int, total: int) -> bool:
-        every = self.params.preview_every or max(1, self.params.steps // 8)
-        return self.params.previews and (step % every == 0 or step == total)
+
+def _previews_at(params: DiffusionParams, step: int, total: int) -> bool:
+    """Whether a run asking for previews gets one at `step` of `total`: every
+    `preview_every` steps (about eight per run when unset) and at the last."""
+    every = params.preview_every or max(1, params.steps // 8)
+    return params.previews and (step % every == 0 or step == total)
 
 
 class _Abandoned(Exception):

@@ -56,10 +56,6 @@ class Output:
         self._encoding = threading.Lock()
 
     @property
-    def image_count(self) -> int:
-        return len(self._pngs) if self._pngs is not None else len(self._images)
-
-    @property
     def pngs(self) -> tuple[bytes, ...]:
         """Every image's PNG bytes, in order (encoded on first use)."""
         with self._encoding:
