@@ -113,8 +113,9 @@ class Estimator:
         return snapshot
 
     def _measured(self, snapshot: _Snapshot, record: TaskRecord) -> RunTime | None:
-        model = record.params.get("model") or spec_for(record.kind).default_model(self._settings)
-        return snapshot.times.get((record.kind, str(model)))
+        # The model as the worker recorded the run under it (TaskRunner._measured).
+        _, model = spec_for(record.kind).weights_for(self._settings, record.params.get("model"))
+        return snapshot.times.get((record.kind, model))
 
     def _duration(self, snapshot: _Snapshot, record: TaskRecord) -> float | None:
         measured = self._measured(snapshot, record)

@@ -78,9 +78,9 @@ class Batcher:
             return [], []
         joined: list[TaskRecord] = []
         ended: list[TaskRecord] = []
+        scan = SCAN_PER_PLACE * self.settings.max_batch
         until = self._clock() + self.settings.batch_wait
         while True:
-            scan = SCAN_PER_PLACE * self.settings.max_batch
             try:
                 waiting = self.dispatcher.waiting(leader.queue, scan)
             except OUTAGES as error:  # a batch is an optimisation: run what it has
