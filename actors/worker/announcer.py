@@ -11,12 +11,12 @@ that resynchronises from the record misses nothing either way.
 
 from __future__ import annotations
 
+import functools
 import logging
-import queue
-import threading
 from collections.abc import Callable
 
 from actors.records import TaskRecord
+from actors.worker.finisher import Finisher
 
 logger = logging.getLogger(__name__)
 
@@ -29,27 +29,17 @@ class Announcer:
 
     def __init__(self, publish: Callable[[TaskRecord], None], depth: int = DEPTH) -> None:
         self._publish = publish
-        self._changes: queue.Queue[TaskRecord] = queue.Queue(maxsize=depth)
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
+        self._thread = Finisher(depth, name="announcer")
 
     def __call__(self, record: TaskRecord) -> None:
-        with self._starting:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="announcer", daemon=True)
-                self._thread.start()
-        self._changes.put(record)
+        self._thread.hand_over(functools.partial(self._announce, record))
 
     def settle(self) -> None:
         """Wait until every change handed over so far is published."""
-        self._changes.join()
+        self._thread.flush()
 
-    def _work(self) -> None:
-        while True:
-            record = self._changes.get()
-            try:
-                self._publish(record)
-            except Exception as error:  # subscribers resynchronise from the record
-                logger.warning("event of task %s not published: %s", record.id, error)
-            finally:
-                self._changes.task_done()
+    def _announce(self, record: TaskRecord) -> None:
+        try:
+            self._publish(record)
+        except Exception as error:  # subscribers resynchronise from the record
+            logger.warning("event of task %s not published: %s", record.id, error)

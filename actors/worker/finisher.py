@@ -29,10 +29,12 @@ DEPTH = 2
 
 
 class Finisher:
-    """Runs handed-over jobs one at a time, in order, on a daemon thread."""
+    """Runs handed-over jobs one at a time, in order, on a daemon thread `name` (also
+    the announcer's thread: actors.worker.announcer)."""
 
-    def __init__(self, depth: int = DEPTH) -> None:
+    def __init__(self, depth: int = DEPTH, name: str = "finisher") -> None:
         self._jobs: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=depth)
+        self._name = name
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
 
@@ -40,7 +42,7 @@ class Finisher:
         """Queue `job` (in the caller's log context), waiting while `depth` wait."""
         with self._starting:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="finisher", daemon=True)
+                self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
                 self._thread.start()
         self._jobs.put(carried(job))
 
@@ -55,6 +57,6 @@ class Finisher:
             try:
                 job()
             except Exception:  # a job writes its own outcome; this keeps the thread alive
-                logger.exception("finishing a run failed")
+                logger.exception("a job on the %s thread failed", self._name)
             finally:
                 self._jobs.task_done()
