@@ -216,3 +216,12 @@ def is_task_id(text: str) -> bool:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_text(value: datetime) -> str:
+    """`value` as clients' JavaScript writes a time (`toISOString`): ISO 8601 in UTC with
+    milliseconds and a `Z`, e.g. 2026-12-05T14:03:07.125Z. What the API and webhooks
+    send, so a client compares our times with its own as strings."""
+    if value.tzinfo is None:  # the job system's times are UTC; a naive one is too
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

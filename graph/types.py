@@ -10,10 +10,22 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from actors.interface import ResultInfo, TaskKind, TaskPriority, TaskRecord, TaskStatus
+from actors.interface import (
+    ResultInfo,
+    TaskErrorCode,
+    TaskKind,
+    TaskPriority,
+    TaskRecord,
+    TaskStage,
+    TaskStatus,
+    code_of,
+    stage_of,
+)
 from graph.context import Context
 from graph.errors import NotFound
 from graph.links import PREVIEW, link_expiry, result_index, result_variant
+from graph.node import Node
+from graph.resultmetadata import ResultMetadata, result_metadata
 from graph.webhooks import WebhookStatus, webhook_status
 
 # The job system's enums are the API's: registered once, used as they are.
@@ -24,6 +36,16 @@ strawberry.enum(
     name="TaskPriority",
     description="Within a queue, HIGH tasks start before NORMAL ones and NORMAL before LOW; "
     "within a priority, callers take turns (fair share), then first come first served.",
+)
+strawberry.enum(
+    TaskStage,
+    name="TaskStage",
+    description="Task.stage as an enum, to switch on (stage stays the text to show).",
+)
+strawberry.enum(
+    TaskErrorCode,
+    name="TaskErrorCode",
+    description="TaskError.code as an enum, to switch on.",
 )
 
 
@@ -55,6 +77,9 @@ class Image:
 class TaskError:
     code: str
     message: str
+    reason: TaskErrorCode | None = strawberry.field(
+        description="`code` as an enum; null for a code this server version does not know."
+    )
 
 
 @strawberry.type
@@ -64,6 +89,9 @@ class TaskResult:
     negative_prompt_used: str | None
     seed: int | None
     metadata: JSON
+    details: ResultMetadata = strawberry.field(
+        description="`metadata`, typed: the fields clients use most."
+    )
     images: list[Image] = strawberry.field(
         description="Every image of the result, in order: the first is `image`."
     )
@@ -76,13 +104,16 @@ class TaskResult:
 
 
 @strawberry.type
-class Task:
-    id: strawberry.ID
+class Task(Node):
     kind: TaskKind
     status: TaskStatus
     priority: TaskPriority
     progress: float = strawberry.field(description="0.0 .. 1.0, never decreases; 1.0 on SUCCEEDED")
     stage: str | None
+    stage_code: TaskStage | None = strawberry.field(
+        description="`stage` as an enum; null before a first stage or for a stage this "
+        "server version does not know."
+    )
     step: int | None
     total_steps: int | None
     preview: Image | None
@@ -166,6 +197,7 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
             negative_prompt_used=info.negative_prompt_used,
             seed=info.seed,
             metadata=cast(JSON, info.metadata),
+            details=result_metadata(info.metadata),
             images=images,
             seeds=_seeds(info),
         )
@@ -174,7 +206,11 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         preview = image(PREVIEW, record.preview_width, record.preview_height)
     error = None
     if record.error_code:
-        error = TaskError(code=record.error_code, message=record.error_message or "")
+        error = TaskError(
+            code=record.error_code,
+            message=record.error_message or "",
+            reason=code_of(record.error_code),
+        )
     return Task(
         id=strawberry.ID(record.id),
         kind=record.kind,
@@ -182,6 +218,7 @@ def task_from_record(record: TaskRecord, context: Context) -> Task:
         priority=record.priority,
         progress=record.progress,
         stage=record.stage,
+        stage_code=stage_of(record.stage),
         step=record.step,
         total_steps=record.total_steps,
         preview=preview,

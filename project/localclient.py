@@ -23,11 +23,14 @@ from project.localstack import ALICE_KEY
 
 TASK_FIELDS = """
 fragment TaskFields on Task {
-  id kind status progress stage step totalSteps queuePosition sequence cancelRequested attempts
-  createdAt startedAt finishedAt expiresAt
-  error { code message }
+  id kind status progress stage stageCode step totalSteps queuePosition sequence cancelRequested
+  attempts createdAt startedAt finishedAt expiresAt
+  error { code reason message }
   preview { width height url }
-  result { seed promptUsed negativePromptUsed metadata image { contentType width height url } }
+  result {
+    seed promptUsed negativePromptUsed metadata image { contentType width height url }
+    details { model device steps numImages attempts demo timings { phase ms } }
+  }
 }
 """
 SUBMIT = (

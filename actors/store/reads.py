@@ -13,6 +13,9 @@ from actors.records import TaskRecord, TaskStatus, from_hash
 from actors.store.counts import TaskCounts
 from actors.store.keys import KeyLayout
 
+# Where a task stands in its owner's list: (creation time in microseconds, id).
+OwnerPosition = tuple[int, str]
+
 
 class TaskReader(KeyLayout):
     """Reads of the task store at `client` under `prefix`."""
@@ -60,28 +63,51 @@ class TaskReader(KeyLayout):
         self, owner: str, *, status: TaskStatus | None = None, limit: int = 20
     ) -> list[TaskRecord]:
         """The owner's tasks, newest first; ids whose records expired are pruned."""
-        found: list[TaskRecord] = []
-        start, batch = 0, max(limit, 20)
+        return [record for _, record in self.owner_page(owner, status=status, limit=limit)[0]]
+
+    def owner_page(
+        self,
+        owner: str,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 20,
+        after: OwnerPosition | None = None,
+    ) -> tuple[list[tuple[OwnerPosition, TaskRecord]], bool]:
+        """Up to `limit` of the owner's tasks newest first, each with its position,
+        from just after `after` (a position an earlier page gave); and whether more
+        follow. A position stays valid while tasks come and go: pages neither skip nor
+        repeat a task. Ids whose records expired are pruned."""
         key = self.owner_key(owner)
-        while len(found) < limit:
-            page = cast(list[bytes], self.client.zrevrange(key, start, start + batch - 1))
-            ids = [task_id.decode() for task_id in page]
-            if not ids:
+        top: float | str = "+inf" if after is None else after[0]
+        found: list[tuple[OwnerPosition, TaskRecord]] = []
+        start, batch = 0, max(limit + 1, 20)
+        while len(found) <= limit:
+            entries = cast(
+                list[tuple[bytes, float]],
+                self.client.zrevrangebyscore(
+                    key, top, "-inf", start=start, num=batch, withscores=True
+                ),
+            )
+            if not entries:
                 break
+            start += len(entries)
+            # Creation times (microseconds) can tie: ties go by id, as Redis orders them.
+            positions = [(int(score), member.decode()) for member, score in entries]
+            if after is not None:
+                positions = [p for p in positions if p[0] < after[0] or p[1] < after[1]]
             with self.client.pipeline(transaction=False) as pipe:
-                for task_id in ids:
+                for _, task_id in positions:
                     pipe.hgetall(self.key(task_id))
                 raws = pipe.execute()
-            gone = [task_id for task_id, raw in zip(ids, raws, strict=True) if not raw]
+            gone = [task_id for (_, task_id), raw in zip(positions, raws, strict=True) if not raw]
             if gone:
                 self.client.zrem(key, *gone)
                 start -= len(gone)
-            for raw in raws:
+            for position, raw in zip(positions, raws, strict=True):
                 record = decode_record(raw)
                 if record and (status is None or record.status is status):
-                    found.append(record)
-            start += batch
-        return found[:limit]
+                    found.append((position, record))
+        return found[:limit], len(found) > limit
 
     def find_idempotent(self, owner: str, key: str) -> TaskRecord | None:
         """The live-or-kept task this owner submitted under `key`, if any."""

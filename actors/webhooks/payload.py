@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from actors.records import TaskRecord, TaskStatus
+from actors.records import TaskRecord, TaskStatus, utc_text
 
 EVENT_TYPES = {
     "STARTED": "task.started",
@@ -43,7 +43,7 @@ class ImageLinks(Protocol):
 
 
 def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else utc_text(value)
 
 
 def _image(width: int, height: int, url: str | None) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def body(record: TaskRecord, event: str, timestamp: datetime, links: ImageLinks)
     """The JSON body of `event` (a WebhookEvent name) about `record`."""
     document = {
         "type": EVENT_TYPES[event],
-        "timestamp": timestamp.isoformat(),
+        "timestamp": utc_text(timestamp),
         "data": task_data(record, links),
     }
     return json.dumps(document, separators=(",", ":")).encode()

@@ -16,7 +16,8 @@ const config: CodegenConfig = {
         // silently becoming `any`.
         strictScalars: true,
         scalars: {
-          // ISO 8601, UTC, e.g. "2025-01-31T12:00:00.123456+00:00".
+          // ISO 8601 in UTC with milliseconds and Z, e.g. "2025-01-31T12:00:00.123Z"
+          // (what Date.prototype.toISOString writes).
           DateTime: "string",
           // The only JSON field is TaskResult.metadata, always an object
           // (model, device, timings, ...); any JSON is accepted on input.

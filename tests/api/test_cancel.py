@@ -28,6 +28,7 @@ def test_cancel_queued_task_ends_it_at_once_and_it_never_runs(api: Api) -> None:
         cancelled = api.cancel(queued["id"])
         assert cancelled["status"] == "CANCELLED"
         assert cancelled["error"]["code"] == "CANCELLED"
+        assert cancelled["error"]["reason"] == "CANCELLED" == cancelled["stageCode"]
         assert cancelled["finishedAt"] is not None and cancelled["expiresAt"] is not None
         assert cancelled["startedAt"] is None and cancelled["queuePosition"] is None
         assert cancelled["sequence"] > queued["sequence"]

@@ -42,7 +42,7 @@ def test_a_task_still_queued_at_its_deadline_never_starts(api: Api) -> None:
         assert timedelta(0) < deadline - when(task["createdAt"]) <= timedelta(seconds=2)
         ended = api.wait_for(task["id"], is_terminal, timeout=60)
     assert ended["status"] == "CANCELLED", ended
-    assert ended["error"]["code"] == "DEADLINE_EXCEEDED"
+    assert ended["error"]["code"] == "DEADLINE_EXCEEDED" == ended["error"]["reason"]
     assert ended["startedAt"] is None and ended["attempts"] == 0
     assert when(ended["finishedAt"]) >= deadline  # type: ignore[operator]
 

@@ -18,6 +18,10 @@ def assert_well_ordered(events: list[dict]) -> None:
     assert progress == sorted(progress), progress
     terminal = [e for e in events if e["status"] in ("SUCCEEDED", "FAILED", "CANCELLED")]
     assert terminal == [events[-1]], [e["status"] for e in events]
+    # Every stage a task goes through has its enum value, for clients to switch on.
+    assert all(e["stageCode"] for e in events), [(e["stage"], e["stageCode"]) for e in events]
+    for e in events:
+        assert e["createdAt"].endswith("Z") and len(e["createdAt"]) == 24, e["createdAt"]
 
 
 def test_image_generation_streams_steps_then_a_downloadable_result(api: Api) -> None:
@@ -44,6 +48,13 @@ def test_image_generation_streams_steps_then_a_downloadable_result(api: Api) -> 
     result = final["result"]
     assert result["seed"] == 42 and result["promptUsed"] == "a red fox"
     assert result["metadata"]["model"] == "tiny-random" and result["metadata"]["demo"] is True
+    assert final["stageCode"] == "DONE" and "DENOISING" in {e["stageCode"] for e in events}
+    details = result["details"]  # the metadata, typed
+    assert (details["model"], details["demo"], details["steps"]) == ("tiny-random", True, 6)
+    assert (details["attempts"], details["numImages"]) == (1, 1)
+    phases = [timing["phase"] for timing in details["timings"]]
+    assert "denoise" in phases and phases[-1] == "total", phases
+    assert all(timing["ms"] >= 0 for timing in details["timings"])
     download = api.download(result["image"]["url"])
     assert download.status_code == 200 and download.headers["content-type"] == "image/png"
     assert (

@@ -114,6 +114,9 @@ def assert_followed_to_success(
     assert percents == sorted(percents), shown  # progress never decreases
     assert re.search(rf"^SUCCEEDED {kind} \S+$", run.stdout, re.M), shown
     assert re.search(r'^metadata: \{.*"model": ?"tiny-random"', run.stdout, re.M), shown
+    assert re.search(
+        r"^made by:  tiny-random on cpu in \d+ steps \(\d+ ms\) \[demo", run.stdout, re.M
+    ), shown
     urls = IMAGE.findall(run.stdout)
     assert len(urls) == len(sizes), shown
     images = []

@@ -87,7 +87,7 @@ export function progressBar(task: TaskFieldsFragment): string {
   if (task.stage) parts.push(task.stage);
   if (task.step != null && task.totalSteps != null) parts.push(`${task.step}/${task.totalSteps}`);
   if (task.queuePosition != null) parts.push(`(position ${task.queuePosition} in the queue)`);
-  if (task.cancelRequested && !TERMINAL.has(task.status) && task.stage !== "cancelling") {
+  if (task.cancelRequested && !TERMINAL.has(task.status) && task.stageCode !== "CANCELLING") {
     parts.push("(cancelling)");
   }
   return parts.join(" ");
@@ -96,7 +96,7 @@ export function progressBar(task: TaskFieldsFragment): string {
 function describe(task: TaskFieldsFragment): string {
   const lines = [`${task.status} ${task.kind} ${task.id}`];
   if (task.result) {
-    const { images, seed, seeds, promptUsed, metadata } = task.result;
+    const { images, seed, seeds, promptUsed, metadata, details } = task.result;
     // One line per image ("image:", or "image 1:", "image 2:", ... for several),
     // its size and type under it.
     images.forEach((image, index) => {
@@ -107,9 +107,20 @@ function describe(task: TaskFieldsFragment): string {
     if (seeds != null && seeds.length > 1) lines.push(`seeds:    ${seeds.join(", ")}`);
     else if (seed != null) lines.push(`seed:     ${seed}`);
     if (promptUsed != null) lines.push(`prompt:   ${promptUsed}`);
+    // The typed view of the metadata below: no casts from `unknown` needed.
+    const total = details.timings.find((timing) => timing.phase === "total");
+    const made = [details.model ?? "?", "on", details.device ?? "?"];
+    if (details.steps != null) made.push(`in ${details.steps} steps`);
+    if (total) made.push(`(${Math.round(total.ms)} ms)`);
+    if (details.demo) made.push("[demo model: random weights]");
+    lines.push(`made by:  ${made.join(" ")}`);
     lines.push(`metadata: ${JSON.stringify(metadata)}`);
   }
   if (task.error) lines.push(`error:    ${task.error.code}: ${task.error.message}`);
+  // Typed codes to switch on: these two say nothing against the input itself.
+  if (task.error?.reason === "DEADLINE_EXCEEDED" || task.error?.reason === "WORKER_LOST") {
+    lines.push("          (the same input may succeed if submitted again)");
+  }
   if (task.expiresAt) lines.push(`expires:  ${task.expiresAt}`);
   return lines.join("\n");
 }
