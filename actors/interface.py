@@ -19,6 +19,7 @@ from actors.client.eta import Estimate
 from actors.client.jobsystem import Listen
 from actors.client.overview import QueueDepth, RunningTask
 from actors.client.submitting import EnqueueFailed, NewTask
+from actors.errorcodes import TaskErrorCode, code_of
 from actors.memo import Recent
 from actors.records import (
     ResultInfo,
@@ -27,8 +28,13 @@ from actors.records import (
     TaskRecord,
     TaskStatus,
     is_task_id,
+    utc_text,
 )
+from actors.stages import TaskStage, stage_of
 from actors.store.outage import StoreUnavailable
+from actors.store.reads import OwnerPosition
+from actors.store.recent import MAX_MINUTES as MAX_RECENT_MINUTES
+from actors.store.recent import MinuteCounts
 from actors.store.registry import CurrentTask, LoadedModel, WorkerInfo
 from actors.webhooks.addresses import AllowList, UnsafeWebhook
 from actors.webhooks.addresses import check as check_webhook_url
@@ -127,16 +133,38 @@ class Jobs(Protocol):
 
     async def workers(self) -> Sequence[WorkerInfo]: ...
 
+    async def recent_counts(self, minutes: int) -> Sequence[MinuteCounts]:
+        """Tasks ended in each of the last `minutes` minutes (1..MAX_RECENT_MINUTES),
+        oldest first, the current minute last."""
+        ...
+
+    async def owner_of(self, task_id: str) -> str | None:
+        """Who submitted the task (for an operator's cancel); None when unknown."""
+        ...
+
     async def list(
         self, owner: str, *, status: TaskStatus | None = None, limit: int = 20
     ) -> builtins.list[TaskRecord]:
         """The owner's tasks, newest first."""
         ...
 
+    async def page(
+        self,
+        owner: str,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 20,
+        after: OwnerPosition | None = None,
+    ) -> tuple[builtins.list[tuple[OwnerPosition, TaskRecord]], bool]:
+        """Up to `limit` of the owner's tasks newest first from just after `after` (a
+        position an earlier page gave), each with its position; and whether more follow."""
+        ...
+
 
 __all__ = [
     "MAX_LORAS",
     "MAX_LORA_SCALE",
+    "MAX_RECENT_MINUTES",
     "MIN_LORA_SCALE",
     "SCHEDULERS",
     "STYLE_PRESETS",
@@ -149,16 +177,20 @@ __all__ = [
     "Jobs",
     "Listen",
     "LoadedModel",
+    "MinuteCounts",
     "NewTask",
+    "OwnerPosition",
     "QueueDepth",
     "Recent",
     "Refused",
     "ResultInfo",
     "RunningTask",
     "StoreUnavailable",
+    "TaskErrorCode",
     "TaskKind",
     "TaskPriority",
     "TaskRecord",
+    "TaskStage",
     "TaskStatus",
     "UnsafeWebhook",
     "WebhookEvent",
@@ -167,7 +199,10 @@ __all__ = [
     "WorkerInfo",
     "check_webhook_url",
     "clean_text",
+    "code_of",
     "decode_image",
     "is_task_id",
     "read_header",
+    "stage_of",
+    "utc_text",
 ]

@@ -7,8 +7,12 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+# Registers the job system's enums (TaskKind, TaskPriority) as the API's before the
+# fields below use them, whichever module is imported first (graph.opsupdates is).
+import graph.types  # noqa: F401
 from actors import interface
 from actors.interface import TaskKind, TaskPriority
+from graph import opshistory
 from graph.context import Context
 from graph.errors import BadUserInput
 
@@ -110,7 +114,8 @@ class Worker:
 
 
 @strawberry.type(
-    description="The deployment as operators see it: queues, running tasks and workers."
+    description="The deployment as operators see it: queues, running tasks, workers, "
+    "and what ended in the last minutes."
 )
 class Operations:
     @strawberry.field(description="Every queue a task can be sent to.")
@@ -145,6 +150,26 @@ class Operations:
     @strawberry.field(description="Worker processes heard from recently, longest-silent first.")
     async def workers(self, info: Info[Context, None]) -> list[Worker]:
         return [_worker(worker) for worker in await info.context.jobs.workers()]
+
+    @strawberry.field(
+        description="Tasks that failed in the last minutes, by error code and kind, the "
+        "most frequent first. " + opshistory.MINUTES
+    )
+    async def recent_failures(
+        self, info: Info[Context, None], minutes: int = opshistory.DEFAULT_MINUTES
+    ) -> list[opshistory.FailureCount]:
+        recent = await info.context.jobs.recent_counts(opshistory.check_minutes(minutes))
+        return opshistory.failures(recent)
+
+    @strawberry.field(
+        description="Tasks that ended in each of the last minutes, oldest first. "
+        + opshistory.MINUTES
+    )
+    async def throughput(
+        self, info: Info[Context, None], minutes: int = opshistory.DEFAULT_MINUTES
+    ) -> list[opshistory.MinuteThroughput]:
+        recent = await info.context.jobs.recent_counts(opshistory.check_minutes(minutes))
+        return opshistory.throughput(recent)
 
 
 def _running(task: interface.RunningTask) -> RunningTask:

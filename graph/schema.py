@@ -19,7 +19,7 @@ from actors.interface import (
     TaskStatus,
     is_task_id,
 )
-from graph import mytasks, submitting
+from graph import mytasks, opsupdates, submitting
 from graph.auth import Operators
 from graph.context import Context
 from graph.cost import InlineImageBudget
@@ -37,6 +37,8 @@ from graph.masking import PublicErrors
 from graph.operations import Operations
 from graph.queueupdates import with_position_checks
 from graph.ratelimits import ReadBuckets, ReadRateLimit
+from graph.relay import RelayQueries
+from graph.scalars import CONFIG
 from graph.transport import SubscriptionsOverWebsocketOnly
 from graph.types import Task, task_from_record
 from graph.webhooks import WebhookInput
@@ -46,7 +48,7 @@ logger = logging.getLogger("atelier.graph")
 
 
 @strawberry.type
-class Query:
+class Query(RelayQueries):
     @strawberry.field(description="null: unknown, expired or not yours.")
     async def task(self, info: ContextInfo, id: strawberry.ID) -> Task | None:
         context = info.context
@@ -129,6 +131,12 @@ class Mutation:
             raise NotFound(f"no task {id}")
         return task_from_record(record, context)
 
+    @strawberry.mutation(description=opsupdates.CANCEL_ANY_TASK)
+    async def cancel_any_task(self, info: ContextInfo, id: strawberry.ID) -> Task:
+        operators = cast(_Schema, info.schema).operators
+        record = await opsupdates.cancel_any_task(info.context, operators, str(id))
+        return task_from_record(record, info.context)
+
 
 @strawberry.type
 class Subscription:
@@ -148,6 +156,11 @@ class Subscription:
         self, info: ContextInfo, statuses: list[TaskStatus] | None = None
     ) -> AsyncGenerator[Task, None]:
         return mytasks.my_task_events(info.context, statuses)
+
+    @strawberry.subscription(description=opsupdates.DESCRIPTION)
+    async def operations_updates(self, info: ContextInfo) -> AsyncGenerator[Operations, None]:
+        operators = cast(_Schema, info.schema).operators
+        return opsupdates.operations_updates(info.context, operators)
 
 
 async def _task_events(context: Context, owner: str, task_id: str) -> AsyncGenerator[Task, None]:
@@ -226,6 +239,7 @@ def make_schema(
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=executor,
+        config=CONFIG,
     )
     schema.operators = operators or Operators()
     return schema

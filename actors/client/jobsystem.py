@@ -4,6 +4,7 @@ operators' view (queues, running tasks, workers). Async throughout."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections.abc import (
     AsyncGenerator,
@@ -32,6 +33,8 @@ from actors.store.outage import (
     StoreUnavailable,
     outages_raise_unavailable,
 )
+from actors.store.reads import OwnerPosition
+from actors.store.recent import MinuteCounts
 from actors.store.registry import WorkerInfo, WorkerRegistry
 from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
@@ -93,6 +96,20 @@ class JobSystem(Submissions):
         return await asyncio.to_thread(self.store.list_for_owner, owner, status=status, limit=limit)
 
     @translated
+    async def page(
+        self,
+        owner: str,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 20,
+        after: OwnerPosition | None = None,
+    ) -> tuple[builtins.list[tuple[OwnerPosition, TaskRecord]], bool]:
+        """A page of the owner's tasks, newest first (see TaskReader.owner_page)."""
+        return await asyncio.to_thread(
+            self.store.owner_page, owner, status=status, limit=limit, after=after
+        )
+
+    @translated
     async def cancel(self, owner: str, task_id: str) -> TaskRecord | None:
         """Cancel the task (see store.cancel); None when unknown or someone else's."""
         before = await self.get(owner, task_id)
@@ -148,6 +165,19 @@ class JobSystem(Submissions):
     async def workers(self) -> Sequence[WorkerInfo]:
         """Worker processes heard from within `worker_stale_after` seconds."""
         return await asyncio.to_thread(self._overview.workers)
+
+    @translated
+    async def recent_counts(self, minutes: int) -> Sequence[MinuteCounts]:
+        """Tasks ended in each of the last `minutes` minutes (1..60), oldest first."""
+        return await asyncio.to_thread(self._overview.recent, minutes)
+
+    @translated
+    async def owner_of(self, task_id: str) -> str | None:
+        """Who submitted the task; None when unknown or expired."""
+        if not is_task_id(task_id):
+            return None
+        record = await asyncio.to_thread(self.store.get, task_id)
+        return None if record is None else record.owner
 
     async def watch(
         self, owner: str, task_id: str, listen: Listen

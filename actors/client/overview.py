@@ -2,7 +2,8 @@
 
 Every read is bounded: O(log n) per queue and priority, O(owners waiting) for fair
 share's standing, one range of the leases index (at most
-`limit` tasks), and O(number of workers) for the registry. Nothing scans.
+`limit` tasks), O(number of workers) for the registry, and one hash per minute for
+recent ends. Nothing scans.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from actors.config import JobSettings
 from actors.queues.broker import message_keys
 from actors.records import TaskPriority, TaskRecord, TaskStatus, from_hash
 from actors.store.queueorder import BANDS, OwnerTurn, count_by_priority, owner_turns
+from actors.store.recent import MinuteCounts, read_recent
 from actors.store.registry import WorkerInfo, WorkerRegistry
 from actors.store.tasks import TaskStore
 
@@ -102,3 +104,7 @@ class Overview:
     def workers(self) -> list[WorkerInfo]:
         """Workers heard from within the staleness window, longest-silent first."""
         return self._registry.live()
+
+    def recent(self, minutes: int) -> list[MinuteCounts]:
+        """Tasks ended in each of the last `minutes` minutes, oldest first."""
+        return read_recent(self._store.client, self._store, minutes)

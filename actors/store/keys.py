@@ -29,6 +29,9 @@ Layout (prefix `atelier:` by default; a task's keys share its TTL once terminal)
                           Every end renews its TTL: it lives while tasks keep ending and
                           goes one TTL after the last, when the counts restart from zero
                           (a counter reset, to Prometheus).
+  counts:minute:<m>       hash: the same counts of ends only, of the minute m (Unix time
+                          // 60, Redis clock); each lives about an hour, never past
+                          the task TTL (see actors.store.recent)
 """
 
 from __future__ import annotations
@@ -87,6 +90,11 @@ class KeyLayout:
     def counts_key(self) -> str:
         """The hash behind `TaskCounts`."""
         return f"{self.prefix}counts"
+
+    def minute_counts_key(self, minute: int) -> str:
+        """The ends counted in `minute` (Unix time // 60); the name task_library.lua
+        derives from `counts_key`."""
+        return f"{self.counts_key}:minute:{minute}"
 
     def idempotency_key(self, owner: str, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]

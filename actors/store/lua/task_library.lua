@@ -82,6 +82,21 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The same end counted again in the hash of the minute it happened in (Redis's
+-- clock), for the operators' recent failures and throughput (actors.store.recent).
+-- Its name extends the counts key's, so a hash-tagged prefix keeps it in the slot.
+-- It lives an hour and a minute (what a reader may ask for), or the task TTL if
+-- shorter: no key of the store outlives that.
+local MINUTE_TTL = 3660
+local function count_minute(kind, status, code, ttl)
+  local key = KEYS[11] .. ":minute:" .. math.floor(now_ms() / 60000)
+  redis.call("HINCRBY", key, "finished:" .. kind .. ":" .. status, 1)
+  if status == "FAILED" then
+    redis.call("HINCRBY", key, "failed:" .. kind .. ":" .. code, 1)
+  end
+  redis.call("EXPIRE", key, math.min(MINUTE_TTL, ttl))
+end
+
 local function terminate(first, result_bytes, extras)
   local status = ARGV[first]
   local ttl = tonumber(ARGV[first + 3])
@@ -112,6 +127,7 @@ local function terminate(first, result_bytes, extras)
     redis.call("HINCRBY", KEYS[11], "failed:" .. kind .. ":" .. ARGV[first + 5], 1)
   end
   redis.call("EXPIRE", KEYS[11], ttl)
+  count_minute(kind, status, ARGV[first + 5], ttl)
   redis.call("EXPIRE", KEYS[1], ttl)
   redis.call("EXPIRE", KEYS[3], ttl)
   redis.call("EXPIRE", KEYS[4], ttl)
