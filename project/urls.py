@@ -10,5 +10,6 @@ urlpatterns = [
     path("healthz", views.healthz),
     path("readyz", views.readyz),
     path("metrics", metrics.metrics),
+    path("", include("project.ops")),
     path("", include("project.demo")),
 ]
