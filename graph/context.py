@@ -21,7 +21,8 @@ class Context:
     limits: InputLimits
     base_url: str
     result_ttl: int
-    # How a subscription joins a task's events: given by the websocket transport.
+    # How a subscription joins a task's events: given by the transports that stream
+    # (the websocket, and SSE: project.edge.sse); None over plain HTTP.
     listen: Listen | None = None
     request: Any = None
     response: Any = None

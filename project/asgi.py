@@ -4,8 +4,10 @@ In front of the consumers sit the transport guards: `BodyLimit` on every HTTP
 request (413 over `ATELIER_MAX_BODY_BYTES`), `OriginGuard` on GraphQL over HTTP
 and websockets (403 for browser origins not in `ATELIER_ALLOWED_ORIGINS`),
 `WebsocketCaps` on websockets (`project.edge.connectioncaps`); the websocket consumer
-itself applies `project.edge.wslimits`. HTTP connections are held to a header and an
-idle timeout (`project.edge.httptimeouts`).
+itself applies `project.edge.wslimits`. A request to /graphql that asks for
+`text/event-stream` is GraphQL over SSE (`project.edge.sse`), its operations per API
+key bounded as a websocket's are (`project.edge.ssestreams`). HTTP connections are
+held to a header and an idle timeout (`project.edge.httptimeouts`).
 
 Under daphne, shutting down (SIGTERM, SIGINT) first closes every GraphQL
 websocket with 1001 (Going Away) and waits for the close handshakes, so clients
@@ -30,6 +32,8 @@ from project.edge.bodylimit import BodyLimit  # noqa: E402
 from project.edge.connectioncaps import ConnectionCaps, WebsocketCaps  # noqa: E402
 from project.edge.consumers import WSConsumer  # noqa: E402
 from project.edge.origins import OriginGuard, OriginPolicy  # noqa: E402
+from project.edge.sse import EventStreamRoute, SSEConsumer  # noqa: E402
+from project.edge.ssestreams import StreamsPerKey  # noqa: E402
 from project.edge.wslimits import WebsocketLimits  # noqa: E402
 from project.ide import HTTPConsumer  # noqa: E402  (GraphiQL served offline)
 
@@ -38,6 +42,7 @@ config = services.config()
 schema = services.schema()
 origins = OriginPolicy(config.allowed_origins)
 _ide = "graphiql" if config.debug else None
+_streams = StreamsPerKey(config.ws_max_subscriptions)
 
 application = ProtocolTypeRouter(
     {
@@ -47,8 +52,17 @@ application = ProtocolTypeRouter(
                     re_path(
                         r"^graphql/?$",
                         OriginGuard(
-                            HTTPConsumer.as_asgi(
-                                schema=schema, graphql_ide=_ide, multipart_uploads_enabled=True
+                            EventStreamRoute(
+                                streams=SSEConsumer.as_asgi(
+                                    schema=schema,
+                                    streams=_streams,
+                                    multipart_uploads_enabled=True,
+                                ),
+                                requests=HTTPConsumer.as_asgi(
+                                    schema=schema,
+                                    graphql_ide=_ide,
+                                    multipart_uploads_enabled=True,
+                                ),
                             ),
                             origins,
                         ),
