@@ -122,8 +122,16 @@ class OpsFeed {
   }
 
   fail(error) {
+    const code = error.extensions?.code ?? "ERROR";
+    if (code === "SERVICE_UNAVAILABLE" && this.reconnects < MAX_RECONNECTS) {
+      // Redis is out for a while: the view comes back with it.
+      this.socket.onclose = null;
+      this.socket.close(1000);
+      this.closed({ code: 1000, reason: "" });
+      return;
+    }
     this.close();
-    this.onError(new ApiError(error.message, error.extensions?.code ?? "ERROR"));
+    this.onError(new ApiError(error.message, code));
   }
 
   closed(event) {
