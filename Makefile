@@ -81,6 +81,7 @@ clean:
 
 # The TypeScript client (Node.js and npm come with the venv): install its locked packages, regenerate
 # clients/typescript/src/generated/graphql.ts from schema.graphql and its operations
-# (commit the result; a test fails when it drifts), and type-check it.
+# and clients/typescript/persisted-documents.json (its trusted documents) from them (commit
+# both; a test fails when either drifts), and type-check it.
 clients: install
-	cd clients/typescript && PATH="$(CURDIR)/$(BIN):$$PATH" sh -c "npm ci --prefer-offline --no-audit --no-fund && npm run codegen && npm run check"
+	cd clients/typescript && PATH="$(CURDIR)/$(BIN):$$PATH" sh -c "npm ci --prefer-offline --no-audit --no-fund && npm run codegen && npm run persist && npm run check"

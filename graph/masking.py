@@ -18,7 +18,9 @@ import re
 import uuid
 
 from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from actors.interface import StoreUnavailable
 from graph.errors import UNAVAILABLE_MESSAGE, ServiceUnavailable
@@ -29,11 +31,17 @@ logger = logging.getLogger("atelier.graph")
 _SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 
 
+# Strawberry's own errors for a malformed request (no query, an operationName the
+# document lacks, a mutation sent by GET): the client's, not a fault. Over plain HTTP
+# strawberry answers them as a 400; over SSE and the websocket they reach the result.
+_REQUEST_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
+
 def _should_mask(error: GraphQLError) -> bool:
     # GraphQL's own errors (e.g. a variable of the wrong type) carry the scalar's
     # GraphQLError as their cause: they describe the request, not a fault.
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, (GraphQLError, *_REQUEST_ERRORS))
 
 
 class PublicErrors(MaskErrors):

@@ -14,6 +14,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 from actors.interface import (
+    Recent,
     StoreUnavailable,
     TaskPriority,
     TaskStatus,
@@ -40,11 +41,15 @@ from graph.ratelimits import ReadBuckets, ReadRateLimit
 from graph.relay import RelayQueries
 from graph.scalars import CONFIG
 from graph.transport import SubscriptionsOverWebsocketOnly
+from graph.trusted import TrustedDocuments, TrustedOnly
 from graph.types import Task, task_from_record
 from graph.webhooks import WebhookInput
 
 ContextInfo = Info[Context, None]
 logger = logging.getLogger("atelier.graph")
+
+# Distinct document texts whose trust is remembered (a frontend sends a few, often).
+TRUSTED_VERDICTS = 512
 
 
 @strawberry.type
@@ -211,11 +216,13 @@ def make_schema(
     limits: QueryLimits | None = None,
     operators: Operators | None = None,
     executor: type[StrawberryGraphQLCoreExecutionContext] | None = None,
+    trusted: TrustedDocuments | None = None,
 ) -> strawberry.Schema:
     """The schema with its request limits (introspection can be turned off for
-    production), the callers who may see the operators' view (none by default), and
-    the execution context the transport runs operations with (e.g. one that shares
-    subscription events between subscribers: project.edge.fanout)."""
+    production), the callers who may see the operators' view (none by default), the
+    execution context the transport runs operations with (e.g. one that shares
+    subscription events between subscribers: project.edge.fanout), and the only
+    documents that may run (all when None)."""
     limits = limits or QueryLimits()
     reads = ReadBuckets(rate=limits.read_rate, burst=limits.read_burst)
     checks = DocumentChecks(limits)
@@ -233,6 +240,9 @@ def make_schema(
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection)
+    if trusted is not None:  # last: its refusal is the error that stands (graph/trusted.py)
+        verdicts: Recent[str, bool] = Recent(TRUSTED_VERDICTS)
+        extensions.append(lambda: TrustedOnly(documents=trusted, verdicts=verdicts))
     schema = _Schema(
         query=Query,
         mutation=Mutation,

@@ -19,6 +19,7 @@ from actors.store.redisurl import RedisTarget
 from graph.auth import ANONYMOUS
 from graph.limits import InputLimits, QueryLimits
 from graph.links import MAX_RESULT_IMAGES
+from graph.trusted import TrustedDocuments
 from pipelines.lora import available as available_loras
 from pipelines.models import ModelStore
 from project.keysconfig import keys, priority_callers
@@ -58,6 +59,8 @@ class Config:
     allowed_origins: tuple[str, ...] = ("*",)
     # /readyz fails while no worker was heard from recently (see project.views.readyz).
     ready_requires_workers: bool = True
+    # The only documents that may run (ATELIER_TRUSTED_DOCUMENTS); None: any.
+    trusted_documents: TrustedDocuments | None = None
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -130,6 +133,18 @@ def _max_batch(env: dict[str, str]) -> int:
     if not 1 <= value <= MAX_BATCH:
         raise SystemExit(f"ATELIER_MAX_BATCH must be 1..{MAX_BATCH}, not {value}")
     return value
+
+
+def _trusted_documents(env: dict[str, str]) -> TrustedDocuments | None:
+    """The file of hash -> document that codegen writes (or that map inline, as JSON)."""
+    value = env.get("ATELIER_TRUSTED_DOCUMENTS", "").strip()
+    if not value:
+        return None
+    try:
+        text = value if value.startswith("{") else Path(value).read_text()
+        return TrustedDocuments.from_json(text)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"ATELIER_TRUSTED_DOCUMENTS: {error}") from None
 
 
 def load(env: dict[str, str] | None = None) -> Config:
@@ -243,6 +258,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         http_header_timeout=_float(env, "ATELIER_HTTP_HEADER_TIMEOUT", 10.0),
         http_idle_timeout=_float(env, "ATELIER_HTTP_IDLE_TIMEOUT", 60.0),
         ready_requires_workers=_bool(env, "ATELIER_READY_REQUIRES_WORKERS", True),
+        trusted_documents=_trusted_documents(env),
         allowed_origins=tuple(
             part.strip().rstrip("/")
             for part in env.get("ATELIER_ALLOWED_ORIGINS", "*").split(",")

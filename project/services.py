@@ -94,7 +94,12 @@ def shutting_down() -> bool:
 def schema() -> strawberry.Schema:
     cfg = config()
     operators = Operators(names=frozenset(cfg.admin_keys.values()), everyone=not cfg.api_keys)
-    return make_schema(cfg.query_limits, operators, executor=SharedEventExecutor)
+    return make_schema(
+        cfg.query_limits,
+        operators,
+        executor=SharedEventExecutor,
+        trusted=cfg.trusted_documents,
+    )
 
 
 @functools.cache
