@@ -148,3 +148,27 @@ def test_web_and_worker_log_json(config: dict[str, Any]) -> None:
         assert config["services"][service]["environment"]["ATELIER_LOG_FORMAT"] == "json"
     for stage in ("web", "worker"):
         assert "ATELIER_LOG_FORMAT=json" in dockerfile_stage(stage)
+
+
+def test_monitoring_profile_adds_prometheus_and_a_provisioned_grafana(
+    config: dict[str, Any],
+) -> None:
+    services = config["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["monitoring"]
+    assert re.fullmatch(r"grafana/grafana-oss:\d+\.\d+\.\d+", grafana["image"])
+    assert {"published": 3000, "target": 3000} in grafana["ports"]
+    mounted = {}
+    for volume in grafana["volumes"]:
+        host, container, mode = volume.split(":")
+        assert mode == "ro", volume
+        mounted[container] = Path(host)
+    assert mounted["/etc/grafana/provisioning"] == REPO / "deploy" / "grafana" / "provisioning"
+    dashboards = mounted["/var/lib/grafana/dashboards"]
+    assert (dashboards / "atelier.json").is_file()
+    env = grafana["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"].startswith(
+        "/var/lib/grafana/dashboards/"
+    )
+    assert "prometheus" in grafana["depends_on"]
