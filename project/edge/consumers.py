@@ -8,13 +8,10 @@ that a web node shutting down can close it with 1001 (Going Away).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
 import strawberry
@@ -23,7 +20,6 @@ from strawberry.channels import GraphQLHTTPConsumer, GraphQLWSConsumer
 from strawberry.channels.handlers.ws_handler import ChannelsWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 
-from actors.store.outage import OUTAGES
 from graph.auth import Authenticator
 from graph.context import Context
 from project import services
@@ -31,9 +27,8 @@ from project.edge import shutdown
 from project.edge.fanout import encode_message
 from project.edge.framesender import FrameSender
 from project.edge.graphqlhttp import answer
-from project.edge.grouprouting import GroupRouting
+from project.edge.grouplistening import GroupListening
 from project.edge.nodatabase import WithoutDatabase
-from project.edge.outagelayer import OutageTolerantLayer
 from project.edge.refusals import header, send_error
 from project.edge.uploads import (
     PreflightRequired,
@@ -44,7 +39,7 @@ from project.edge.uploads import (
 )
 from project.edge.wshandlers import LegacyWSHandler, TransportWSHandler
 from project.edge.wslimits import TOO_MANY_REQUESTS, WebsocketLimits
-from project.metrics import SUBSCRIPTIONS, WEBSOCKETS
+from project.metrics import WEBSOCKETS
 
 logger = logging.getLogger("atelier.transport")
 
@@ -141,9 +136,10 @@ class _FrameAdapter(ChannelsWebSocketAdapter):
         await self.ws_consumer.send_frame(message, self.view.encode_json(message))
 
 
-class WSConsumer(GroupRouting, GraphQLWSConsumer, WithoutDatabase):
+class WSConsumer(GroupListening, GraphQLWSConsumer, WithoutDatabase):
     """One websocket connection, held to `WebsocketLimits` (see `project.edge.wslimits`);
-    each of its operations receives only its own groups' events (`project.edge.grouprouting`)."""
+    each of its operations receives only its own groups' events, counted and open
+    while Redis is out (`project.edge.grouplistening`)."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -164,33 +160,6 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer, WithoutDatabase):
         self._frames = FrameSender(self._send_text, self._close_with, limits.max_buffered_bytes)
         self._closed = False
         self._counted = False  # in WEBSOCKETS
-
-    @property  # type: ignore[override]
-    def channel_layer(self) -> Any:
-        return getattr(self, "_layer", None)
-
-    @channel_layer.setter
-    def channel_layer(self, layer: Any) -> None:
-        self._layer = OutageTolerantLayer(layer) if layer is not None else None
-
-    @contextlib.asynccontextmanager
-    async def listen_to_channel(
-        self, type: str, *, timeout: float | None = None, groups: Sequence[str] = ()
-    ) -> AsyncIterator[Any]:
-        """`GroupRouting`'s, counted, leaving no trace of a group it failed to join
-        (Redis out)."""
-        try:
-            async with super().listen_to_channel(type, timeout=timeout, groups=groups) as messages:
-                with SUBSCRIPTIONS.track_inprogress():
-                    yield messages
-        except OUTAGES:
-            # The layer notes a member before subscribing on Redis; this drops the note
-            # (the group has no Redis subscription to undo).
-            for group in groups:
-                if group not in self._group_refs and self.channel_layer is not None:
-                    with contextlib.suppress(Exception):
-                        await self.channel_layer.group_discard(group, self.channel_name)
-            raise
 
     async def connect(self) -> None:
         shutdown.track(self)
@@ -280,15 +249,7 @@ class WSConsumer(GroupRouting, GraphQLWSConsumer, WithoutDatabase):
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         # The caller is known only after connection_init; see on_ws_connect.
-        return _context(None, _base_url(self.scope, "wss"), listen=self._listen, request=request)
-
-    def _listen(
-        self, message_type: str, group: str
-    ) -> AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]]:
-        return cast(
-            AbstractAsyncContextManager[AsyncIterable[dict[str, Any]]],
-            self.listen_to_channel(message_type, groups=[group]),
-        )
+        return _context(None, _base_url(self.scope, "wss"), listen=self.listen, request=request)
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
