@@ -70,6 +70,15 @@ class TrustedDocuments:
             isinstance(k, str) and isinstance(v, str) for k, v in documents.items()
         ):
             raise ValueError('not a map of hash to document: {"<sha256>": "query ..."}')
+        return cls.of(documents)
+
+    def including(self, documents: Mapping[str, str]) -> TrustedDocuments:
+        """These and `documents` (hash -> text, checked as the map is)."""
+        return self.of({**self.by_hash, **documents})
+
+    @classmethod
+    def of(cls, documents: Mapping[str, str]) -> TrustedDocuments:
+        """From hash -> text; ValueError when a text is not GraphQL or not its hash's."""
         printed = set()
         for digest, document in documents.items():
             if sha256(document) != digest:

@@ -23,6 +23,7 @@ from graph.links import LinkSigner
 from graph.schema import make_schema
 from project.config import Config
 from project.edge.fanout import SharedEventExecutor
+from project.pagedocuments import page_documents
 from project.redispolicy import fail_fast
 
 logger = logging.getLogger("atelier")
@@ -98,7 +99,8 @@ def schema() -> strawberry.Schema:
         cfg.query_limits,
         operators,
         executor=SharedEventExecutor,
-        trusted=cfg.trusted_documents,
+        # The pages this node serves send documents of their own: trusted as shipped.
+        trusted=cfg.trusted_documents and cfg.trusted_documents.including(page_documents()),
     )
 
 

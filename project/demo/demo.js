@@ -2,18 +2,14 @@
 // images as file parts of a GraphQL multipart request) and follows it over the
 // graphql-transport-ws protocol, as any client of the public API would.
 
-const TASK_FIELDS = `fragment TaskFields on Task {
-  id kind status progress stage step totalSteps queuePosition sequence cancelRequested
-  error { code message }
-  preview { width height url }
-  result { seed seeds promptUsed images { width height url } }
-}`;
-const SUBMIT = `${TASK_FIELDS}
-mutation Submit($input: SubmitTaskInput!) { submitTask(input: $input) { ...TaskFields } }`;
-const CANCEL = `${TASK_FIELDS}
-mutation Cancel($id: ID!) { cancelTask(id: $id) { ...TaskFields } }`;
-const PROGRESS = `${TASK_FIELDS}
-subscription Follow($id: ID!) { taskProgress(id: $id) { ...TaskFields } }`;
+// Every operation the page sends is in one GraphQL document in index.html, where the
+// server reads it too: a server that runs only trusted documents
+// (ATELIER_TRUSTED_DOCUMENTS) trusts those of the pages it serves. Each request sends
+// that document and names its operation.
+const DOCUMENT = document.getElementById("graphql").textContent;
+const SUBMIT = { query: DOCUMENT, operationName: "Submit" };
+const CANCEL = { query: DOCUMENT, operationName: "Cancel" };
+const PROGRESS = { query: DOCUMENT, operationName: "Follow" };
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 // Each kind's field of SubmitTaskInput.
@@ -71,19 +67,19 @@ function extractFiles(variables) {
 /** The request's body: JSON text, or when the variables hold files a GraphQL multipart
  *  request (github.com/jaydenseric/graphql-multipart-request-spec): the operation with
  *  null for each file, the map of parts to paths, then the files. */
-function requestBody(query, variables) {
+function requestBody(operation, variables) {
   const extracted = extractFiles(variables);
-  if (extracted.files.size === 0) return JSON.stringify({ query, variables });
+  if (extracted.files.size === 0) return JSON.stringify({ ...operation, variables });
   const form = new FormData();
-  form.append("operations", JSON.stringify({ query, variables: extracted.variables }));
+  form.append("operations", JSON.stringify({ ...operation, variables: extracted.variables }));
   const parts = [...extracted.files];
   form.append("map", JSON.stringify(Object.fromEntries(parts.map(([, paths], i) => [i, paths]))));
   parts.forEach(([file], i) => form.append(String(i), file, file.name ?? "mask.png"));
   return form;
 }
 
-async function graphql(query, variables) {
-  const body = requestBody(query, variables);
+async function graphql(operation, variables) {
+  const body = requestBody(operation, variables);
   const headers = { Accept: "application/json" };
   // A form gets its type from fetch, with its boundary. A multipart request must carry
   // a header that a cross-site form cannot (CSRF): Authorization, when a key is given,
@@ -146,7 +142,7 @@ class TaskFeed {
         this.send({
           id: "progress",
           type: "subscribe",
-          payload: { query: PROGRESS, variables: { id: this.taskId } },
+          payload: { ...PROGRESS, variables: { id: this.taskId } },
         });
         break;
       case "ping":

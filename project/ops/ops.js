@@ -4,20 +4,11 @@
 // error codes come from callers.
 
 const MINUTES = 15;
-const UPDATES = `subscription Ops {
-  operationsUpdates {
-    queues { name depth delayed queuedTasks byPriority { priority queuedTasks } }
-    workers {
-      id queues stopping lastSeenAt
-      loadedModels { kind name }
-      currentTask { id kind }
-    }
-    runningTasks { id kind owner stage step totalSteps progress cancelRequested }
-    recentFailures(minutes: ${MINUTES}) { code kind count }
-    throughput(minutes: ${MINUTES}) { minute succeeded failed cancelled }
-  }
-}`;
-const CANCEL_ANY = `mutation CancelAny($id: ID!) { cancelAnyTask(id: $id) { id status } }`;
+// Every operation the page sends is in one GraphQL document in index.html, where the
+// server reads it too (see the demo page): each request names its operation.
+const DOCUMENT = document.getElementById("graphql").textContent;
+const UPDATES = { query: DOCUMENT, operationName: "Ops" };
+const CANCEL_ANY = { query: DOCUMENT, operationName: "CancelAny" };
 
 const KEY_STORAGE = "atelier.adminKey";
 // Close codes after which reconnecting cannot help.
@@ -44,7 +35,7 @@ function authorization() {
   return key ? `Bearer ${key}` : null;
 }
 
-async function graphql(query, variables) {
+async function graphql(operation, variables) {
   const headers = { Accept: "application/json", "Content-Type": "application/json" };
   const auth = authorization();
   if (auth) headers.Authorization = auth;
@@ -53,7 +44,7 @@ async function graphql(query, variables) {
     response = await fetch("/graphql", {
       method: "POST",
       headers,
-      body: JSON.stringify({ query, variables }),
+      body: JSON.stringify({ ...operation, variables }),
     });
   } catch {
     throw new ApiError("The server could not be reached.", "NETWORK_ERROR");
@@ -101,7 +92,7 @@ class OpsFeed {
     switch (message.type) {
       case "connection_ack":
         this.reconnects = 0;
-        this.send({ id: "ops", type: "subscribe", payload: { query: UPDATES } });
+        this.send({ id: "ops", type: "subscribe", payload: UPDATES });
         break;
       case "ping":
         this.send({ type: "pong" });
