@@ -33,6 +33,7 @@ from strawberry.channels.handlers.http_handler import ChannelsRequest, ChannelsR
 from strawberry.http.base import BaseRequestProtocol
 
 from project.edge import consumers
+from project.staticpage import CACHE_FOREVER
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ CONTENT_TYPES = {
 }
 # Below this, compressing costs more than it saves.
 COMPRESS_FROM = 1024
-CACHE_FOREVER = "public, max-age=31536000, immutable"
-# The demo page's policy (project/demo.py), with GraphiQL's two allowances.
+# The pages' policy (project/staticpage.py), with GraphiQL's two allowances.
 POLICY = (
     "default-src 'none'",
     "script-src 'self'",
@@ -113,7 +113,7 @@ def page() -> str:
 
 
 def content_security_policy(nonce: str) -> str:
-    """The demo page's policy, and two allowances GraphiQL needs: the <style> elements
+    """The pages' policy, and two allowances GraphiQL needs: the <style> elements
     its dialogs and menus insert, with this response's nonce (the bundle reads it from the
     page, see vendor.mjs), and the fonts its stylesheet carries as data: URLs."""
     return "; ".join(POLICY).format(nonce=nonce)

@@ -11,5 +11,6 @@ urlpatterns = [
     path("readyz", views.readyz),
     path("metrics", metrics.metrics),
     path("", include("project.ops")),
+    path("", include("project.pagekit")),
     path("", include("project.demo")),
 ]

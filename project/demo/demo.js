@@ -2,6 +2,8 @@
 // images as file parts of a GraphQL multipart request) and follows it over the
 // graphql-transport-ws protocol, as any client of the public API would.
 
+import { LiveFeed } from "/pagekit/livefeed.js";
+
 // Every operation the page sends is in one GraphQL document in index.html, where the
 // server reads it too: a server that runs only trusted documents
 // (ATELIER_TRUSTED_DOCUMENTS) trusts those of the pages it serves. Each request sends
@@ -24,8 +26,6 @@ const INPUT_KEYS = {
 const DEFAULT_STRENGTH = { IMAGE_TO_IMAGE: "0.6", INPAINTING: "1" };
 const KEY_STORAGE = "atelier.apiKey";
 // Close codes after which reconnecting cannot help.
-const REFUSALS = { 4400: "BAD_REQUEST", 4403: "UNAUTHENTICATED", 4429: "RATE_LIMITED" };
-const MAX_RECONNECTS = 5;
 
 const $ = (id) => document.getElementById(id);
 
@@ -106,89 +106,6 @@ async function graphql(operation, variables) {
     throw new ApiError(error.message, extensions.code ?? "ERROR", extensions.field ?? null);
   }
   return answer.data;
-}
-
-/** Follows one task until its terminal event; reconnects (and so re-subscribes, getting
- *  the current state first) when the socket drops before that. */
-class TaskFeed {
-  constructor(taskId, { onTask, onError }) {
-    this.taskId = taskId;
-    this.onTask = onTask;
-    this.onError = onError;
-    this.reconnects = 0;
-    this.finished = false;
-    this.connect();
-  }
-
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new WebSocket(`${scheme}//${location.host}/graphql`, "graphql-transport-ws");
-    this.socket.onopen = () => {
-      const auth = authorization();
-      this.send({ type: "connection_init", payload: auth ? { Authorization: auth } : {} });
-    };
-    this.socket.onmessage = (event) => this.receive(JSON.parse(event.data));
-    this.socket.onclose = (event) => this.closed(event);
-  }
-
-  send(message) {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  receive(message) {
-    switch (message.type) {
-      case "connection_ack":
-        this.reconnects = 0;
-        this.send({
-          id: "progress",
-          type: "subscribe",
-          payload: { ...PROGRESS, variables: { id: this.taskId } },
-        });
-        break;
-      case "ping":
-        this.send({ type: "pong" });
-        break;
-      case "next": {
-        const { data, errors } = message.payload;
-        if (errors?.length) this.fail(errors[0]);
-        else if (data?.taskProgress) this.onTask(data.taskProgress);
-        if (TERMINAL.has(data?.taskProgress?.status)) this.finished = true;
-        break;
-      }
-      case "error":
-        this.fail(message.payload[0] ?? { message: "The subscription failed." });
-        break;
-      case "complete":
-        this.close();
-        break;
-    }
-  }
-
-  fail(error) {
-    const code = error.extensions?.code ?? "ERROR";
-    this.close();
-    this.onError(new ApiError(error.message, code));
-  }
-
-  closed(event) {
-    if (this.finished) return;
-    if (event.code in REFUSALS || this.reconnects >= MAX_RECONNECTS) {
-      const reason = event.reason || "The live connection to the server was lost.";
-      this.finished = true;
-      this.onError(new ApiError(reason, REFUSALS[event.code] ?? "DISCONNECTED"));
-      return;
-    }
-    // 1001: the web node is shutting down; others: the network. Any node will do.
-    const delay = Math.min(500 * 2 ** this.reconnects, 8000);
-    this.reconnects += 1;
-    this.retry = setTimeout(() => this.connect(), delay);
-  }
-
-  close() {
-    this.finished = true;
-    clearTimeout(this.retry);
-    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(1000);
-  }
 }
 
 /** The API's path of the field an input of the page gives ("input.imageToImage.image"). */
@@ -605,10 +522,16 @@ async function submit(event) {
   try {
     const { submitTask } = await graphql(SUBMIT, { input: await taskInput($("kind").value) });
     showTask(submitTask);
-    feed = new TaskFeed(submitTask.id, {
-      onTask: showTask,
-      onError: (error) => {
-        showError(error);
+    // Follows the task to its terminal event (see pagekit/livefeed.js).
+    feed = new LiveFeed({
+      payload: { ...PROGRESS, variables: { id: submitTask.id } },
+      authorization,
+      onData: ({ taskProgress }) => {
+        if (taskProgress) showTask(taskProgress);
+        return TERMINAL.has(taskProgress?.status);
+      },
+      onError: (message, code) => {
+        showError(new ApiError(message, code));
         $("submit").disabled = false;
       },
     });

@@ -3,6 +3,8 @@
 // over HTTP. Everything it shows is written with textContent: owners, stages and
 // error codes come from callers.
 
+import { LiveFeed } from "/pagekit/livefeed.js";
+
 const MINUTES = 15;
 // Every operation the page sends is in one GraphQL document in index.html, where the
 // server reads it too (see the demo page): each request names its operation.
@@ -11,14 +13,11 @@ const UPDATES = { query: DOCUMENT, operationName: "Ops" };
 const CANCEL_ANY = { query: DOCUMENT, operationName: "CancelAny" };
 
 const KEY_STORAGE = "atelier.adminKey";
-// Close codes after which reconnecting cannot help.
-const REFUSALS = { 4400: "BAD_REQUEST", 4403: "UNAUTHENTICATED", 4429: "RATE_LIMITED" };
 const MESSAGES = {
   FORBIDDEN:
     "This key is not an admin key: the operations page needs one named in ATELIER_ADMIN_KEYS.",
   UNAUTHENTICATED: "The server does not know this key.",
 };
-const MAX_RECONNECTS = 5;
 const STALE_AFTER_S = 30; // a heartbeat older than this is shown as a warning
 
 const $ = (id) => document.getElementById(id);
@@ -58,92 +57,6 @@ async function graphql(operation, variables) {
   const [error] = answer.errors ?? [];
   if (error) throw new ApiError(error.message, error.extensions?.code ?? "ERROR");
   return answer.data;
-}
-
-/** One operationsUpdates subscription; reconnects (and so gets the view again) when the
- *  socket drops, gives up on a refusal. */
-class OpsFeed {
-  constructor({ onView, onState, onError }) {
-    this.onView = onView;
-    this.onState = onState;
-    this.onError = onError;
-    this.reconnects = 0;
-    this.finished = false;
-    this.connect();
-  }
-
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.onState("connecting", "Connecting…");
-    this.socket = new WebSocket(`${scheme}//${location.host}/graphql`, "graphql-transport-ws");
-    this.socket.onopen = () => {
-      const auth = authorization();
-      this.send({ type: "connection_init", payload: auth ? { Authorization: auth } : {} });
-    };
-    this.socket.onmessage = (event) => this.receive(JSON.parse(event.data));
-    this.socket.onclose = (event) => this.closed(event);
-  }
-
-  send(message) {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  receive(message) {
-    switch (message.type) {
-      case "connection_ack":
-        this.reconnects = 0;
-        this.send({ id: "ops", type: "subscribe", payload: UPDATES });
-        break;
-      case "ping":
-        this.send({ type: "pong" });
-        break;
-      case "next": {
-        const { data, errors } = message.payload;
-        if (errors?.length) this.fail(errors[0]);
-        else if (data?.operationsUpdates) this.onView(data.operationsUpdates);
-        break;
-      }
-      case "error":
-        this.fail(message.payload[0] ?? { message: "The subscription failed." });
-        break;
-      case "complete":
-        this.fail({ message: "The server ended the subscription." });
-        break;
-    }
-  }
-
-  fail(error) {
-    const code = error.extensions?.code ?? "ERROR";
-    if (code === "SERVICE_UNAVAILABLE" && this.reconnects < MAX_RECONNECTS) {
-      // Redis is out for a while: the view comes back with it.
-      this.socket.onclose = null;
-      this.socket.close(1000);
-      this.closed({ code: 1000, reason: "" });
-      return;
-    }
-    this.close();
-    this.onError(new ApiError(error.message, code));
-  }
-
-  closed(event) {
-    if (this.finished) return;
-    if (event.code in REFUSALS || this.reconnects >= MAX_RECONNECTS) {
-      const reason = event.reason || "The live connection to the server was lost.";
-      this.finished = true;
-      this.onError(new ApiError(reason, REFUSALS[event.code] ?? "DISCONNECTED"));
-      return;
-    }
-    const delay = Math.min(500 * 2 ** this.reconnects, 8000);
-    this.reconnects += 1;
-    this.onState("lost", "Connection lost; reconnecting…");
-    this.retry = setTimeout(() => this.connect(), delay);
-  }
-
-  close() {
-    this.finished = true;
-    clearTimeout(this.retry);
-    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(1000);
-  }
 }
 
 // -- rendering ------------------------------------------------------------------------
@@ -337,12 +250,18 @@ function connect(event) {
     showError(new ApiError("Enter an admin key to see the operations view.", "NO_KEY"));
     return;
   }
-  feed = new OpsFeed({
-    onView: showView,
+  // The view now, then again as it changes; reconnects when the socket drops.
+  feed = new LiveFeed({
+    payload: UPDATES,
+    authorization,
+    onData: ({ operationsUpdates }) => {
+      if (operationsUpdates) showView(operationsUpdates);
+      return false; // never done: the view goes on
+    },
     onState: setState,
-    onError: (error) => {
+    onError: (message, code) => {
       setState("refused", "Not connected.");
-      showError(error);
+      showError(new ApiError(message, code));
     },
   });
 }

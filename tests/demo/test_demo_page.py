@@ -70,6 +70,14 @@ def test_page_and_assets_are_served_with_their_types_and_cache_rules(demo_stack:
             assert http.get(missing).status_code == 404, missing
         assert http.post("/").status_code == 405
 
+        # What both pages import, revalidated on every load (an unversioned import).
+        shared = http.get("/pagekit/livefeed.js")
+        assert shared.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert shared.headers["cache-control"] == "no-cache"
+        assert shared.content == (ROOT / "project" / "pagekit" / "livefeed.js").read_bytes()
+        assert http.get("/pagekit").status_code == 404  # assets only, no page
+        assert http.get("/pagekit/demo.js").status_code == 404
+
 
 def test_generation_shows_live_progress_previews_and_a_downloadable_result(
     demo: DemoPage,
