@@ -8,7 +8,14 @@ from datetime import datetime
 
 import strawberry
 
-from actors.interface import MAX_RECENT_MINUTES, MinuteCounts, TaskKind, TaskStatus
+from actors.interface import (
+    MAX_RECENT_MINUTES,
+    MinuteCounts,
+    TaskErrorCode,
+    TaskKind,
+    TaskStatus,
+    code_of,
+)
 from graph.errors import BadUserInput
 
 DEFAULT_MINUTES = 15
@@ -20,6 +27,10 @@ class FailureCount:
     code: str
     kind: TaskKind
     count: int
+    reason: TaskErrorCode | None = strawberry.field(
+        description="`code` as an enum (see TaskError.reason); null for one this server "
+        "version does not know."
+    )
 
 
 @strawberry.type(description="Tasks that ended in one minute, by how they ended.")
@@ -43,7 +54,10 @@ def failures(recent: Sequence[MinuteCounts]) -> list[FailureCount]:
         for (kind, code), count in minute.counts.failed.items():
             total[code, kind] += count
     ranked = sorted(total.items(), key=lambda item: (-item[1], item[0][0], item[0][1].value))
-    return [FailureCount(code=code, kind=kind, count=n) for (code, kind), n in ranked]
+    return [
+        FailureCount(code=code, kind=kind, count=n, reason=code_of(code))
+        for (code, kind), n in ranked
+    ]
 
 
 def throughput(recent: Sequence[MinuteCounts]) -> list[MinuteThroughput]:

@@ -35,12 +35,13 @@ from websockets.exceptions import ConnectionClosed
 # subscription (the same operations as clients/typescript/src/operations.graphql).
 DOCUMENT = """
 fragment TaskFields on Task {
-  id kind status progress stage step totalSteps queuePosition sequence attempts
+  id kind status progress stage stageCode step totalSteps queuePosition sequence attempts
   cancelRequested createdAt startedAt finishedAt expiresAt
   preview { width height url }
-  error { code message }
+  error { code reason message }
   result {
     seed seeds promptUsed negativePromptUsed metadata
+    details { model device steps numImages demo timings { phase ms } }
     images { contentType width height url }
   }
 }
@@ -78,9 +79,24 @@ def progress_bar(task: dict[str, Any]) -> str:
         parts.append(f"{task['step']}/{task['totalSteps']}")
     if task["queuePosition"] is not None:
         parts.append(f"(position {task['queuePosition']} in the queue)")
-    if task["cancelRequested"] and task["status"] not in TERMINAL and task["stage"] != "cancelling":
+    cancelling = task["stageCode"] == "CANCELLING"
+    if task["cancelRequested"] and task["status"] not in TERMINAL and not cancelling:
         parts.append("(cancelling)")
     return " ".join(parts)
+
+
+def made_by(details: dict[str, Any]) -> str:
+    """`tiny-random on cpu in 4 steps (812 ms) [demo model: random weights]`, from the
+    typed metadata."""
+    made = [details["model"] or "?", "on", details["device"] or "?"]
+    if details["steps"] is not None:
+        made.append(f"in {details['steps']} steps")
+    total = next((t["ms"] for t in details["timings"] if t["phase"] == "total"), None)
+    if total is not None:
+        made.append(f"({round(total)} ms)")
+    if details["demo"]:
+        made.append("[demo model: random weights]")
+    return " ".join(made)
 
 
 def describe(task: dict[str, Any]) -> str:
@@ -100,9 +116,13 @@ def describe(task: dict[str, Any]) -> str:
             lines.append(f"seed:     {result['seed']}")
         if result["promptUsed"] is not None:
             lines.append(f"prompt:   {result['promptUsed']}")
+        lines.append(f"made by:  {made_by(result['details'])}")
         lines.append(f"metadata: {json.dumps(result['metadata'])}")
     if task["error"]:
         lines.append(f"error:    {task['error']['code']}: {task['error']['message']}")
+        # The enum beside the code, to switch on: these two say nothing against the input.
+        if task["error"]["reason"] in ("DEADLINE_EXCEEDED", "WORKER_LOST"):
+            lines.append("          (the same input may succeed if submitted again)")
     if task["expiresAt"]:
         lines.append(f"expires:  {task['expiresAt']}")
     return "\n".join(lines)

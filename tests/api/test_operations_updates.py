@@ -38,7 +38,7 @@ CANCEL_ANY = TASK_FIELDS + "mutation C($id: ID!) { cancelAnyTask(id: $id) { ...T
 RECENT = """
 query Recent($minutes: Int! = 15) {
   operations {
-    recentFailures(minutes: $minutes) { code kind count }
+    recentFailures(minutes: $minutes) { code reason kind count }
     throughput(minutes: $minutes) { minute succeeded failed cancelled }
   }
 }
@@ -172,10 +172,11 @@ def test_a_failure_shows_by_code_and_counts_in_its_minute(api: Api, ops: Api) ->
     task = api.submit({"faceSwap": {"sourceImage": blank, "targetImage": blank}})
     ended = api.wait_for(task["id"], is_terminal, timeout=120)
     assert ended["status"] == "FAILED" and ended["error"]["code"] == "NO_FACE_FOUND", ended
+    assert ended["error"]["reason"] == "NO_FACE_FOUND", ended
 
     recent = ops.data(RECENT)["operations"]
-    assert {"code": "NO_FACE_FOUND", "kind": "FACE_SWAP"} in [
-        {"code": f["code"], "kind": f["kind"]} for f in recent["recentFailures"]
+    assert ("NO_FACE_FOUND", "NO_FACE_FOUND", "FACE_SWAP") in [
+        (f["code"], f["reason"], f["kind"]) for f in recent["recentFailures"]
     ], recent
     minutes = [when(row["minute"]) for row in recent["throughput"]]
     assert len(minutes) == 15
