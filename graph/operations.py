@@ -101,7 +101,12 @@ class Worker:
         description="Pipelines it holds warm, least recently used first."
     )
     current_task: WorkerTask | None = strawberry.field(
-        description="The task it is running; null when idle."
+        description="The task it is running (the first, when several share one pipeline "
+        "call: see currentTasks); null when idle."
+    )
+    current_tasks: list[WorkerTask] = strawberry.field(
+        description="Every task it is running: more than one when compatible tasks share "
+        "one pipeline call (ATELIER_MAX_BATCH); empty when idle."
     )
     stopping: bool = strawberry.field(
         description="Shutting down: takes no new task; its running task finishes or goes "
@@ -193,16 +198,15 @@ def _running(task: interface.RunningTask) -> RunningTask:
 
 def _worker(worker: interface.WorkerInfo) -> Worker:
     assert worker.started_at is not None and worker.last_seen_at is not None
-    current = worker.tasks[0] if worker.tasks else None  # one task at a time per process
+    running = [WorkerTask(id=strawberry.ID(task.id), kind=task.kind) for task in worker.tasks]
     return Worker(
         id=strawberry.ID(worker.id),
         host=worker.host,
         pid=worker.pid,
         queues=list(worker.queues),
         loaded_models=[LoadedModel(kind=m.kind, name=m.name) for m in worker.models],
-        current_task=None
-        if current is None
-        else WorkerTask(id=strawberry.ID(current.id), kind=current.kind),
+        current_task=running[0] if running else None,
+        current_tasks=running,
         stopping=worker.stopping,
         started_at=worker.started_at,
         last_seen_at=worker.last_seen_at,

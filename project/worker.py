@@ -102,7 +102,7 @@ def runner() -> TaskRunner:
         publish,
         send,
         restart_time_limit=restart_time_limit(broker),
-        on_start=lambda record: presence.running(CurrentTask(record.id, record.kind)),
+        on_start=lambda records: presence.running([CurrentTask(r.id, r.kind) for r in records]),
         runtimes=RunTimes(store().client, prefix=config.jobs.key_prefix),
     )
 

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -54,7 +54,8 @@ class WorkerPresence(Middleware):
         self._identity = identity
         self._every = every
         self._lock = threading.Lock()
-        self._running: dict[int, CurrentTask] = {}  # worker thread -> its task
+        # worker thread -> its tasks (more than one when they share a pipeline call)
+        self._running: dict[int, tuple[CurrentTask, ...]] = {}
         self._stopping = False
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -84,11 +85,12 @@ class WorkerPresence(Middleware):
         self._thread = threading.Thread(target=self._loop, name="atelier-presence", daemon=True)
         self._thread.start()
 
-    def running(self, task: CurrentTask) -> None:
-        """The worker thread calling this started `task` (the one its message ran: a
-        message does not pin which task runs, see actors.store.tasks)."""
+    def running(self, tasks: Sequence[CurrentTask]) -> None:
+        """The worker thread calling this started `tasks`: the one its message ran (a
+        message does not pin which task runs, see actors.store.tasks), and those that
+        joined it in one pipeline call (actors.worker.batching)."""
         with self._lock:
-            self._running[threading.get_ident()] = task
+            self._running[threading.get_ident()] = tuple(tasks)
         self._wake.set()
 
     def after_process_message(
@@ -132,7 +134,8 @@ class WorkerPresence(Middleware):
         assert self._me is not None
         models = (LoadedModel.from_cache_key(key) for key in tuple(self._loaded()))
         with self._lock:
-            tasks, stopping = tuple(self._running.values()), self._stopping
+            tasks = tuple(task for running in self._running.values() for task in running)
+            stopping = self._stopping
         return replace(
             self._me,
             models=tuple(model for model in models if model is not None),

@@ -60,13 +60,13 @@ class TaskRunner:
         *,
         worker: str | None = None,
         restart_time_limit: Callable[[float], None] = lambda seconds: None,
-        on_start: Callable[[TaskRecord], None] = lambda record: None,
+        on_start: Callable[[list[TaskRecord]], None] = lambda records: None,
         runtimes: RunTimes | None = None,
     ) -> None:
         self.runtimes = runtimes
         self.settings = settings
         self.restart_time_limit = restart_time_limit
-        self.on_start = on_start  # the worker's presence: which task it runs now
+        self.on_start = on_start  # the worker's presence: which tasks it runs now
         self.store = store
         self.dispatcher = Dispatcher(store)
         # In order, off the worker's thread (actors.worker.announcer).
@@ -147,7 +147,7 @@ class TaskRunner:
         own lease, progress and outcome, written exactly once."""
         first = records[0]
         self.restart_time_limit(self.settings.time_limits[first.kind])
-        self.on_start(first)
+        self.on_start(records)
         for record in records:
             self.publish(record)
             if record.attempts > 1:

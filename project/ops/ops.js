@@ -116,7 +116,9 @@ function showWorkers(workers) {
     const id = codeCell(row, worker.id);
     id.title = `queues: ${worker.queues.join(", ")}`;
     cell(row, worker.loadedModels.map((m) => `${m.kind.toLowerCase()}: ${m.name}`).join(", ") || "none");
-    if (worker.currentTask) codeCell(row, worker.currentTask.id);
+    // Several when compatible tasks share one pipeline call (batching).
+    const running = worker.currentTasks.map((task) => task.id);
+    if (running.length) codeCell(row, running.join(", "));
     else cell(row, "idle", "muted");
     const heartbeat = cell(row, "", "num heartbeat");
     heartbeat.dataset.lastSeenAt = worker.lastSeenAt;

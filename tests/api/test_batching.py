@@ -6,6 +6,7 @@ each image the one its seed gives alone."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tests.api.scenarios import (
     is_terminal,
 )
 from tests.client import Api
-from tests.stack import BOB_KEY, Stack, running_stack
+from tests.stack import BOB_KEY, OPS_KEY, Stack, running_stack
 from tests.stepgate import HOLD_AT, held
 
 STEPS = HOLD_AT + 2
@@ -43,6 +44,21 @@ def image_of(api: Api, task: dict[str, Any]) -> bytes:
     response = api.download(task["result"]["image"]["url"])
     assert response.status_code == 200
     return response.content
+
+
+WORKERS = "query { operations { workers { currentTask { id } currentTasks { id } } } }"
+
+
+def announced_tasks(ops: Api, expected: set[str]) -> list[dict[str, Any]]:
+    """The workers as the operators' view shows them, once one announces `expected`
+    (a worker announces its tasks on a thread of its own, soon after it starts them)."""
+    deadline = time.monotonic() + 60
+    while True:
+        workers = ops.data(WORKERS)["operations"]["workers"]
+        if any({t["id"] for t in w["currentTasks"]} == expected for w in workers):
+            return list(workers)
+        assert time.monotonic() < deadline, workers
+        time.sleep(0.05)
 
 
 async def followed(api: Api, task_id: str, ready: asyncio.Event) -> list[dict[str, Any]]:
@@ -86,6 +102,11 @@ def test_waiting_tasks_of_two_callers_run_as_one_batch_each_on_its_own(stack: St
             for api, t in zip((alice, bob, alice, bob), batch, strict=True)
         ]
         assert [t["status"] for t in running] == ["RUNNING"] * 4
+        # The operators see every member of the call on the worker, the first as its task.
+        ops = Api(stack.http_url, stack.ws_url, key=OPS_KEY)
+        ids = {t["id"] for t in batch}
+        [worker] = await asyncio.to_thread(announced_tasks, ops, ids)
+        assert worker["currentTask"]["id"] in ids
         assert [alice.get(t["id"])["queuePosition"] for t in (a2, other)] == [1, 2]
         await asyncio.to_thread(bob.cancel, b1["id"])
         stack.release(a0["id"])

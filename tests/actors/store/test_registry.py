@@ -156,7 +156,7 @@ class Held:
         self.release = threading.Event()
 
         def run_image_generation(task_id: str) -> None:
-            presence.running(CurrentTask(task_id, TaskKind.IMAGE_GENERATION))
+            presence.running([CurrentTask(task_id, TaskKind.IMAGE_GENERATION)])
             self.started.set()
             self.release.wait(10)
 
