@@ -36,7 +36,7 @@ from pipelines.lora import Lora, LoraAdapters, loras_of
 from pipelines.models import ModelStore, choose_device
 from pipelines.output import Output
 from pipelines.previews import LatentPreviewer
-from pipelines.progress import Progress, ProgressCallback
+from pipelines.progress import BatchProgress, Progress, ProgressCallback
 from pipelines.prompts import refine_prompt
 from pipelines.schedulers import Schedulers
 from pipelines.timing import Timings
@@ -202,6 +202,7 @@ class StableDiffusion:
         size: tuple[int, int],
         *,
         exact: bool = True,
+        report: BatchProgress | None = None,
     ) -> list[Output | Exception]:
         """Text-to-image for several tasks in one call: the jobs agree on
         `shared_call_key` and `size`; each has its prompts, seeds, image count and
@@ -248,7 +249,7 @@ class StableDiffusion:
                 if step == total:
                     events.append(Progress("decoding", step, total))
                 told.append((member, events))
-            for member in self._tell(told, outcomes):
+            for member in self._tell(told, outcomes, report):
                 live.remove(member)  # its rows run on to the end; its output is dropped
             if not live:
                 raise _Abandoned
@@ -317,10 +318,13 @@ class StableDiffusion:
         self,
         told: list[tuple[_Member, list[Progress]]],
         outcomes: list[Output | Exception | None],
+        report: BatchProgress | None = None,
     ) -> list[_Member]:
         """Report each member's events, the members at once (a callback may wait on
-        the network: one member's wait need not add to the next one's); returns those
-        whose callback ended them, their outcomes noted."""
+        the network: one member's wait need not add to the next one's), or all in one
+        call to `report`; returns those whose report ended them, their outcomes noted."""
+        if report is not None:
+            return _told_at_once(told, outcomes, report)
 
         def tell(member: _Member, events: list[Progress]) -> bool:
             return all(_reported(member, outcomes, event) for event in events)
@@ -455,6 +459,31 @@ def _reported(member: _Member, outcomes: list[Output | Exception | None], event:
         outcomes[member.index] = error
         return False
     return True
+
+
+def _told_at_once(
+    told: list[tuple[_Member, list[Progress]]],
+    outcomes: list[Output | Exception | None],
+    report: BatchProgress,
+) -> list[_Member]:
+    """`report` of the members' events, a round per event (their step's, then what
+    follows it): each member's in order, and none after the one that ended it."""
+    ended: list[_Member] = []
+    for turn in range(max(len(events) for _, events in told)):
+        members = [
+            (member, events[turn])
+            for member, events in told
+            if turn < len(events) and member not in ended
+        ]
+        stops = report([(member.index, event) for member, event in members])
+        for (member, _), stop in zip(members, stops, strict=True):
+            if stop is None:
+                continue
+            if not isinstance(stop, Exception):  # as from a callback: not this job's alone
+                raise stop
+            outcomes[member.index] = stop
+            ended.append(member)
+    return ended
 
 
 def _settled(outcomes: list[Output | Exception | None]) -> list[Output | Exception]:

@@ -20,7 +20,7 @@ from typing import Protocol, Self, TypeVar
 
 from pipelines.models import ModelStore
 from pipelines.output import Output
-from pipelines.progress import ProgressCallback
+from pipelines.progress import BatchProgress, ProgressCallback
 
 P = TypeVar("P", contravariant=True)
 
@@ -43,12 +43,18 @@ class BatchPipeline(Pipeline[P], Protocol[P]):
     With `exact`, each job's output is byte for byte what `run` makes of it alone on
     the same device; without, batched kernels may change pixel values slightly.
     Each step, the jobs' callbacks may be called at once, each on a thread of its own
-    (one job's never two at a time, and in order).
+    (one job's never two at a time, and in order); or, given `report`, every job's
+    events of a step go to it in one call instead of to the jobs' callbacks (which
+    still hear of the stages before and after the steps).
     """
 
     @staticmethod
     def batch_key(params: P) -> Hashable: ...
 
     def run_batch(
-        self, jobs: Sequence[tuple[P, ProgressCallback]], *, exact: bool = True
+        self,
+        jobs: Sequence[tuple[P, ProgressCallback]],
+        *,
+        exact: bool = True,
+        report: BatchProgress | None = None,
     ) -> list[Output | Exception]: ...

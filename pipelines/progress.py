@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PIL.Image import Image
@@ -25,6 +25,12 @@ class Progress:
 # Called at each stage change and step. Raising `pipelines.errors.Cancelled`
 # from it stops the run there; any other exception propagates unchanged.
 ProgressCallback = Callable[[Progress], None]
+
+# A batch's reports at one step, all at once: (job index, event) pairs, at most one per
+# job; returns, for each pair in order, the exception that ends that job (a
+# `ProgressCallback` would have raised it) or None. For callers that can report many
+# jobs for the price of one (one round trip to a store rather than one per job).
+BatchProgress = Callable[[Sequence[tuple[int, Progress]]], Sequence[BaseException | None]]
 
 
 def ignore_progress(_: Progress) -> None:

@@ -12,7 +12,7 @@ from pipelines.diffusion_params import DiffusionParams, shared_call_key
 from pipelines.errors import InvalidParameters
 from pipelines.output import Output
 from pipelines.pipeline import BatchPipeline
-from pipelines.progress import ProgressCallback, ignore_progress
+from pipelines.progress import BatchProgress, ProgressCallback, ignore_progress
 from pipelines.timing import Timings
 
 __all__ = ["DEFAULT_MODELS", "TextToImage", "TextToImageParams"]
@@ -47,14 +47,18 @@ class TextToImage(OnStableDiffusion):
         return (params.width, params.height, *shared_call_key(params))
 
     def run_batch(
-        self, jobs: Sequence[tuple[TextToImageParams, ProgressCallback]], *, exact: bool = True
+        self,
+        jobs: Sequence[tuple[TextToImageParams, ProgressCallback]],
+        *,
+        exact: bool = True,
+        report: BatchProgress | None = None,
     ) -> list[Output | Exception]:
         """Several tasks' runs as one call; their `batch_key`s are equal."""
         try:
             size = _size(jobs[0][0])
         except InvalidParameters as error:
             return [error for _ in jobs]
-        return self.diffusion.generate_batch(jobs, size, exact=exact)
+        return self.diffusion.generate_batch(jobs, size, exact=exact, report=report)
 
 
 def _size(params: TextToImageParams) -> tuple[int, int]:

@@ -59,8 +59,9 @@ class HeldReporter(TaskReporter):
         self._gate_store = store
         self._gate_stop_reason = stop_reason
 
-    def __call__(self, event: Progress) -> None:
-        super().__call__(event)
+    def recorded(self, record: TaskRecord | None, event: Progress) -> None:
+        # Once the step is written and published, alone or with a batch's others.
+        super().recorded(record, event)
         if event.stage == "denoising" and event.step == HOLD_AT and self._marked():
             self._hold()
 

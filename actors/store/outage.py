@@ -80,9 +80,13 @@ class Script:
     def __init__(self, client: redis.Redis, source: str) -> None:
         self._script = client.register_script(source)
 
-    def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+    def __call__(
+        self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None
+    ) -> Any:
+        """Its reply; on a pipeline (`client`), queued there (the pipeline's execute
+        answers, under `full_named`)."""
         with full_named():
-            return self._script(keys=list(keys), args=list(args))
+            return self._script(keys=list(keys), args=list(args), client=client)
 
 
 def when_redis_answers(

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 import redis
 
@@ -30,10 +31,22 @@ from actors.records import ResultInfo, TaskRecord, TaskStatus, now, to_hash
 from actors.store import scripts
 from actors.store.endings import CANCELLED, cancelled_args, terminate_args, worker_lost_args
 from actors.store.gate import NO_TERMS, Gate, Refused
-from actors.store.outage import Script
+from actors.store.outage import Script, full_named
 from actors.store.reads import TaskReader, decode_record
 
 Inputs = Mapping[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a progress report writes: the run's progress (0..1), stage, step, and a
+    preview as (width, height, PNG bytes)."""
+
+    progress: float
+    stage: str
+    step: int | None = None
+    total_steps: int | None = None
+    preview: tuple[int, int, bytes] | None = None
 
 
 class TaskStore(TaskReader):
@@ -217,21 +230,33 @@ class TaskStore(TaskReader):
         None once the task is no longer RUNNING under that attempt. After a cancel
         request nothing is written and the flagged record comes back.
         """
-        width, height, png = preview or ("", "", b"")
-        raw = self._progress(
-            keys=[self.key(record.id), self.key(record.id, "preview")],
-            args=[
-                record.attempts,
-                repr(float(progress)),
-                stage,
-                "" if step is None else step,
-                "" if total_steps is None else total_steps,
-                width,
-                height,
-                png,
-            ],
-        )
-        return decode_record(raw)
+        at = Step(progress, stage, step, total_steps, preview)
+        return decode_record(self._progress(*self._progress_call(record, at)))
+
+    def report_many(self, steps: Sequence[tuple[TaskRecord, Step]]) -> list[TaskRecord | None]:
+        """`report` for each of several tasks (a batch's members at one step), in one
+        round trip; each is written on its own, as by `report`."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for record, step in steps:
+                self._progress(*self._progress_call(record, step), client=pipe)
+            with full_named():
+                raws = pipe.execute()
+        return [decode_record(raw) for raw in raws]
+
+    def _progress_call(self, record: TaskRecord, step: Step) -> tuple[list[str], list[Any]]:
+        width, height, png = step.preview or ("", "", b"")
+        keys = [self.key(record.id), self.key(record.id, "preview")]
+        args = [
+            record.attempts,
+            repr(float(step.progress)),
+            step.stage,
+            "" if step.step is None else step.step,
+            "" if step.total_steps is None else step.total_steps,
+            width,
+            height,
+            png,
+        ]
+        return keys, args
 
     def succeed(
         self, record: TaskRecord, result: ResultInfo, png: bytes, extra_pngs: Sequence[bytes] = ()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from actors.kinds import spec_for
 from actors.metrics import StepClock, redis_error
 from actors.records import TaskKind, TaskRecord
 from actors.store.outage import OUTAGES
-from actors.store.tasks import TaskStore
+from actors.store.tasks import Step, TaskStore
 from actors.worker.cancellation import Superseded, keep_going
 from pipelines.errors import Cancelled
 from pipelines.images import encode_png
@@ -55,30 +55,42 @@ class TaskReporter:
     def __call__(self, event: Progress) -> None:
         self._steps.arrived(event.stage, event.step)
         try:
-            self._report(event)
+            step = self.step_of(event)
+            try:
+                record = self._store.report(
+                    self.record,
+                    progress=step.progress,
+                    stage=step.stage,
+                    step=step.step,
+                    total_steps=step.total_steps,
+                    preview=step.preview,
+                )
+            except OUTAGES as error:
+                self.unrecorded(error)
+                return
+            self.recorded(record, event)
         finally:
             self._steps.returned()
 
-    def _report(self, event: Progress) -> None:
+    def step_of(self, event: Progress) -> Step:
+        """What `event` writes; raises why the run must stop instead, if it must."""
         reason = self._stop_reason()
         if reason is not None:
             raise reason
         preview = None
         if event.preview is not None:
             preview = (event.preview.width, event.preview.height, encode_png(event.preview))
-        try:
-            record = self._store.report(
-                self.record,
-                progress=fraction(self.record.kind, event),
-                stage=event.stage,
-                step=event.step,
-                total_steps=event.total_steps,
-                preview=preview,
-            )
-        except OUTAGES as error:
-            redis_error(error)
-            logger.warning("progress of task %s not recorded: %s", self.record.id, error)
-            return
+        return Step(
+            fraction(self.record.kind, event),
+            event.stage,
+            event.step,
+            event.total_steps,
+            preview,
+        )
+
+    def recorded(self, record: TaskRecord | None, event: Progress) -> None:
+        """The store's answer to the report of `event`: publish it, or raise why the run
+        must stop."""
         if record is None:
             raise Superseded
         self.record = record
@@ -88,3 +100,50 @@ class TaskReporter:
             logger.warning("progress event of task %s not published: %s", record.id, error)
         if record.cancel_requested:
             raise Cancelled
+
+    def unrecorded(self, error: Exception) -> None:
+        """Redis did not take a report: the run goes on, unrecorded."""
+        redis_error(error)
+        logger.warning("progress of task %s not recorded: %s", self.record.id, error)
+
+    @property
+    def steps(self) -> StepClock:
+        return self._steps
+
+
+class BatchReporter:
+    """The progress of a batch's members at one step, reported in one round trip
+    (`TaskStore.report_many`) where each member's own `TaskReporter` would take one
+    each: a pipeline's `BatchProgress`. Each member is written, published, cancelled
+    and stopped as by its own reporter."""
+
+    def __init__(self, store: TaskStore, reporters: Sequence[TaskReporter]) -> None:
+        self._store = store
+        self._reporters = reporters
+
+    def __call__(self, events: Sequence[tuple[int, Progress]]) -> list[BaseException | None]:
+        ended: list[BaseException | None] = [None] * len(events)
+        steps: list[tuple[int, Step]] = []
+        for position, (index, event) in enumerate(events):
+            self._reporters[index].steps.arrived(event.stage, event.step)
+            try:
+                steps.append((position, self._reporters[index].step_of(event)))
+            except Exception as stop:
+                ended[position] = stop
+        try:
+            records = self._store.report_many(
+                [(self._reporters[events[p][0]].record, step) for p, step in steps]
+            )
+        except OUTAGES as error:
+            for position, _ in steps:
+                self._reporters[events[position][0]].unrecorded(error)
+            records = []
+        for (position, _), record in zip(steps, records, strict=False):
+            index, event = events[position]
+            try:
+                self._reporters[index].recorded(record, event)
+            except Exception as stop:
+                ended[position] = stop
+        for index, _ in events:
+            self._reporters[index].steps.returned()
+        return ended

@@ -30,7 +30,7 @@ from actors.worker.cancellation import Interrupted, Superseded
 from actors.worker.finisher import Finisher
 from actors.worker.lease import LeaseKeeper
 from actors.worker.pipelinecache import PipelineCache
-from actors.worker.reporter import Publish, TaskReporter
+from actors.worker.reporter import BatchReporter, Publish, TaskReporter
 from actors.worker.retrying import retried, written
 from pipelines.errors import Cancelled, PipelineError
 from pipelines.models import ModelStore, choose_device
@@ -354,7 +354,9 @@ class TaskRunner:
         pipeline = self._pipeline(first.kind, first.params.get("model"), loading)
         # Only a kind with a `batch_key` gets here, and its pipeline is a BatchPipeline.
         batched = cast(BatchPipeline[Any], pipeline)
-        return list(batched.run_batch(jobs, exact=self.settings.batch_exact))
+        # Each step's reports of every member in one round trip, not one per member.
+        report = BatchReporter(self.store, reporters)
+        return list(batched.run_batch(jobs, exact=self.settings.batch_exact, report=report))
 
     def _input(self, record: TaskRecord, name: str) -> bytes:
         data = when_redis_answers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -163,3 +164,37 @@ def test_batch_key_is_what_a_call_must_share() -> None:
     assert key(job("a", 1, loras=[{"name": "a"}, {"name": "b", "scale": 0.5}])) == key(
         job("a", 1, loras=[{"name": "b", "scale": 0.5}, {"name": "a", "scale": 1.0}])
     )
+
+
+def test_a_batch_report_hears_every_member_s_step_in_one_call_and_ends_whom_it_says(
+    generator: TextToImage,
+) -> None:
+    """With `report`, each step's events of all live members arrive in one call (a
+    worker writes them in one round trip), each member's in order; an exception
+    returned for a member ends it alone, its output dropped, as its callback raising
+    it would."""
+    calls: list[list[tuple[int, str, int | None]]] = []
+
+    def report(events: Sequence[tuple[int, Progress]]) -> list[BaseException | None]:
+        told = [(index, event.stage, event.step) for index, event in events]
+        calls.append(told)
+        # Job 1 is cancelled as its step 2 is told.
+        return [Cancelled() if (index, step) == (1, 2) else None for index, _, step in told]
+
+    jobs = [JOBS[0], JOBS[2], JOBS[3]]
+    results = generator.run_batch([(p, ignore_progress) for p in jobs], report=report)
+
+    assert isinstance(results[1], Cancelled)
+    first, last = results[0], results[2]
+    assert isinstance(first, Output) and isinstance(last, Output)
+    alone = outputs(generator.run_batch([(p, ignore_progress) for p in jobs]))
+    assert images_of(first) == images_of(alone[0]) and images_of(last) == images_of(alone[2])
+    steps = jobs[0].steps
+    # One call per step while all three live, then without job 1; "decoding" after the
+    # last step, in a call of its own.
+    assert calls[0] == [(0, "denoising", 1), (1, "denoising", 1), (2, "denoising", 1)]
+    assert calls[1] == [(0, "denoising", 2), (1, "denoising", 2), (2, "denoising", 2)]
+    assert calls[2] == [(0, "denoising", 3), (2, "denoising", 3)]
+    assert calls[-2] == [(0, "denoising", steps), (2, "denoising", steps)]
+    assert calls[-1] == [(0, "decoding", steps), (2, "decoding", steps)]
+    assert len(calls) == steps + 1

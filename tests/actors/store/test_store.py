@@ -18,7 +18,7 @@ from actors.records import (
     from_hash,
     to_hash,
 )
-from actors.store.tasks import TaskStore
+from actors.store.tasks import Step, TaskStore
 from tests.actors.conftest import TTL
 from tests.actors.factories import (
     assert_expires_within_ttl,
@@ -310,6 +310,32 @@ def test_report_with_a_preview_stores_its_bytes(store: TaskStore) -> None:
     assert reported.has_preview
     assert (reported.preview_width, reported.preview_height) == (32, 24)
     assert store.preview_png(record.id) == PREVIEW
+
+
+def test_report_many_writes_each_task_as_report_would_in_one_round_trip(
+    store: TaskStore,
+) -> None:
+    """A batch's members at one step: each written on its own terms (a preview, a
+    cancel asked for, a task no longer this run's), answered in order."""
+    plain, with_preview, cancelled = (running(store, new_task(at=float(i))) for i in range(3))
+    gone = store.fail(running(store, new_task(at=3.0)), "PIPELINE_ERROR", "boom")
+    assert gone is not None
+    store.cancel(cancelled.id)
+
+    answers = store.report_many(
+        [
+            (plain, Step(0.5, "denoising", 2, 10)),
+            (with_preview, Step(0.5, "denoising", 2, 10, (32, 24, PREVIEW))),
+            (cancelled, Step(0.5, "denoising", 2, 10)),
+            (gone, Step(0.5, "denoising", 2, 10)),
+        ]
+    )
+
+    first, second, third, fourth = answers
+    assert first is not None and (first.step, first.total_steps) == (2, 10)
+    assert second is not None and store.preview_png(with_preview.id) == PREVIEW
+    assert third is not None and third.cancel_requested and third.step is None
+    assert fourth is None
 
 
 def test_report_on_a_task_that_is_not_running_returns_none(store: TaskStore) -> None:

@@ -63,8 +63,9 @@ class Worker:
         worker = self
 
         class Hooked(TaskReporter):
-            def __call__(self, event: Progress) -> None:
-                super().__call__(event)
+            # Where each report's answer lands, alone or in a batch's one round trip.
+            def recorded(self, record: TaskRecord | None, event: Progress) -> None:
+                super().recorded(record, event)
                 worker.during(self.record)
 
         monkeypatch.setattr(runner_module, "TaskReporter", Hooked)
@@ -162,8 +163,8 @@ def test_cancelling_one_member_ends_it_alone_and_the_batch_goes_on(
 
     assert worker.final(doomed).status is TaskStatus.CANCELLED
     assert store.result_png(doomed.id) is None
-    # Cancelled during step 1 (the members report each step at once, so its own
-    # report of step 1 may come first): nothing past step 1.
+    # Cancelled during step 1 (the members' reports of a step are written together,
+    # so its own report of step 1 comes first): nothing past step 1.
     doomed_steps = {r.step for r in worker.published if r.id == doomed.id and r.step is not None}
     assert doomed_steps <= {0, 1}
     assert worker.published[-1].status is TaskStatus.SUCCEEDED
