@@ -3,6 +3,7 @@
 // graphql-transport-ws protocol, as any client of the public API would.
 
 import { LiveFeed } from "/pagekit/livefeed.js";
+import { request } from "/pagekit/request.js";
 
 // Every operation the page sends is in one GraphQL document in index.html, where the
 // server reads it too: a server that runs only trusted documents
@@ -80,7 +81,7 @@ function requestBody(operation, variables) {
 
 async function graphql(operation, variables) {
   const body = requestBody(operation, variables);
-  const headers = { Accept: "application/json" };
+  const headers = {};
   // A form gets its type from fetch, with its boundary. A multipart request must carry
   // a header that a cross-site form cannot (CSRF): Authorization, when a key is given,
   // or this one, which lets the page upload to a server without keys too.
@@ -88,24 +89,7 @@ async function graphql(operation, variables) {
   else headers["GraphQL-Require-Preflight"] = "1";
   const auth = authorization();
   if (auth) headers.Authorization = auth;
-  let response;
-  try {
-    response = await fetch("/graphql", { method: "POST", headers, body });
-  } catch {
-    throw new ApiError("The server could not be reached.", "NETWORK_ERROR");
-  }
-  let answer;
-  try {
-    answer = await response.json();
-  } catch {
-    throw new ApiError(`The server answered ${response.status}.`, `HTTP_${response.status}`);
-  }
-  const [error] = answer.errors ?? [];
-  if (error) {
-    const extensions = error.extensions ?? {};
-    throw new ApiError(error.message, extensions.code ?? "ERROR", extensions.field ?? null);
-  }
-  return answer.data;
+  return request(body, headers, (message, code, field) => new ApiError(message, code, field));
 }
 
 /** The API's path of the field an input of the page gives ("input.imageToImage.image"). */

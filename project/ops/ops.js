@@ -4,6 +4,7 @@
 // error codes come from callers.
 
 import { LiveFeed } from "/pagekit/livefeed.js";
+import { request } from "/pagekit/request.js";
 
 const MINUTES = 15;
 // Every operation the page sends is in one GraphQL document in index.html, where the
@@ -35,28 +36,11 @@ function authorization() {
 }
 
 async function graphql(operation, variables) {
-  const headers = { Accept: "application/json", "Content-Type": "application/json" };
+  const headers = { "Content-Type": "application/json" };
   const auth = authorization();
   if (auth) headers.Authorization = auth;
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ ...operation, variables }),
-    });
-  } catch {
-    throw new ApiError("The server could not be reached.", "NETWORK_ERROR");
-  }
-  let answer;
-  try {
-    answer = await response.json();
-  } catch {
-    throw new ApiError(`The server answered ${response.status}.`, `HTTP_${response.status}`);
-  }
-  const [error] = answer.errors ?? [];
-  if (error) throw new ApiError(error.message, error.extensions?.code ?? "ERROR");
-  return answer.data;
+  const body = JSON.stringify({ ...operation, variables });
+  return request(body, headers, (message, code) => new ApiError(message, code));
 }
 
 // -- rendering ------------------------------------------------------------------------
