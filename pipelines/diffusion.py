@@ -286,7 +286,8 @@ class StableDiffusion:
             return _settled(outcomes)
         nsfw = getattr(result, "nsfw_content_detected", None)
         batch = {"tasks": len(members), "images": images_in_call, "exact": exact}
-        for member in self._tell([(member, [Progress("encoding")]) for member in live], outcomes):
+        encoding = [(member, [Progress("encoding")]) for member in live]
+        for member in self._tell(encoding, outcomes, report):
             live.remove(member)
         for member in live:
             cut = slice(member.offset, member.offset + member.params.num_images)
@@ -469,7 +470,7 @@ def _told_at_once(
     """`report` of the members' events, a round per event (their step's, then what
     follows it): each member's in order, and none after the one that ended it."""
     ended: list[_Member] = []
-    for turn in range(max(len(events) for _, events in told)):
+    for turn in range(max((len(events) for _, events in told), default=0)):
         members = [
             (member, events[turn])
             for member, events in told

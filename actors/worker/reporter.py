@@ -122,10 +122,18 @@ class BatchReporter:
         self._reporters = reporters
 
     def __call__(self, events: Sequence[tuple[int, Progress]]) -> list[BaseException | None]:
+        for index, event in events:
+            self._reporters[index].steps.arrived(event.stage, event.step)
+        try:
+            return self._report(events)
+        finally:
+            for index, _ in events:
+                self._reporters[index].steps.returned()
+
+    def _report(self, events: Sequence[tuple[int, Progress]]) -> list[BaseException | None]:
         ended: list[BaseException | None] = [None] * len(events)
         steps: list[tuple[int, Step]] = []
         for position, (index, event) in enumerate(events):
-            self._reporters[index].steps.arrived(event.stage, event.step)
             try:
                 steps.append((position, self._reporters[index].step_of(event)))
             except Exception as stop:
@@ -137,13 +145,11 @@ class BatchReporter:
         except OUTAGES as error:
             for position, _ in steps:
                 self._reporters[events[position][0]].unrecorded(error)
-            records = []
-        for (position, _), record in zip(steps, records, strict=False):
+            return ended
+        for (position, _), record in zip(steps, records, strict=True):
             index, event = events[position]
             try:
                 self._reporters[index].recorded(record, event)
             except Exception as stop:
                 ended[position] = stop
-        for index, _ in events:
-            self._reporters[index].steps.returned()
         return ended

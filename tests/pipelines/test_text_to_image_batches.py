@@ -191,10 +191,11 @@ def test_a_batch_report_hears_every_member_s_step_in_one_call_and_ends_whom_it_s
     assert images_of(first) == images_of(alone[0]) and images_of(last) == images_of(alone[2])
     steps = jobs[0].steps
     # One call per step while all three live, then without job 1; "decoding" after the
-    # last step, in a call of its own.
+    # last step and "encoding" once the call returned, each in a call of its own.
     assert calls[0] == [(0, "denoising", 1), (1, "denoising", 1), (2, "denoising", 1)]
     assert calls[1] == [(0, "denoising", 2), (1, "denoising", 2), (2, "denoising", 2)]
     assert calls[2] == [(0, "denoising", 3), (2, "denoising", 3)]
-    assert calls[-2] == [(0, "denoising", steps), (2, "denoising", steps)]
-    assert calls[-1] == [(0, "decoding", steps), (2, "decoding", steps)]
-    assert len(calls) == steps + 1
+    assert calls[-3] == [(0, "denoising", steps), (2, "denoising", steps)]
+    assert calls[-2] == [(0, "decoding", steps), (2, "decoding", steps)]
+    assert calls[-1] == [(0, "encoding", None), (2, "encoding", None)]
+    assert len(calls) == steps + 2
