@@ -102,7 +102,9 @@ def runner() -> TaskRunner:
         publish,
         send,
         restart_time_limit=restart_time_limit(broker),
-        on_start=lambda records: presence.running([CurrentTask(r.id, r.kind) for r in records]),
+        on_start=lambda records: presence.running(
+            [CurrentTask(r.id, r.kind, call_size=len(records)) for r in records]
+        ),
         runtimes=RunTimes(store().client, prefix=config.jobs.key_prefix),
     )
 

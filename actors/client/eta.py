@@ -2,7 +2,9 @@
 
 A task's duration is fitted from its kind and model's run times (actors.store.runtimes):
 a base plus its steps times the time per step; null until one such task has run warm.
-A RUNNING task finishes its remaining steps at that rate. A QUEUED task at position p
+A RUNNING task finishes its remaining steps at that rate, times the tasks of its
+pipeline call when it runs in a batch (run times are measured per task, a call's time
+shared among its tasks). A QUEUED task at position p
 starts when the workers serving its queue have run what is ahead of it: each busy
 worker is free once its task's remainder has passed, and the p - 1 tasks ahead (each
 taken to last what recent tasks of its kind and model did, on average: the queue is
@@ -47,6 +49,8 @@ class _Snapshot:
     times: dict[tuple[TaskKind, str], RunTime] = field(default_factory=dict)
     # Per queue: for each live worker serving it, seconds until it is free.
     free_in: dict[str, list[float]] = field(default_factory=dict)
+    # Per running task: the tasks of the pipeline call it is in (1 unless batched).
+    call_sizes: dict[str, int] = field(default_factory=dict)
 
 
 class Estimator:
@@ -105,6 +109,7 @@ class Estimator:
         for worker in workers:
             busy = 0.0
             for current in worker.tasks:
+                snapshot.call_sizes[current.id] = current.call_size
                 if (task := running.get(current.id)) is not None:
                     duration = self._duration(snapshot, task)
                     busy = max(busy, self._remaining(snapshot, task, duration or 0.0))
@@ -122,6 +127,9 @@ class Estimator:
         return None if measured is None else measured.seconds(_steps(record))
 
     def _remaining(self, snapshot: _Snapshot, record: TaskRecord, duration: float) -> float:
+        # A run time is measured per task, a batch's call divided among its tasks: the
+        # call a running task is in lasts that many tasks' time.
+        duration *= snapshot.call_sizes.get(record.id, 1)
         if record.step and record.total_steps:
             return duration * (record.total_steps - record.step) / record.total_steps
         if record.started_at is None:

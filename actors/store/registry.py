@@ -54,10 +54,12 @@ class LoadedModel:
 
 @dataclass(frozen=True, slots=True)
 class CurrentTask:
-    """A task a worker is running now."""
+    """A task a worker is running now, in a pipeline call of `call_size` tasks (more
+    than one when batched: the call takes about that many tasks' time)."""
 
     id: str
     kind: TaskKind
+    call_size: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,9 @@ def to_hash(worker: WorkerInfo) -> dict[str, str]:
         "pid": str(worker.pid),
         "queues": json.dumps(list(worker.queues)),
         "models": json.dumps([{"kind": m.kind.value, "name": m.name} for m in worker.models]),
-        "tasks": json.dumps([{"id": t.id, "kind": t.kind.value} for t in worker.tasks]),
+        "tasks": json.dumps(
+            [{"id": t.id, "kind": t.kind.value, "call": t.call_size} for t in worker.tasks]
+        ),
         "stopping": "1" if worker.stopping else "0",
     }
 
@@ -99,7 +103,9 @@ def from_hash(raw: Mapping[str, str], last_seen_ms: int) -> WorkerInfo:
             LoadedModel(kind=TaskKind(m["kind"]), name=m["name"]) for m in json.loads(raw["models"])
         ),
         tasks=tuple(
-            CurrentTask(id=t["id"], kind=TaskKind(t["kind"])) for t in json.loads(raw["tasks"])
+            # "call" is missing from an older worker's entry: one task a call.
+            CurrentTask(id=t["id"], kind=TaskKind(t["kind"]), call_size=int(t.get("call", 1)))
+            for t in json.loads(raw["tasks"])
         ),
         stopping=raw.get("stopping") == "1",
         started_at=_from_ms(int(raw["started"])),

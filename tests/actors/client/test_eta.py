@@ -3,6 +3,7 @@ times, the workers serving a queue as the registry has them, and the queue's ord
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -12,7 +13,7 @@ import redis
 from actors.client.eta import Estimate, Estimator
 from actors.config import JobSettings
 from actors.records import TaskKind, TaskRecord
-from actors.store.registry import CurrentTask, WorkerInfo, WorkerRegistry
+from actors.store.registry import CurrentTask, WorkerInfo, WorkerRegistry, from_hash, to_hash
 from actors.store.runtimes import RunTimes
 from actors.store.tasks import TaskStore
 from tests.actors.factories import created, new_task, running
@@ -87,6 +88,39 @@ def test_queued_tasks_go_to_whichever_worker_is_free_first(
     running_eta = eta.estimate(busy)
     assert running_eta.start_at is None
     assert seconds_after(now, running_eta.finish_at) == pytest.approx(6, abs=1)
+
+
+def test_a_batch_member_finishes_when_its_whole_call_does(
+    store: TaskStore, registry: WorkerRegistry, runtimes: RunTimes
+) -> None:
+    """Run times are per task (a call of 3 taking 30 s counts 10 s each), so a running
+    member's call lasts 3 tasks' time, and the worker is busy until it ends."""
+    runtimes.record(TaskKind.IMAGE_GENERATION, MODEL, 10, 10.0)  # one second a step
+    batch: list[TaskRecord] = []
+    for _ in range(3):
+        member = running(store, steps(10))
+        reported = store.report(member, progress=0.4, stage="denoising", step=4, total_steps=10)
+        assert reported is not None
+        batch.append(reported)
+    waiting = created(store, steps(10))
+    calls = tuple(CurrentTask(task.id, task.kind, call_size=3) for task in batch)
+    registry.announce(WorkerInfo(id="w1:1", host="gpu", pid=1, queues=(QUEUE,), tasks=calls))
+    eta = estimator(store, registry, runtimes)
+
+    member = eta.estimate(batch[0])
+    now = datetime.now(member.finish_at.tzinfo)  # type: ignore[union-attr]
+    # 6 of 10 steps left of a 30 s call.
+    assert seconds_after(now, member.finish_at) == pytest.approx(18, abs=1)
+    assert seconds_after(now, eta.estimate(waiting).start_at) == pytest.approx(18, abs=1)
+    # As the registry keeps it; an older worker's entry, without call sizes, reads as 1.
+    [announced] = registry.live()
+    assert {task.call_size for task in announced.tasks} == {3}
+    older = {
+        **to_hash(announced),
+        "tasks": json.dumps([{"id": batch[0].id, "kind": "IMAGE_GENERATION"}]),
+    }
+    older["started"] = "0"
+    assert from_hash(older, 0).tasks[0].call_size == 1
 
 
 def test_a_long_queue_is_shared_out_evenly_past_the_simulated_part(
