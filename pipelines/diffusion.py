@@ -13,10 +13,8 @@ out the same on the same device. LoRA adapters a run names are on for that run o
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -48,7 +46,6 @@ _AUTO = {"image-to-image": "AutoPipelineForImage2Image", "inpainting": "AutoPipe
 
 
 # A batch's members whose progress callbacks run at once, at most.
-CALLBACK_THREADS = 16
 
 # Images after decoding, before encoding: inpainting puts back what it must keep.
 Finish = Callable[[list[Image.Image]], list[Image.Image]]
@@ -81,8 +78,6 @@ class StableDiffusion:
         channels = pipe.unet.config.in_channels if hasattr(pipe, "unet") else 0
         xl = "XL" in type(pipe).__name__
         self._previewer = LatentPreviewer(xl=xl) if LatentPreviewer.supports(channels) else None
-        # Calls the progress callbacks of a batch's members at once (made on first use).
-        self._callbacks: ThreadPoolExecutor | None = None
 
     @classmethod
     def load(
@@ -236,6 +231,8 @@ class StableDiffusion:
         pipe.scheduler = self._schedulers.get(first.scheduler)
         generators = self._generators([seed for member in members for seed in member.seeds])
         live = list(members)
+        # Without the caller's one-call report, each member's own callback in turn.
+        report = report or _each_callback(members)
 
         def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
             step, total = index + 1, pipe.num_timesteps
@@ -249,7 +246,7 @@ class StableDiffusion:
                 if step == total:
                     events.append(Progress("decoding", step, total))
                 told.append((member, events))
-            for member in self._tell(told, outcomes, report):
+            for member in _told(told, outcomes, report):
                 live.remove(member)  # its rows run on to the end; its output is dropped
             if not live:
                 raise _Abandoned
@@ -287,7 +284,7 @@ class StableDiffusion:
         nsfw = getattr(result, "nsfw_content_detected", None)
         batch = {"tasks": len(members), "images": images_in_call, "exact": exact}
         encoding = [(member, [Progress("encoding")]) for member in live]
-        for member in self._tell(encoding, outcomes, report):
+        for member in _told(encoding, outcomes, report):
             live.remove(member)
         for member in live:
             cut = slice(member.offset, member.offset + member.params.num_images)
@@ -314,35 +311,6 @@ class StableDiffusion:
         # MPS generators are not reproducible across runs; a CPU generator is.
         device = "cpu" if self.device == "mps" else self.device
         return [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
-
-    def _tell(
-        self,
-        told: list[tuple[_Member, list[Progress]]],
-        outcomes: list[Output | Exception | None],
-        report: BatchProgress | None = None,
-    ) -> list[_Member]:
-        """Report each member's events, the members at once (a callback may wait on
-        the network: one member's wait need not add to the next one's), or all in one
-        call to `report`; returns those whose report ended them, their outcomes noted."""
-        if report is not None:
-            return _told_at_once(told, outcomes, report)
-
-        def tell(member: _Member, events: list[Progress]) -> bool:
-            return all(_reported(member, outcomes, event) for event in events)
-
-        if len(told) == 1:
-            reported = [tell(*told[0])]
-        else:
-            if self._callbacks is None:
-                self._callbacks = ThreadPoolExecutor(CALLBACK_THREADS, "batch-progress")
-            # Each on a copy of this thread's context (what the caller logs with).
-            contexts = [contextvars.copy_context() for _ in told]
-            futures = [
-                self._callbacks.submit(context.run, tell, member, events)
-                for context, (member, events) in zip(contexts, told, strict=True)
-            ]
-            reported = [future.result() for future in futures]
-        return [member for (member, _), ok in zip(told, reported, strict=True) if not ok]
 
     def _prompts(
         self, params: DiffusionParams, progress: ProgressCallback, timings: Timings
@@ -452,23 +420,33 @@ class _Abandoned(Exception):
     """Every job of a batch stopped: the call ends at this step."""
 
 
-def _reported(member: _Member, outcomes: list[Output | Exception | None], event: Progress) -> bool:
-    """Tell `member` of `event`; False (its outcome noted) when its callback ended it."""
+def _each_callback(members: Sequence[_Member]) -> BatchProgress:
+    """A batch's reports told to each member's own callback, one after another."""
+    callbacks = {member.index: member.progress for member in members}
+
+    def report(events: Sequence[tuple[int, Progress]]) -> list[BaseException | None]:
+        return [_raised(callbacks[index], event) for index, event in events]
+
+    return report
+
+
+def _raised(callback: ProgressCallback, event: Progress) -> Exception | None:
+    """What `callback` raised of `event`, to end its job alone; None if nothing."""
     try:
-        member.progress(event)
+        callback(event)
     except Exception as error:
-        outcomes[member.index] = error
-        return False
-    return True
+        return error
+    return None
 
 
-def _told_at_once(
+def _told(
     told: list[tuple[_Member, list[Progress]]],
     outcomes: list[Output | Exception | None],
     report: BatchProgress,
 ) -> list[_Member]:
     """`report` of the members' events, a round per event (their step's, then what
-    follows it): each member's in order, and none after the one that ended it."""
+    follows it): each member's in order, and none after the one that ended it; returns
+    those it ended, their outcomes noted."""
     ended: list[_Member] = []
     for turn in range(max((len(events) for _, events in told), default=0)):
         members = [

@@ -42,10 +42,9 @@ class BatchPipeline(Pipeline[P], Protocol[P]):
     whose output is dropped; the others go on). An exception it raises ends them all.
     With `exact`, each job's output is byte for byte what `run` makes of it alone on
     the same device; without, batched kernels may change pixel values slightly.
-    Each step, the jobs' callbacks may be called at once, each on a thread of its own
-    (one job's never two at a time, and in order); or, given `report`, every job's
-    events of a step go to it in one call instead of to the jobs' callbacks (which
-    still hear of the stages before and after the steps).
+    Each step, the jobs' callbacks are called one after another, each job's events in
+    order; or, given `report`, every job's events of a step go to it in one call
+    instead (the callbacks still hear of the stages before the steps).
     """
 
     @staticmethod
