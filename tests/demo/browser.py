@@ -108,12 +108,40 @@ def chromium(browser: str, driver_path: str, offline: bool = False) -> Iterator[
         driver.quit()
 
 
-class DemoPage:
-    """The demo page at `/`, driven through its labelled controls."""
+class BrowserPage:
+    """What every page under test shares: waiting on a condition (its failure saying
+    what the page shows: `describe`), the browser's errors, screenshots."""
 
     def __init__(self, driver: WebDriver, base_url: str) -> None:
         self.driver = driver
         self.base_url = base_url
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
+                lambda _: condition()
+            )
+        except TimeoutException:
+            raise AssertionError(f"timed out after {timeout} s; {self.describe()}") from None
+
+    def describe(self) -> str:
+        """What the page shows, and what the browser logged, for failure messages."""
+        logs = [entry["message"] for entry in self.driver.get_log("browser")]
+        return f"browser log: {logs}"
+
+    def browser_errors(self) -> list[str]:
+        """Errors the browser logged since the last look: failed loads, CSP refusals,
+        exceptions in the page's script."""
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def screenshot(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert self.driver.save_screenshot(str(path)), path
+        return path
+
+
+class DemoPage(BrowserPage):
+    """The demo page at `/`, driven through its labelled controls."""
 
     def open(self) -> None:
         self.driver.get(self.base_url + "/")
@@ -234,27 +262,13 @@ class DemoPage:
         self.wait_until(lambda: self.image_size(element_id) != (0, 0), timeout)
         return self.image_size(element_id)
 
-    def wait_until(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
-        try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
-                lambda _: condition()
-            )
-        except TimeoutException:
-            raise AssertionError(f"timed out after {timeout} s; {self.describe()}") from None
-
     def wait_for_status(self, *statuses: str, timeout: float = 60) -> str:
         return self.wait_until(lambda: self.status in statuses and self.status, timeout)
 
     def wait_for_end(self, timeout: float = 60) -> str:
         return self.wait_for_status(*TERMINAL, timeout=timeout)
 
-    def browser_errors(self) -> list[str]:
-        """Errors the browser logged since the last look: failed loads, CSP refusals,
-        exceptions in the page's script."""
-        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
-
     def describe(self) -> str:
-        """What the page shows, and what the browser logged, for failure messages."""
         shown = {name: self.element(name).text for name in ("status", "stage", "step", "error")}
         logs = [entry["message"] for entry in self.driver.get_log("browser")]
         return f"page shows {shown}; data-status={self.status!r}; browser log: {logs}"
@@ -264,11 +278,6 @@ class DemoPage:
         return self.driver.execute_script(
             "return document.documentElement.scrollWidth > window.innerWidth"
         )
-
-    def screenshot(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        assert self.driver.save_screenshot(str(path)), path
-        return path
 
 
 class Post:
@@ -311,14 +320,10 @@ def requests(driver: WebDriver) -> list[str]:
     return urls
 
 
-class GraphiQLPage:
+class GraphiQLPage(BrowserPage):
     """GraphiQL at `/graphql`, driven through its editors and buttons. The editors are
     CodeMirror instances: text is put in through their own API (as a paste would),
     which typing would garble with auto-closed brackets."""
-
-    def __init__(self, driver: WebDriver, base_url: str) -> None:
-        self.driver = driver
-        self.base_url = base_url
 
     def open(self) -> None:
         self.driver.get(self.base_url + "/graphql")
@@ -372,25 +377,10 @@ class GraphiQLPage:
         shown = self.driver.execute_script("return window.__responses")
         return [json.loads(text) for text in shown if text.strip().startswith("{")]
 
-    def wait_until(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
-        try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
-                lambda _: condition()
-            )
-        except TimeoutException:
-            logs = [entry["message"] for entry in self.driver.get_log("browser")]
-            shown = self.read("response") if self.driver.execute_script(GRAPHIQL_READY) else ""
-            raise AssertionError(
-                f"timed out after {timeout} s; response editor: {shown!r}; browser log: {logs}"
-            ) from None
-
-    def browser_errors(self) -> list[str]:
-        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
-
-    def screenshot(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        assert self.driver.save_screenshot(str(path)), path
-        return path
+    def describe(self) -> str:
+        logs = [entry["message"] for entry in self.driver.get_log("browser")]
+        shown = self.read("response") if self.driver.execute_script(GRAPHIQL_READY) else ""
+        return f"response editor: {shown!r}; browser log: {logs}"
 
 
 # The execute button runs the one operation at once (no menu of operations).

@@ -7,31 +7,29 @@ test's tmp path, named in the assertion messages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.api.scenarios import held_generation, is_terminal
 from tests.client import Api, image_b64
-from tests.demo.browser import chromium
+from tests.demo.browser import BrowserPage, chromium
 from tests.stack import ALICE_KEY, OPS_KEY, ROOT, Stack
 from tests.stepgate import HOLD_AT
 
 
-class OpsPage:
-    """The page at `/ops`, driven through its form and tables."""
+class OpsPage(BrowserPage):
+    """The page at `/ops`, driven through its form and tables; screenshots in `shots`."""
 
     def __init__(self, driver: WebDriver, base_url: str, shots: Path) -> None:
-        self.driver = driver
-        self.base_url = base_url
+        super().__init__(driver, base_url)
         self.shots = shots
 
     def open(self) -> None:
@@ -88,26 +86,11 @@ class OpsPage:
 
         self.wait_until(press, timeout=10)
 
-    def wait_until(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
-        try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
-                lambda _: condition()
-            )
-        except TimeoutException:
-            raise AssertionError(f"timed out after {timeout} s; {self.describe()}") from None
-
-    def browser_errors(self) -> list[str]:
-        """Failed loads, CSP refusals and exceptions the browser logged since the last look."""
-        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
-
-    def screenshot(self, name: str) -> Path:
-        self.shots.mkdir(parents=True, exist_ok=True)
-        path = self.shots / f"{name}.png"
-        assert self.driver.save_screenshot(str(path)), path
-        return path
+    def shot(self, name: str) -> Path:
+        return self.screenshot(self.shots / f"{name}.png")
 
     def describe(self) -> str:
-        shot = self.screenshot("at-failure")
+        shot = self.shot("at-failure")
         shown = self.driver.find_element(By.TAG_NAME, "main").text
         logs = [entry["message"] for entry in self.driver.get_log("browser")]
         return f"screenshot {shot}; page shows {shown!r}; browser log: {logs}"
@@ -167,7 +150,7 @@ def test_an_operator_sees_a_running_task_with_its_progress_and_cancels_it_from_t
         assert shown["owner"] == "alice" and f"({HOLD_AT} of " in shown["stage"], shown
         assert shown["cancellable"], shown
         page.wait_until(lambda: task["id"] in page.column("workers", 2))
-        shot = page.screenshot("running-task")
+        shot = page.shot("running-task")
         assert page.browser_errors() == [], f"see {shot}"
 
         page.cancel(task["id"])
@@ -177,7 +160,7 @@ def test_an_operator_sees_a_running_task_with_its_progress_and_cancels_it_from_t
     finally:
         alice.cancel(task["id"])  # a no-op once cancelled: frees the worker otherwise
         alice.wait_for(task["id"], is_terminal, timeout=60)
-    shot = page.screenshot("after-cancel")
+    shot = page.shot("after-cancel")
     assert page.error() == ("", ""), f"see {shot}"
     assert page.browser_errors() == [], f"see {shot}"
 
@@ -192,7 +175,7 @@ def test_a_failure_shows_by_its_code_and_in_the_throughput(page: OpsPage, alice:
     page.wait_until(lambda: "NO_FACE_FOUND" in page.column("failures", 0))
     row = page.column("failures", 0).index("NO_FACE_FOUND")
     page.driver.execute_script("document.getElementById('failures').scrollIntoView()")
-    shot = page.screenshot("failures")
+    shot = page.shot("failures")
     assert page.column("failures", 1)[row] == "FACE_SWAP", f"see {shot}"
     assert int(page.column("failures", 2)[row]) >= 1, f"see {shot}"
     failed = page.driver.find_element(By.ID, "throughput").get_attribute("data-failed")
@@ -204,14 +187,14 @@ def test_a_failure_shows_by_its_code_and_in_the_throughput(page: OpsPage, alice:
 def test_a_key_that_is_not_an_admin_key_is_told_so_and_sees_nothing(page: OpsPage) -> None:
     page.connect(ALICE_KEY)
     code, text = page.wait_until(lambda: page.error()[0] and page.error())
-    shot = page.screenshot("not-an-admin")
+    shot = page.shot("not-an-admin")
     assert code == "FORBIDDEN" and "admin key" in text, f"{text!r}; see {shot}"
     assert page.state == "refused" and page.updates == 0, f"see {shot}"
     assert page.column("running", 0) == [], f"see {shot}"
 
     page.connect("no-such-key-000000000000")
     code, text = page.wait_until(lambda: page.error()[0] and page.error())
-    assert code == "UNAUTHENTICATED", f"{text!r}; see {page.screenshot('unknown-key')}"
+    assert code == "UNAUTHENTICATED", f"{text!r}; see {page.shot('unknown-key')}"
     # The server's refusals are answers, not errors of the page or its policy.
     logged = [m for m in page.browser_errors() if "graphql" not in m.lower()]
     assert logged == [], f"see {shot}"
