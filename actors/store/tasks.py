@@ -230,8 +230,11 @@ class TaskStore(TaskReader):
         None once the task is no longer RUNNING under that attempt. After a cancel
         request nothing is written and the flagged record comes back.
         """
-        at = Step(progress, stage, step, total_steps, preview)
-        return decode_record(self._progress(*self._progress_call(record, at)))
+        return self.report_step(record, Step(progress, stage, step, total_steps, preview))
+
+    def report_step(self, record: TaskRecord, step: Step) -> TaskRecord | None:
+        """`report` of `step`."""
+        return decode_record(self._progress(*self._progress_call(record, step)))
 
     def report_many(self, steps: Sequence[tuple[TaskRecord, Step]]) -> list[TaskRecord | None]:
         """`report` for each of several tasks (a batch's members at one step), in one

@@ -57,14 +57,7 @@ class TaskReporter:
         try:
             step = self.step_of(event)
             try:
-                record = self._store.report(
-                    self.record,
-                    progress=step.progress,
-                    stage=step.stage,
-                    step=step.step,
-                    total_steps=step.total_steps,
-                    preview=step.preview,
-                )
+                record = self._store.report_step(self.record, step)
             except OUTAGES as error:
                 self.unrecorded(error)
                 return
